@@ -1,0 +1,93 @@
+// The only place that knows which LibTorch volt is built against. Debian's CPU build is 1.13;
+// the GPU machines carry 2.x with CUDA. Everything else calls these wrappers.
+#pragma once
+
+#include <torch/torch.h>
+#include <torch/version.h>
+#include <ATen/autocast_mode.h>
+
+#define VOLT_TORCH_AT_LEAST(major, minor) \
+  (TORCH_VERSION_MAJOR > (major) ||       \
+   (TORCH_VERSION_MAJOR == (major) && TORCH_VERSION_MINOR >= (minor)))
+
+namespace volt::compat {
+
+/// True when this LibTorch was built with CUDA and a GPU is visible.
+inline bool cuda_available() { return torch::cuda::is_available(); }
+
+/// Causal (or masked) scaled dot-product attention over (B, nh, T, hs) tensors. LibTorch 2.x has a
+/// fused kernel (flash / memory-efficient on CUDA, a blocked kernel on CPU); 1.13 computes the
+/// same function with the explicit softmax(QK^T/sqrt(d) + mask) V.
+inline torch::Tensor scaled_dot_product_attention(const torch::Tensor& q, const torch::Tensor& k,
+                                                  const torch::Tensor& v,
+                                                  const c10::optional<torch::Tensor>& attn_mask,
+                                                  bool is_causal) {
+#if VOLT_TORCH_AT_LEAST(2, 0)
+  return at::scaled_dot_product_attention(q, k, v, attn_mask, 0.0, is_causal);
+#else
+  const double scale = 1.0 / std::sqrt(static_cast<double>(q.size(-1)));
+  auto att = torch::matmul(q, k.transpose(-2, -1)) * scale;  // (B, nh, T, S)
+  if (is_causal) {
+    const int64_t t = q.size(-2), s = k.size(-2);
+    auto keep = torch::ones({t, s}, q.options().dtype(torch::kBool)).tril(s - t);
+    att = att.masked_fill(keep.logical_not(), -std::numeric_limits<float>::infinity());
+  }
+  if (attn_mask.has_value()) {
+    const auto& m = *attn_mask;
+    att = m.scalar_type() == torch::kBool
+              ? att.masked_fill(m.logical_not(), -std::numeric_limits<float>::infinity())
+              : att + m;
+  }
+  return torch::matmul(torch::softmax(att, -1), v);  // (B, nh, T, hs)
+#endif
+}
+
+/// Turns autocast on for one device type with a lower-precision dtype, and restores on scope exit.
+class AutocastGuard {
+ public:
+  AutocastGuard(torch::DeviceType device, torch::Dtype dtype) : device_(device) {
+#if VOLT_TORCH_AT_LEAST(2, 4)
+    prev_enabled_ = at::autocast::is_autocast_enabled(device);
+    prev_dtype_ = at::autocast::get_autocast_dtype(device);
+    at::autocast::set_autocast_enabled(device, true);
+    at::autocast::set_autocast_dtype(device, dtype);
+#else
+    if (device == torch::kCPU) {
+      prev_enabled_ = at::autocast::is_cpu_enabled();
+      prev_dtype_ = at::autocast::get_autocast_cpu_dtype();
+      at::autocast::set_cpu_enabled(true);
+      at::autocast::set_autocast_cpu_dtype(dtype);
+    } else {
+      prev_enabled_ = at::autocast::is_enabled();
+      prev_dtype_ = at::autocast::get_autocast_gpu_dtype();
+      at::autocast::set_enabled(true);
+      at::autocast::set_autocast_gpu_dtype(dtype);
+    }
+#endif
+    at::autocast::increment_nesting();
+  }
+  ~AutocastGuard() {
+    if (at::autocast::decrement_nesting() == 0) at::autocast::clear_cache();
+#if VOLT_TORCH_AT_LEAST(2, 4)
+    at::autocast::set_autocast_enabled(device_, prev_enabled_);
+    at::autocast::set_autocast_dtype(device_, prev_dtype_);
+#else
+    if (device_ == torch::kCPU) {
+      at::autocast::set_cpu_enabled(prev_enabled_);
+      at::autocast::set_autocast_cpu_dtype(prev_dtype_);
+    } else {
+      at::autocast::set_enabled(prev_enabled_);
+      at::autocast::set_autocast_gpu_dtype(prev_dtype_);
+    }
+#endif
+  }
+  AutocastGuard(const AutocastGuard&) = delete;
+  AutocastGuard& operator=(const AutocastGuard&) = delete;
+
+ private:
+  torch::DeviceType device_;
+  bool prev_enabled_ = false;
+  torch::Dtype prev_dtype_ = torch::kBFloat16;
+};
+
+}  // namespace volt::compat

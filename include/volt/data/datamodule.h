@@ -1,0 +1,33 @@
+// Lightning's data API. A DataLoader hands out batches by (epoch, index): random access makes
+// batches reproducible from a seed, lets a resumed run continue at the exact data position, and
+// lets several ranks each take their slice of the same global batch.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "volt/data/batch.h"
+
+namespace volt {
+
+class DataLoader {
+ public:
+  virtual ~DataLoader() = default;
+  /// Batches in one epoch.
+  virtual int64_t size() const = 0;
+  /// Batch `index` (0 <= index < size()) of `epoch`; the same arguments give the same batch.
+  virtual Batch get(int64_t epoch, int64_t index) const = 0;
+};
+
+class LightningDataModule {
+ public:
+  virtual ~LightningDataModule() = default;
+  /// Download / tokenize once (rank 0 only, in a distributed run).
+  virtual void prepare_data() {}
+  /// Build the datasets of a stage ("fit", "validate", "test").
+  virtual void setup(const std::string& stage) {}
+  virtual std::shared_ptr<DataLoader> train_dataloader() = 0;
+  virtual std::shared_ptr<DataLoader> val_dataloader() { return nullptr; }
+};
+
+}  // namespace volt

@@ -1,0 +1,60 @@
+// A decoder-only causal language model built from a ModelConfig: today the GPT-2 architecture
+// (nanoGPT's GPT). It knows nothing about training: it maps token ids to next-token logits.
+//   h_0 = wte[x] + wpe[pos];  h_l = h_{l-1} + Attn(LN(h_{l-1}));  h_l += MLP(LN(h_l))
+//   logits = LN_f(h_L) W_e^T            (weights tied with the token embedding)
+#pragma once
+
+#include <torch/torch.h>
+
+#include "volt/models/model_config.h"
+#include "volt/nn/attention.h"
+#include "volt/nn/kv_cache.h"
+#include "volt/nn/layer_norm.h"
+#include "volt/nn/mlp.h"
+
+namespace volt {
+
+class BlockImpl : public torch::nn::Module {
+ public:
+  explicit BlockImpl(const ModelConfig& cfg);
+  torch::Tensor forward(torch::Tensor x, nn::KVCache* cache = nullptr, int64_t layer = 0);
+
+  nn::LayerNorm ln_1{nullptr}, ln_2{nullptr};
+  nn::CausalSelfAttention attn{nullptr};
+  nn::GeluMLP mlp{nullptr};
+};
+TORCH_MODULE(Block);
+
+class CausalLMImpl : public torch::nn::Module {
+ public:
+  explicit CausalLMImpl(const ModelConfig& cfg);
+
+  /// input_ids: (B, T) int64. position_ids: (B, T) or undefined (0..T-1, or continuing after the
+  /// cache). Returns logits (B, T, vocab_size).
+  torch::Tensor forward(const torch::Tensor& input_ids,
+                        const torch::Tensor& position_ids = torch::Tensor(),
+                        nn::KVCache* cache = nullptr);
+  /// A cache sized for this model.
+  nn::KVCache make_cache(int64_t batch, int64_t capacity) const;
+  /// GPT-2's initialisation: N(0, 0.02) weights, zero biases, residual projections scaled by
+  /// 1/sqrt(2 n_layer) so the residual stream's variance does not grow with depth.
+  void reset_parameters();
+
+  const ModelConfig& config() const { return cfg_; }
+
+  torch::nn::Embedding wte{nullptr};  // (vocab_size, C)
+  torch::nn::Embedding wpe{nullptr};  // (block_size, C)
+  torch::nn::Dropout drop{nullptr};
+  torch::nn::ModuleList h{nullptr};   // n_layer x Block
+  nn::LayerNorm ln_f{nullptr};
+  torch::nn::Linear lm_head{nullptr};  // (C) -> (vocab_size); null when tied to wte
+
+ private:
+  ModelConfig cfg_;
+};
+TORCH_MODULE(CausalLM);
+
+/// Mean cross-entropy of logits (B, T, V) against labels (B, T); label -100 is ignored.
+torch::Tensor causal_lm_loss(const torch::Tensor& logits, const torch::Tensor& labels);
+
+}  // namespace volt

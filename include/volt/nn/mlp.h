@@ -1,0 +1,27 @@
+// The GPT-2 feed-forward block: expand, GELU, project back.
+//   MLP(x) = W_2 GELU(W_1 x + b_1) + b_2,  W_1: (4C, C), W_2: (C, 4C)
+#pragma once
+
+#include <torch/torch.h>
+
+#include <string>
+
+namespace volt::nn {
+
+class GeluMLPImpl : public torch::nn::Module {
+ public:
+  /// activation: "gelu" (exact, erf) or "gelu_new" (GPT-2's tanh approximation).
+  GeluMLPImpl(int64_t n_embd, int64_t hidden, bool bias, double dropout, std::string activation);
+  torch::Tensor forward(const torch::Tensor& x);
+
+  torch::nn::Linear c_fc{nullptr};    // (C) -> (hidden)
+  torch::nn::Linear c_proj{nullptr};  // (hidden) -> (C)
+  torch::nn::Dropout dropout{nullptr};
+
+ private:
+  std::string approximate_;  // "none" or "tanh", as torch::gelu takes it
+  double p_;
+};
+TORCH_MODULE(GeluMLP);
+
+}  // namespace volt::nn

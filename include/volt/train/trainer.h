@@ -1,0 +1,126 @@
+// Lightning's Trainer: owns the loop (forward, loss, backward, optimizer step, zero_grad), device
+// placement, precision, gradient accumulation and clipping, the validation cadence, callbacks,
+// logging, checkpoints and exact resume. It knows no model family.
+//
+// One optimizer step is split into phases a strategy (DDP, FSDP) can wrap:
+//   forward_backward(micro-batch) x accumulate_grad_batches  ->  optimizer_step()
+#pragma once
+
+#include <torch/torch.h>
+
+#include <chrono>
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "volt/core/config.h"
+#include "volt/core/csv_logger.h"
+#include "volt/data/datamodule.h"
+#include "volt/train/callback.h"
+#include "volt/train/lightning_module.h"
+
+namespace volt {
+
+struct TrainerOptions {
+  TORCH_ARG(int64_t, max_steps) = -1;        // optimizer steps; -1: no limit
+  TORCH_ARG(int64_t, max_epochs) = -1;       // -1: 1000 when max_steps is unset, else no limit
+  TORCH_ARG(double, max_time) = 0;           // seconds of training; 0: no limit
+  TORCH_ARG(int64_t, val_check_interval) = 0;// optimizer steps between validations; 0: each epoch
+  TORCH_ARG(double, limit_val_batches) = 1.0;// <= 1: a fraction of the val loader, > 1: a count
+  TORCH_ARG(int64_t, log_every_n_steps) = 50;
+  TORCH_ARG(int64_t, accumulate_grad_batches) = 1;
+  TORCH_ARG(double, gradient_clip_val) = 0;  // clip the global gradient norm; 0: off
+  TORCH_ARG(std::string, precision) = "32-true";  // "32-true" | "bf16-mixed"
+  TORCH_ARG(int64_t, seed) = 1337;
+  TORCH_ARG(std::string, default_root_dir) = "runs";  // the run directory itself
+  TORCH_ARG(std::string, accelerator) = "auto";       // "cpu" | "cuda" | "auto"
+  TORCH_ARG(int64_t, num_threads) = 0;                 // intra-op threads; 0: one per core
+  TORCH_ARG(bool, enable_progress_bar) = true;
+  TORCH_ARG(bool, enable_checkpointing) = true;        // add a ModelCheckpoint if none is given
+  TORCH_ARG(bool, logger) = true;                      // write metrics.csv, config.yaml, report
+};
+
+/// Reads the `trainer:` section (every TrainerOptions field by name, plus callbacks settings).
+TrainerOptions trainer_options_from(ConfigSection& section);
+
+/// Parses "DD:HH:MM:SS", "HH:MM:SS" or a number of seconds.
+double parse_duration(const std::string& text);
+
+class Trainer {
+ public:
+  explicit Trainer(TrainerOptions options, std::vector<std::shared_ptr<Callback>> callbacks = {});
+
+  /// Trains; ckpt_path (a checkpoint directory, or "last") resumes exactly where it stopped.
+  void fit(LightningModule& module, LightningDataModule& data, const std::string& ckpt_path = "");
+  /// One pass over the validation set; returns the logged epoch metrics.
+  std::map<std::string, double> validate(LightningModule& module, LightningDataModule& data);
+
+  // --- state, read by callbacks ---
+  const TrainerOptions& options() const { return options_; }
+  int64_t global_step() const { return global_step_; }
+  int64_t current_epoch() const { return epoch_; }
+  int64_t max_steps() const;                 // resolved (epochs x steps per epoch when unset)
+  bool sanity_checking() const { return false; }
+  const std::map<std::string, double>& callback_metrics() const { return callback_metrics_; }
+  const std::map<std::string, double>& progress_bar_metrics() const { return progress_metrics_; }
+  Optimizer* optimizer() const { return optimizers_.optimizer.get(); }
+  double tokens_per_second() const { return tokens_per_sec_; }
+  double elapsed_seconds() const;
+  const std::string& run_dir() const { return options_.default_root_dir(); }
+  torch::Device device() const { return device_; }
+  bool should_stop = false;  // a callback may set it (early stopping)
+  std::vector<std::shared_ptr<Callback>>& callbacks() { return callbacks_; }
+  /// Logs extra metrics at the current step (what LearningRateMonitor uses).
+  void log_metrics(const std::map<std::string, double>& metrics);
+  /// Writes a checkpoint directory (module's HF files + trainer_state.*) atomically.
+  void save_checkpoint(const std::string& dir);
+  /// The resolved YAML config, written into the run directory (set by the CLI).
+  void set_config_yaml(std::string yaml) { config_yaml_ = std::move(yaml); }
+  /// Plain-line / progress-bar output that does not break the bar.
+  void print(const std::string& line) const;
+
+ private:
+  // Phases of one optimizer step, in order.
+  torch::Tensor forward_backward(LightningModule& m, const Batch& batch, int64_t batch_idx);
+  torch::Tensor optimizer_step(LightningModule& m);
+  // The rest of the loop.
+  void setup(LightningModule& m);
+  void run_validation(LightningModule& m);
+  void load_checkpoint(LightningModule& m, const std::string& dir);
+  void on_log(const std::string& name, const torch::Tensor& value, const LogOptions& options);
+  void flush_step_metrics(bool force);
+  void write_report() const;
+  template <typename F>
+  void each_callback(F&& f) {
+    for (auto& c : callbacks_) f(*c);
+  }
+
+  TrainerOptions options_;
+  std::vector<std::shared_ptr<Callback>> callbacks_;
+  torch::Device device_{torch::kCPU};
+  Optimizers optimizers_;
+  std::shared_ptr<DataLoader> train_loader_, val_loader_;
+  LightningModule* module_ = nullptr;
+
+  int64_t global_step_ = 0, epoch_ = 0, batch_in_epoch_ = 0;
+  bool validating_ = false;
+  std::chrono::steady_clock::time_point start_time_;
+  double elapsed_before_ = 0;  // training seconds of earlier runs (resume)
+  double tokens_per_sec_ = 0;
+
+  // Metric aggregation.
+  struct Mean {
+    double sum = 0, weight = 0;
+  };
+  std::map<std::string, std::vector<torch::Tensor>> step_values_;  // this optimizer step
+  std::map<std::string, Mean> epoch_means_;                        // this validation epoch
+  std::map<std::string, double> callback_metrics_, progress_metrics_, pending_log_;
+  std::set<std::string> prog_bar_keys_;
+  std::unique_ptr<CSVLogger> csv_;
+  std::string config_yaml_;
+};
+
+}  // namespace volt

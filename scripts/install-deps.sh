@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Installs every Debian package that volt's build, tests and demo need. Idempotent: packages that
+# are already installed are skipped, so `make` can call this on every run at almost no cost.
+set -euo pipefail
+
+PACKAGES=(
+  build-essential cmake pkg-config
+  libtorch-dev          # LibTorch 1.13 (CPU): tensors, autograd, nn, optim
+  libgloo-dev           # c10d's ProcessGroupGloo headers (distributed on CPU)
+  libopenblas0-pthread  # without it fp32 matmul falls back to a ~20x slower reference BLAS
+  libyaml-cpp-dev       # YAML configs (LightningCLI style)
+  nlohmann-json3-dev    # config.json, tokenizer.json, trainer_state.json, safetensors headers
+  libcli11-dev          # the command-line parser
+  libgtest-dev          # unit tests (GoogleTest through ctest)
+)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+  exit 0
+fi
+
+echo "[install-deps] installing: ${missing[*]}"
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"

@@ -1,0 +1,90 @@
+#include "volt/models/causal_lm.h"
+
+#include <cmath>
+
+#include "volt/core/check.h"
+
+namespace volt {
+
+BlockImpl::BlockImpl(const ModelConfig& c) {
+  ln_1 = register_module("ln_1", nn::LayerNorm(c.n_embd, c.bias, c.layer_norm_eps));
+  attn = register_module(
+      "attn", nn::CausalSelfAttention(nn::CausalSelfAttentionOptions(c.n_embd, c.n_head)
+                                          .bias(c.bias)
+                                          .dropout(c.dropout)
+                                          .max_seq_len(c.block_size)));
+  ln_2 = register_module("ln_2", nn::LayerNorm(c.n_embd, c.bias, c.layer_norm_eps));
+  mlp = register_module("mlp", nn::GeluMLP(c.n_embd, c.mlp_width(), c.bias, c.dropout, c.activation));
+}
+
+torch::Tensor BlockImpl::forward(torch::Tensor x, nn::KVCache* cache, int64_t layer) {
+  x = x + attn(ln_1(x), cache, layer);
+  return x + mlp(ln_2(x));
+}
+
+CausalLMImpl::CausalLMImpl(const ModelConfig& cfg) : cfg_(cfg) {
+  cfg_.validate();
+  wte = register_module("wte", torch::nn::Embedding(cfg_.vocab_size, cfg_.n_embd));
+  wpe = register_module("wpe", torch::nn::Embedding(cfg_.block_size, cfg_.n_embd));
+  drop = register_module("drop", torch::nn::Dropout(cfg_.dropout));
+  h = register_module("h", torch::nn::ModuleList());
+  for (int64_t i = 0; i < cfg_.n_layer; ++i) h->push_back(Block(cfg_));
+  ln_f = register_module("ln_f", nn::LayerNorm(cfg_.n_embd, cfg_.bias, cfg_.layer_norm_eps));
+  // Tied: the output projection reuses wte's weight, so no lm_head module exists at all (one
+  // parameter, one name, for the optimizer and the checkpoint alike).
+  if (!cfg_.tie_word_embeddings) {
+    lm_head = register_module("lm_head", torch::nn::Linear(
+        torch::nn::LinearOptions(cfg_.n_embd, cfg_.vocab_size).bias(false)));
+  }
+  reset_parameters();
+}
+
+void CausalLMImpl::reset_parameters() {
+  torch::NoGradGuard no_grad;
+  const double std = cfg_.initializer_range;
+  const double proj_std = std / std::sqrt(2.0 * cfg_.n_layer);
+  for (auto& kv : named_parameters()) {
+    const std::string& name = kv.key();
+    auto& p = kv.value();
+    if (p.dim() < 2) continue;  // norms and biases are set by their modules
+    const bool residual_proj = name.size() > 13 && name.compare(name.size() - 13, 13, "c_proj.weight") == 0;
+    p.normal_(0.0, residual_proj ? proj_std : std);
+  }
+  for (auto& kv : named_parameters()) {
+    const std::string& name = kv.key();
+    if (name.size() > 5 && name.compare(name.size() - 5, 5, ".bias") == 0) kv.value().zero_();
+  }
+}
+
+torch::Tensor CausalLMImpl::forward(const torch::Tensor& input_ids, const torch::Tensor& position_ids,
+                                    nn::KVCache* cache) {
+  VOLT_CHECK(input_ids.dim() == 2, "[model] input_ids must be (B, T), got ", input_ids.sizes());
+  const int64_t t = input_ids.size(1);
+  const int64_t past = cache ? cache->length : 0;
+  VOLT_CHECK(past + t <= cfg_.block_size, "[model] sequence length ", past + t,
+             " exceeds the model's context (block_size ", cfg_.block_size, ")");
+  torch::Tensor pos = position_ids.defined()
+                          ? position_ids
+                          : torch::arange(past, past + t, input_ids.options().dtype(torch::kLong));
+  auto x = wte(input_ids) + wpe(pos);  // (B, T, C)
+  if (cfg_.dropout > 0.0) x = drop(x);
+  int64_t layer = 0;
+  for (auto& block : *h) x = block->as<BlockImpl>()->forward(x, cache, layer++);
+  if (cache) cache->advance(t);
+  x = ln_f(x);
+  return lm_head ? lm_head(x) : torch::linear(x, wte->weight);  // (B, T, vocab_size)
+}
+
+nn::KVCache CausalLMImpl::make_cache(int64_t batch, int64_t capacity) const {
+  const auto& w = wte->weight;
+  return nn::KVCache(cfg_.n_layer, batch, cfg_.n_head, capacity, cfg_.head_dim(), w.options());
+}
+
+torch::Tensor causal_lm_loss(const torch::Tensor& logits, const torch::Tensor& labels) {
+  const int64_t v = logits.size(-1);
+  return torch::nn::functional::cross_entropy(
+      logits.reshape({-1, v}).to(torch::kFloat32), labels.reshape({-1}),
+      torch::nn::functional::CrossEntropyFuncOptions().ignore_index(-100));
+}
+
+}  // namespace volt

@@ -1,0 +1,136 @@
+#include "volt/models/pretrained.h"
+
+#include <filesystem>
+#include <set>
+
+#include "volt/core/check.h"
+#include "volt/io/files.h"
+#include "volt/io/safetensors.h"
+
+namespace volt {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+// GPT-2's attention and MLP projections are Conv1D in transformers: weight stored (in, out).
+bool is_conv1d_weight(const std::string& name) {
+  for (const char* s : {"attn.c_attn.weight", "attn.c_proj.weight", "mlp.c_fc.weight", "mlp.c_proj.weight"}) {
+    const std::string suffix(s);
+    if (name.size() >= suffix.size() && name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0) {
+      return true;
+    }
+  }
+  return false;
+}
+
+// Our module's parameters, plus the zero biases a bias-free model still shows to transformers.
+struct HfEntry {
+  std::string hf_name;
+  torch::Tensor param;      // our parameter, or undefined for a virtual zero bias
+  std::vector<int64_t> hf_shape;
+};
+
+std::vector<HfEntry> hf_entries(const CausalLMImpl& model) {
+  const auto& c = model.config();
+  std::vector<HfEntry> out;
+  auto params = model.named_parameters();
+  auto add = [&](const std::string& ours, const std::vector<int64_t>& zero_shape = {}) {
+    const std::string hf = (ours == "lm_head.weight" ? "" : "transformer.") + ours;
+    if (auto* p = params.find(ours)) {
+      auto shape = p->sizes().vec();
+      if (is_conv1d_weight(ours)) std::swap(shape[0], shape[1]);
+      out.push_back({hf, *p, shape});
+    } else if (!zero_shape.empty()) {
+      out.push_back({hf, torch::Tensor(), zero_shape});
+    }
+  };
+  const int64_t e = c.n_embd, f = c.mlp_width();
+  add("wte.weight");
+  add("wpe.weight");
+  for (int64_t i = 0; i < c.n_layer; ++i) {
+    const std::string p = "h." + std::to_string(i) + ".";
+    add(p + "ln_1.weight"), add(p + "ln_1.bias", {e});
+    add(p + "attn.c_attn.weight"), add(p + "attn.c_attn.bias", {3 * e});
+    add(p + "attn.c_proj.weight"), add(p + "attn.c_proj.bias", {e});
+    add(p + "ln_2.weight"), add(p + "ln_2.bias", {e});
+    add(p + "mlp.c_fc.weight"), add(p + "mlp.c_fc.bias", {f});
+    add(p + "mlp.c_proj.weight"), add(p + "mlp.c_proj.bias", {e});
+  }
+  add("ln_f.weight"), add("ln_f.bias", {e});
+  if (!c.tie_word_embeddings) add("lm_head.weight");
+  return out;
+}
+
+}  // namespace
+
+std::vector<std::pair<std::string, torch::Tensor>> to_hf_state_dict(const CausalLMImpl& model) {
+  std::vector<std::pair<std::string, torch::Tensor>> out;
+  for (const auto& e : hf_entries(model)) {
+    torch::Tensor t = e.param.defined() ? e.param.detach().to(torch::kCPU)
+                                        : torch::zeros(e.hf_shape, torch::kFloat32);
+    if (e.param.defined() && is_conv1d_weight(e.hf_name)) t = t.t();
+    out.emplace_back(e.hf_name, t.contiguous());
+  }
+  return out;
+}
+
+void load_hf_safetensors(CausalLMImpl& model, const std::string& path) {
+  io::SafetensorsFile file(path);
+  // Accept both layouts: GPT2LMHeadModel ("transformer." prefix) and GPT2Model (none).
+  std::map<std::string, std::string> by_name;  // canonical hf name -> name in the file
+  for (const auto& n : file.names()) {
+    by_name[n.rfind("transformer.", 0) == 0 || n.rfind("lm_head.", 0) == 0 ? n : "transformer." + n] = n;
+  }
+  std::set<std::string> used;
+  torch::NoGradGuard no_grad;
+  for (const auto& e : hf_entries(model)) {
+    auto it = by_name.find(e.hf_name);
+    if (it == by_name.end() && !e.param.defined()) continue;  // a bias-free model's zero bias
+    VOLT_CHECK(it != by_name.end(), "[pretrained] ", path, ": missing tensor '", e.hf_name, "'");
+    used.insert(it->first);
+    const auto& info = file.info(it->second);
+    VOLT_CHECK(info.shape == e.hf_shape, "[pretrained] ", path, ": tensor '", it->second,
+               "' has shape ", c10::IntArrayRef(info.shape), ", the model expects ",
+               c10::IntArrayRef(e.hf_shape));
+    auto t = file.view(it->second);
+    if (!e.param.defined()) {
+      VOLT_CHECK(t.abs().max().item<double>() == 0.0, "[pretrained] ", path, ": tensor '", it->second,
+                 "' is not zero, but config.json says bias: false");
+      continue;
+    }
+    if (is_conv1d_weight(e.hf_name)) t = t.t();
+    e.param.copy_(t);
+  }
+  for (const auto& [canonical, name] : by_name) {
+    if (used.count(canonical)) continue;
+    // Tied output weights and GPT-2's stored causal-mask buffers carry no information.
+    if (canonical == "lm_head.weight" && model.config().tie_word_embeddings) continue;
+    if (canonical.size() > 9 && (canonical.compare(canonical.size() - 9, 9, ".attn.bias") == 0 ||
+                                 canonical.find(".attn.masked_bias") != std::string::npos)) {
+      continue;
+    }
+    VOLT_FAIL("[pretrained] ", path, ": unexpected tensor '", name, "'");
+  }
+}
+
+ModelConfig load_model_config(const std::string& dir) {
+  const auto path = (fs::path(dir) / "config.json").string();
+  VOLT_CHECK(fs::exists(path), "[pretrained] ", dir, ": no config.json");
+  return ModelConfig::from_hf_json(io::read_json(path), path);
+}
+
+void save_pretrained(const CausalLMImpl& model, const std::string& dir) {
+  fs::create_directories(dir);
+  io::write_json((fs::path(dir) / "config.json").string(), model.config().to_hf_json());
+  io::save_safetensors((fs::path(dir) / "model.safetensors").string(), to_hf_state_dict(model),
+                       {{"format", "pt"}});
+}
+
+CausalLM from_pretrained(const std::string& dir) {
+  CausalLM model(load_model_config(dir));
+  load_hf_safetensors(*model, (fs::path(dir) / "model.safetensors").string());
+  return model;
+}
+
+}  // namespace volt

@@ -1,0 +1,136 @@
+#include "volt/tokenizers/char_tokenizer.h"
+
+#include <filesystem>
+#include <set>
+
+#include "volt/core/check.h"
+#include "volt/io/files.h"
+
+namespace volt {
+
+std::vector<std::string> utf8_chars(const std::string& text, const std::string& context) {
+  std::vector<std::string> out;
+  out.reserve(text.size());
+  for (size_t i = 0; i < text.size();) {
+    const auto c = static_cast<unsigned char>(text[i]);
+    size_t n = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : (c >> 3) == 0x1E ? 4 : 0;
+    VOLT_CHECK(n > 0 && i + n <= text.size(), "[tokenizer] ", context, ": invalid UTF-8 at byte ", i);
+    for (size_t k = 1; k < n; ++k) {
+      VOLT_CHECK((static_cast<unsigned char>(text[i + k]) & 0xC0) == 0x80, "[tokenizer] ", context,
+                 ": invalid UTF-8 at byte ", i + k);
+    }
+    out.emplace_back(text, i, n);
+    i += n;
+  }
+  return out;
+}
+
+CharTokenizer CharTokenizer::from_text(const std::string& text) {
+  auto chars = utf8_chars(text);
+  std::set<std::string> unique(chars.begin(), chars.end());
+  return CharTokenizer(std::vector<std::string>(unique.begin(), unique.end()));
+}
+
+CharTokenizer::CharTokenizer(std::vector<std::string> tokens) : tokens_(std::move(tokens)) {
+  VOLT_CHECK(!tokens_.empty(), "[tokenizer] a character vocabulary needs at least one character");
+  for (size_t i = 0; i < tokens_.size(); ++i) {
+    VOLT_CHECK(ids_.emplace(tokens_[i], static_cast<int64_t>(i)).second,
+               "[tokenizer] duplicate character in the vocabulary at id ", i);
+  }
+}
+
+std::vector<int64_t> CharTokenizer::encode(const std::string& text) const {
+  std::vector<int64_t> ids;
+  ids.reserve(text.size());
+  // ASCII fast path: a 128-entry table avoids a map lookup per character.
+  std::vector<int64_t> ascii(128, -1);
+  for (const auto& [tok, id] : ids_) {
+    if (tok.size() == 1 && static_cast<unsigned char>(tok[0]) < 128) ascii[tok[0]] = id;
+  }
+  for (size_t i = 0; i < text.size(); ++i) {
+    const auto c = static_cast<unsigned char>(text[i]);
+    if (c < 128 && ascii[c] >= 0) {
+      ids.push_back(ascii[c]);
+      continue;
+    }
+    if (c < 128) VOLT_FAIL("[tokenizer] character ", static_cast<int>(c), " is not in the vocabulary");
+    // Multi-byte: decode this one code point the slow way.
+    size_t n = (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : (c >> 3) == 0x1E ? 4 : 0;
+    VOLT_CHECK(n > 0 && i + n <= text.size(), "[tokenizer] invalid UTF-8 at byte ", i);
+    auto it = ids_.find(text.substr(i, n));
+    VOLT_CHECK(it != ids_.end(), "[tokenizer] character '", text.substr(i, n),
+               "' is not in the vocabulary");
+    ids.push_back(it->second);
+    i += n - 1;
+  }
+  return ids;
+}
+
+std::string CharTokenizer::decode(const std::vector<int64_t>& ids) const {
+  std::string out;
+  for (auto id : ids) out += id_to_token(id);
+  return out;
+}
+
+std::optional<int64_t> CharTokenizer::token_to_id(const std::string& token) const {
+  auto it = ids_.find(token);
+  if (it == ids_.end()) return std::nullopt;
+  return it->second;
+}
+
+std::string CharTokenizer::id_to_token(int64_t id) const {
+  VOLT_CHECK(id >= 0 && id < vocab_size(), "[tokenizer] token id ", id, " is out of range [0, ",
+             vocab_size(), ")");
+  return tokens_[static_cast<size_t>(id)];
+}
+
+void CharTokenizer::save(const std::string& dir) const {
+  nlohmann::json vocab = nlohmann::json::object();
+  for (size_t i = 0; i < tokens_.size(); ++i) vocab[tokens_[i]] = i;
+  nlohmann::json j = {
+      {"version", "1.0"},
+      {"truncation", nullptr},
+      {"padding", nullptr},
+      {"added_tokens", nlohmann::json::array()},
+      {"normalizer", nullptr},
+      {"pre_tokenizer", nullptr},
+      {"post_processor", nullptr},
+      {"decoder", {{"type", "Fuse"}}},
+      {"model",
+       {{"type", "BPE"}, {"dropout", nullptr}, {"unk_token", nullptr},
+        {"continuing_subword_prefix", nullptr}, {"end_of_word_suffix", nullptr},
+        {"fuse_unk", false}, {"byte_fallback", false}, {"vocab", vocab},
+        {"merges", nlohmann::json::array()}}},
+  };
+  io::write_json((std::filesystem::path(dir) / "tokenizer.json").string(), j);
+  io::write_json((std::filesystem::path(dir) / "tokenizer_config.json").string(),
+                 {{"tokenizer_class", "PreTrainedTokenizerFast"}, {"model_max_length", 1000000},
+                  {"clean_up_tokenization_spaces", false}});
+}
+
+std::shared_ptr<CharTokenizer> CharTokenizer::try_load(const std::string& path) {
+  const auto j = io::read_json(path);
+  if (!j.contains("model") || j["model"].value("type", "") != "BPE") return nullptr;
+  const auto& m = j["model"];
+  if (!m.contains("merges") || !m["merges"].empty() || !m.contains("vocab")) return nullptr;
+  std::vector<std::string> tokens(m["vocab"].size());
+  for (const auto& [tok, id] : m["vocab"].items()) {
+    const auto i = id.get<int64_t>();
+    VOLT_CHECK(i >= 0 && i < static_cast<int64_t>(tokens.size()), "[tokenizer] ", path,
+               ": token id ", i, " out of range");
+    if (utf8_chars(tok, path).size() != 1) return nullptr;
+    tokens[static_cast<size_t>(i)] = tok;
+  }
+  return std::make_shared<CharTokenizer>(std::move(tokens));
+}
+
+std::shared_ptr<Tokenizer> load_tokenizer(const std::string& path) {
+  namespace fs = std::filesystem;
+  VOLT_CHECK(fs::exists(path), "[tokenizer] ", path, ": no such file or directory");
+  const std::string file = fs::is_directory(path) ? (fs::path(path) / "tokenizer.json").string() : path;
+  VOLT_CHECK(fs::exists(file), "[tokenizer] ", path, ": no tokenizer.json in this directory");
+  if (auto t = CharTokenizer::try_load(file)) return t;
+  VOLT_FAIL("[tokenizer] ", file, ": this tokenizer type is not supported yet (supported: char)");
+}
+
+}  // namespace volt

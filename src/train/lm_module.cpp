@@ -1,0 +1,44 @@
+#include "volt/train/lm_module.h"
+
+#include <filesystem>
+
+#include "volt/models/pretrained.h"
+
+namespace volt {
+
+LMModule::LMModule(const ModelConfig& config, AdamWOptions optimizer,
+                   std::shared_ptr<LRScheduler> scheduler, std::shared_ptr<Tokenizer> tok)
+    : tokenizer(std::move(tok)), optimizer_(optimizer), scheduler_(std::move(scheduler)) {
+  lm = register_module("lm", CausalLM(config));
+}
+
+torch::Tensor LMModule::training_step(const Batch& batch, int64_t) {
+  auto logits = lm(batch.input_ids, batch.position_ids);  // (B, T, V)
+  auto loss = causal_lm_loss(logits, batch.labels);
+  log("train_loss", loss);
+  return loss;
+}
+
+void LMModule::validation_step(const Batch& batch, int64_t) {
+  auto loss = causal_lm_loss(lm(batch.input_ids, batch.position_ids), batch.labels);
+  LogOptions o;
+  o.prog_bar = true;
+  o.batch_size = batch.batch_size();
+  log("val_loss", loss, o);
+}
+
+Optimizers LMModule::configure_optimizers() {
+  auto opt = std::make_shared<AdamW>(weight_decay_groups(*this, optimizer_.weight_decay), optimizer_);
+  return {opt, scheduler_};
+}
+
+void LMModule::save_pretrained(const std::string& dir) const {
+  volt::save_pretrained(*lm, dir);
+  if (tokenizer) tokenizer->save(dir);
+}
+
+void LMModule::load_pretrained_weights(const std::string& dir) {
+  load_hf_safetensors(*lm, (std::filesystem::path(dir) / "model.safetensors").string());
+}
+
+}  // namespace volt

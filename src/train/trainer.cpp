@@ -1,0 +1,414 @@
+#include "volt/train/trainer.h"
+
+#include <filesystem>
+#include <thread>
+
+#include "volt/core/check.h"
+#include "volt/core/compat.h"
+#include "volt/io/files.h"
+#include "volt/io/safetensors.h"
+#include "volt/train/callbacks.h"
+#include "volt/train/report.h"
+
+namespace volt {
+
+namespace fs = std::filesystem;
+
+double parse_duration(const std::string& text) {
+  if (text.find(':') == std::string::npos) {
+    try {
+      size_t used = 0;
+      const double s = std::stod(text, &used);
+      VOLT_CHECK(used == text.size() && s >= 0, "");
+      return s;
+    } catch (const std::exception&) {
+      VOLT_FAIL("[trainer] max_time '", text, "' is neither seconds nor DD:HH:MM:SS");
+    }
+  }
+  std::vector<double> parts;
+  std::stringstream ss(text);
+  for (std::string p; std::getline(ss, p, ':');) {
+    try {
+      parts.push_back(std::stod(p));
+    } catch (const std::exception&) {
+      VOLT_FAIL("[trainer] max_time '", text, "' is neither seconds nor DD:HH:MM:SS");
+    }
+  }
+  VOLT_CHECK(parts.size() >= 2 && parts.size() <= 4, "[trainer] max_time '", text,
+             "' is neither seconds nor DD:HH:MM:SS");
+  const double unit[] = {86400, 3600, 60, 1};
+  double total = 0;
+  for (size_t i = 0; i < parts.size(); ++i) total += parts[i] * unit[4 - parts.size() + i];
+  return total;
+}
+
+TrainerOptions trainer_options_from(ConfigSection& s) {
+  TrainerOptions o;
+  o.max_steps(s.get<int64_t>("max_steps", o.max_steps()));
+  o.max_epochs(s.get<int64_t>("max_epochs", o.max_epochs()));
+  if (s.has("max_time")) o.max_time(parse_duration(s.get<std::string>("max_time", "0")));
+  s.mark("max_time");
+  o.val_check_interval(s.get<int64_t>("val_check_interval", o.val_check_interval()));
+  o.limit_val_batches(s.get<double>("limit_val_batches", o.limit_val_batches()));
+  o.log_every_n_steps(s.get<int64_t>("log_every_n_steps", o.log_every_n_steps()));
+  o.accumulate_grad_batches(s.get<int64_t>("accumulate_grad_batches", o.accumulate_grad_batches()));
+  o.gradient_clip_val(s.get<double>("gradient_clip_val", o.gradient_clip_val()));
+  o.precision(s.get<std::string>("precision", o.precision()));
+  o.seed(s.get<int64_t>("seed", o.seed()));
+  o.default_root_dir(s.get<std::string>("default_root_dir", o.default_root_dir()));
+  o.accelerator(s.get<std::string>("accelerator", o.accelerator()));
+  o.num_threads(s.get<int64_t>("num_threads", o.num_threads()));
+  o.enable_progress_bar(s.get<bool>("enable_progress_bar", o.enable_progress_bar()));
+  o.enable_checkpointing(s.get<bool>("enable_checkpointing", o.enable_checkpointing()));
+  o.logger(s.get<bool>("logger", o.logger()));
+  return o;
+}
+
+Trainer::Trainer(TrainerOptions options, std::vector<std::shared_ptr<Callback>> callbacks)
+    : options_(std::move(options)), callbacks_(std::move(callbacks)) {
+  const auto& p = options_.precision();
+  VOLT_CHECK(p == "32-true" || p == "32" || p == "bf16-mixed", "[trainer] precision '", p,
+             "' is not supported (32-true, bf16-mixed)");
+  VOLT_CHECK(options_.accumulate_grad_batches() >= 1, "[trainer] accumulate_grad_batches must be >= 1, got ",
+             options_.accumulate_grad_batches());
+  VOLT_CHECK(options_.log_every_n_steps() >= 1, "[trainer] log_every_n_steps must be >= 1, got ",
+             options_.log_every_n_steps());
+  VOLT_CHECK(options_.gradient_clip_val() >= 0, "[trainer] gradient_clip_val must be >= 0, got ",
+             options_.gradient_clip_val());
+  VOLT_CHECK(options_.val_check_interval() >= 0, "[trainer] val_check_interval must be >= 0, got ",
+             options_.val_check_interval());
+  VOLT_CHECK(options_.limit_val_batches() >= 0, "[trainer] limit_val_batches must be >= 0, got ",
+             options_.limit_val_batches());
+  const auto& a = options_.accelerator();
+  VOLT_CHECK(a == "auto" || a == "cpu" || a == "cuda", "[trainer] accelerator '", a,
+             "' is not known (auto, cpu, cuda)");
+  if (a == "cuda") VOLT_CHECK(compat::cuda_available(), "[trainer] accelerator 'cuda' asked for, but no GPU is available");
+  device_ = (a == "cuda" || (a == "auto" && compat::cuda_available())) ? torch::Device(torch::kCUDA)
+                                                                      : torch::Device(torch::kCPU);
+}
+
+int64_t Trainer::max_steps() const {
+  if (options_.max_steps() > 0) return options_.max_steps();
+  const int64_t epochs = options_.max_epochs() > 0 ? options_.max_epochs() : 1000;
+  const int64_t per_epoch = train_loader_ ? train_loader_->size() / options_.accumulate_grad_batches() : 0;
+  return epochs * per_epoch;
+}
+
+double Trainer::elapsed_seconds() const {
+  return elapsed_before_ +
+         std::chrono::duration<double>(std::chrono::steady_clock::now() - start_time_).count();
+}
+
+void Trainer::print(const std::string& line) const {
+  for (const auto& c : callbacks_) {
+    if (auto* bar = dynamic_cast<ProgressBarCallback*>(c.get())) {
+      bar->write_line(line);
+      return;
+    }
+  }
+  std::printf("%s\n", line.c_str());
+  std::fflush(stdout);
+}
+
+void Trainer::setup(LightningModule& m) {
+  torch::manual_seed(static_cast<uint64_t>(options_.seed()));
+  const int64_t threads = options_.num_threads() > 0
+                              ? options_.num_threads()
+                              : static_cast<int64_t>(std::max(1u, std::thread::hardware_concurrency()));
+  torch::set_num_threads(static_cast<int>(threads));
+  module_ = &m;
+  m.to(device_);
+  m.attach(this, [this](const std::string& n, const torch::Tensor& v, const LogOptions& o) { on_log(n, v, o); });
+}
+
+void Trainer::on_log(const std::string& name, const torch::Tensor& value, const LogOptions& o) {
+  if (o.prog_bar) prog_bar_keys_.insert(name);
+  const bool on_epoch = o.on_epoch.value_or(validating_);
+  const bool on_step = o.on_step.value_or(!validating_);
+  if (validating_ || on_epoch) {
+    auto& mean = epoch_means_[name];
+    mean.sum += value.to(torch::kFloat64).item<double>() * static_cast<double>(o.batch_size);
+    mean.weight += static_cast<double>(o.batch_size);
+  }
+  if (!validating_ && on_step) step_values_[name].push_back(value);
+}
+
+void Trainer::log_metrics(const std::map<std::string, double>& metrics) {
+  for (const auto& [k, v] : metrics) {
+    pending_log_[k] = v;
+    callback_metrics_[k] = v;
+  }
+}
+
+void Trainer::flush_step_metrics(bool force) {
+  // Micro-batch values of this optimizer step are averaged into one number per metric.
+  for (auto& [name, values] : step_values_) {
+    const double v = torch::stack(values).to(torch::kFloat64).mean().item<double>();
+    callback_metrics_[name] = v;
+    if (prog_bar_keys_.count(name)) progress_metrics_[name] = v;
+    pending_log_[name] = v;
+  }
+  step_values_.clear();
+  const bool log_now = force || global_step_ % options_.log_every_n_steps() == 0;
+  if (log_now && csv_ && !pending_log_.empty()) {
+    csv_->log(global_step_, epoch_, pending_log_);
+    csv_->flush();
+  }
+  if (log_now) pending_log_.clear();
+}
+
+torch::Tensor Trainer::forward_backward(LightningModule& m, const Batch& batch, int64_t batch_idx) {
+  torch::Tensor loss;
+  {
+    std::optional<compat::AutocastGuard> autocast;
+    if (options_.precision() == "bf16-mixed") autocast.emplace(device_.type(), torch::kBFloat16);
+    loss = m.training_step(batch, batch_idx);
+  }
+  VOLT_CHECK(loss.defined() && loss.numel() == 1, "[trainer] training_step must return a scalar loss");
+  const int64_t acc = options_.accumulate_grad_batches();
+  // Lightning's convention: the loss of each micro-batch is divided by the number of micro-batches,
+  // so the accumulated gradient is the mean over the whole effective batch.
+  auto scaled = acc > 1 ? loss / static_cast<double>(acc) : loss;
+  each_callback([&](Callback& c) { c.on_before_backward(*this, m, scaled); });
+  scaled.backward();
+  each_callback([&](Callback& c) { c.on_after_backward(*this, m); });
+  return loss.detach();
+}
+
+torch::Tensor Trainer::optimizer_step(LightningModule& m) {
+  auto& opt = *optimizers_.optimizer;
+  each_callback([&](Callback& c) { c.on_before_optimizer_step(*this, m); });
+  if (optimizers_.scheduler) optimizers_.scheduler->apply(opt, global_step_);
+  torch::Tensor norm;
+  if (options_.gradient_clip_val() > 0) norm = clip_grad_norm(opt.flat_grads(), options_.gradient_clip_val());
+  opt.step();
+  opt.zero_grad();
+  return norm;
+}
+
+void Trainer::run_validation(LightningModule& m) {
+  if (!val_loader_ || val_loader_->size() == 0) return;
+  const double lim = options_.limit_val_batches();
+  const int64_t n = lim > 1.0 ? std::min<int64_t>(static_cast<int64_t>(lim), val_loader_->size())
+                              : static_cast<int64_t>(lim * static_cast<double>(val_loader_->size()));
+  if (n == 0) return;
+  each_callback([&](Callback& c) { c.on_validation_start(*this, m); });
+  validating_ = true;
+  epoch_means_.clear();
+  m.eval();
+  {
+    torch::NoGradGuard no_grad;
+    std::optional<compat::AutocastGuard> autocast;
+    if (options_.precision() == "bf16-mixed") autocast.emplace(device_.type(), torch::kBFloat16);
+    for (int64_t i = 0; i < n; ++i) {
+      const Batch batch = val_loader_->get(0, i).to(device_);
+      m.validation_step(batch, i);
+      each_callback([&](Callback& c) { c.on_validation_batch_end(*this, m, batch, i); });
+    }
+  }
+  m.train();
+  validating_ = false;
+  std::map<std::string, double> results;
+  for (const auto& [name, mean] : epoch_means_) results[name] = mean.sum / std::max(mean.weight, 1e-12);
+  epoch_means_.clear();
+  log_metrics(results);
+  for (const auto& [k, v] : results) {
+    if (prog_bar_keys_.count(k)) progress_metrics_[k] = v;
+  }
+  each_callback([&](Callback& c) { c.on_validation_end(*this, m); });
+}
+
+void Trainer::fit(LightningModule& m, LightningDataModule& data, const std::string& ckpt_path) {
+  data.prepare_data();
+  data.setup("fit");
+  train_loader_ = data.train_dataloader();
+  val_loader_ = data.val_dataloader();
+  VOLT_CHECK(train_loader_ && train_loader_->size() > 0, "[trainer] the train dataloader is empty");
+  const int64_t acc = options_.accumulate_grad_batches();
+  VOLT_CHECK(train_loader_->size() >= acc, "[trainer] the train dataloader has ", train_loader_->size(),
+             " batches, fewer than accumulate_grad_batches = ", acc);
+  setup(m);
+  optimizers_ = m.configure_optimizers();
+  VOLT_CHECK(optimizers_.optimizer, "[trainer] configure_optimizers returned no optimizer");
+
+  // Lightning's defaults: a checkpoint callback and a progress bar unless turned off or given.
+  auto has = [&](auto* probe) {
+    using T = std::remove_pointer_t<decltype(probe)>;
+    for (auto& c : callbacks_) if (dynamic_cast<T*>(c.get())) return true;
+    return false;
+  };
+  if (options_.enable_checkpointing() && !has(static_cast<ModelCheckpoint*>(nullptr))) {
+    ModelCheckpointOptions o;
+    if (val_loader_) o.monitor = "val_loss";
+    callbacks_.push_back(std::make_shared<ModelCheckpoint>(o));
+  }
+  if (options_.enable_progress_bar() && !has(static_cast<ProgressBarCallback*>(nullptr))) {
+    callbacks_.push_back(std::make_shared<ProgressBarCallback>());
+  }
+
+  fs::create_directories(run_dir());
+  if (options_.logger()) {
+    csv_ = std::make_unique<CSVLogger>((fs::path(run_dir()) / "metrics.csv").string());
+    if (!config_yaml_.empty()) io::write_file_atomic((fs::path(run_dir()) / "config.yaml").string(), config_yaml_);
+  }
+  if (!ckpt_path.empty()) load_checkpoint(m, ckpt_path);
+
+  start_time_ = std::chrono::steady_clock::now();
+  m.train();
+  each_callback([&](Callback& c) { c.on_fit_start(*this, m); });
+  each_callback([&](Callback& c) { c.on_train_start(*this, m); });
+
+  const int64_t steps_limit = max_steps();
+  const int64_t epochs_limit = options_.max_epochs() > 0 ? options_.max_epochs()
+                               : options_.max_steps() > 0 ? std::numeric_limits<int64_t>::max() : 1000;
+  auto done = [&] {
+    return should_stop || global_step_ >= steps_limit || epoch_ >= epochs_limit ||
+           (options_.max_time() > 0 && elapsed_seconds() >= options_.max_time());
+  };
+  double tokens_ema = 0;
+  while (!done()) {
+    if (batch_in_epoch_ == 0) each_callback([&](Callback& c) { c.on_train_epoch_start(*this, m); });
+    while (batch_in_epoch_ + acc <= train_loader_->size() && !done()) {
+      const auto t0 = std::chrono::steady_clock::now();
+      int64_t tokens = 0;
+      torch::Tensor loss;
+      Batch first;
+      for (int64_t k = 0; k < acc; ++k) {
+        const Batch batch = train_loader_->get(epoch_, batch_in_epoch_).to(device_, true);
+        if (k == 0) {
+          first = batch;
+          each_callback([&](Callback& c) { c.on_train_batch_start(*this, m, batch, batch_in_epoch_); });
+        }
+        loss = forward_backward(m, batch, batch_in_epoch_);
+        tokens += m.tokens_in(batch);
+        ++batch_in_epoch_;
+      }
+      auto grad_norm = optimizer_step(m);
+      ++global_step_;
+      const double dt = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      const double tps = static_cast<double>(tokens) / std::max(dt, 1e-9);
+      tokens_ema = tokens_ema == 0 ? tps : 0.9 * tokens_ema + 0.1 * tps;
+      tokens_per_sec_ = tokens_ema;
+      if (grad_norm.defined()) step_values_["grad_norm"].push_back(grad_norm);
+      each_callback([&](Callback& c) { c.on_train_batch_end(*this, m, loss, first, batch_in_epoch_ - 1); });
+      const bool validate_now = options_.val_check_interval() > 0 &&
+                                global_step_ % options_.val_check_interval() == 0;
+      if (validate_now) run_validation(m);
+      flush_step_metrics(validate_now);
+    }
+    if (batch_in_epoch_ + acc > train_loader_->size()) {  // the epoch is complete
+      if (options_.val_check_interval() == 0) {
+        run_validation(m);
+        flush_step_metrics(true);
+      }
+      each_callback([&](Callback& c) { c.on_train_epoch_end(*this, m); });
+      ++epoch_;
+      batch_in_epoch_ = 0;
+    }
+  }
+  flush_step_metrics(true);
+  each_callback([&](Callback& c) { c.on_train_end(*this, m); });
+  each_callback([&](Callback& c) { c.on_fit_end(*this, m); });
+  if (csv_) {
+    csv_->flush();
+    write_report();
+  }
+}
+
+std::map<std::string, double> Trainer::validate(LightningModule& m, LightningDataModule& data) {
+  data.prepare_data();
+  data.setup("validate");
+  val_loader_ = data.val_dataloader();
+  VOLT_CHECK(val_loader_ && val_loader_->size() > 0, "[trainer] the validation dataloader is empty");
+  setup(m);
+  run_validation(m);
+  std::map<std::string, double> out;
+  for (const auto& [k, v] : pending_log_) out[k] = v;
+  pending_log_.clear();
+  return out;
+}
+
+void Trainer::write_report() const {
+  try {
+    write_run_report(run_dir());
+  } catch (const std::exception& e) {
+    print(str("[report] could not write the report: ", e.what()));
+  }
+}
+
+void Trainer::save_checkpoint(const std::string& dir) {
+  VOLT_CHECK(module_ && optimizers_.optimizer, "[checkpoint] nothing to save before fit() starts");
+  const fs::path final_dir(dir), tmp = fs::path(dir + ".tmp");
+  fs::remove_all(tmp);
+  fs::create_directories(tmp);
+  module_->save_pretrained(tmp.string());
+
+  std::vector<std::pair<std::string, torch::Tensor>> tensors;
+  for (auto& [k, v] : optimizers_.optimizer->state_tensors()) tensors.emplace_back("optimizer." + k, v);
+  tensors.emplace_back("rng.cpu", at::detail::getDefaultCPUGenerator().get_state());
+  io::save_safetensors((tmp / "trainer_state.safetensors").string(), tensors);
+
+  nlohmann::json state;
+  state["global_step"] = global_step_;
+  state["epoch"] = epoch_;
+  state["batch_in_epoch"] = batch_in_epoch_;
+  state["elapsed_seconds"] = elapsed_seconds();
+  state["optimizer"] = optimizers_.optimizer->name();
+  state["precision"] = options_.precision();
+  state["accumulate_grad_batches"] = options_.accumulate_grad_batches();
+  nlohmann::json cbs = nlohmann::json::object();
+  for (const auto& c : callbacks_) {
+    nlohmann::json s = nlohmann::json::object();
+    c->state_dict(s);
+    if (!s.empty()) cbs[c->name()] = s;
+  }
+  state["callbacks"] = cbs;
+  io::write_json((tmp / "trainer_state.json").string(), state);
+  io::fsync_dir(tmp.string());
+
+  // Swap in atomically: the previous checkpoint of this tag stays intact until the rename.
+  const fs::path old = fs::path(dir + ".old");
+  fs::remove_all(old);
+  if (fs::exists(final_dir)) fs::rename(final_dir, old);
+  fs::rename(tmp, final_dir);
+  fs::remove_all(old);
+  io::fsync_dir(final_dir.parent_path().string());
+}
+
+void Trainer::load_checkpoint(LightningModule& m, const std::string& path) {
+  std::string dir = path;
+  if (path == "last") dir = (fs::path(run_dir()) / "checkpoints" / "last").string();
+  VOLT_CHECK(fs::is_directory(dir), "[checkpoint] ", dir, ": no such checkpoint directory");
+  const auto state_path = (fs::path(dir) / "trainer_state.json").string();
+  VOLT_CHECK(fs::exists(state_path), "[checkpoint] ", dir,
+             ": no trainer_state.json (a model directory, not a resumable checkpoint)");
+  m.load_pretrained_weights(dir);
+  const auto state = io::read_json(state_path);
+  io::SafetensorsFile tensors((fs::path(dir) / "trainer_state.safetensors").string());
+  std::map<std::string, torch::Tensor> opt_state;
+  for (const auto& name : tensors.names()) {
+    if (name.rfind("optimizer.", 0) == 0) opt_state[name.substr(10)] = tensors.load(name).to(device_);
+  }
+  optimizers_.optimizer->load_state_tensors(opt_state);
+  if (tensors.contains("rng.cpu")) {
+    auto gen = at::detail::getDefaultCPUGenerator();
+    gen.set_state(tensors.load("rng.cpu"));
+  }
+  try {
+    global_step_ = state.at("global_step").get<int64_t>();
+    epoch_ = state.at("epoch").get<int64_t>();
+    batch_in_epoch_ = state.at("batch_in_epoch").get<int64_t>();
+    elapsed_before_ = state.value("elapsed_seconds", 0.0);
+  } catch (const nlohmann::json::exception& e) {
+    VOLT_FAIL("[checkpoint] ", state_path, ": ", e.what());
+  }
+  const auto& cbs = state.value("callbacks", nlohmann::json::object());
+  for (auto& c : callbacks_) {
+    if (cbs.contains(c->name())) c->load_state_dict(cbs[c->name()]);
+  }
+  // Keep the metrics logged before the checkpoint, drop any logged after it.
+  if (csv_) csv_->load_existing(global_step_);
+  print(str("Resumed from ", dir, " at step ", global_step_));
+}
+
+}  // namespace volt

@@ -1,0 +1,61 @@
+// volt fit --config FILE [--section.key=value ...] [--ckpt_path DIR|last]
+#include <filesystem>
+
+#include "commands.h"
+#include "overrides.h"
+#include "recipe.h"
+
+namespace volt::cli {
+
+namespace fs = std::filesystem;
+
+Action add_fit(CLI::App& app) {
+  struct Args {
+    std::string config, ckpt_path;
+  };
+  auto args = std::make_shared<Args>();
+  app.add_option("-c,--config", args->config, "YAML recipe (sections trainer, model, data, optimizer, scheduler)")
+      ->required();
+  app.add_option("--ckpt_path,--ckpt-path", args->ckpt_path,
+                 "resume from a checkpoint directory (or 'last' of this run's directory)");
+  app.allow_extras();
+  app.footer(
+      "Any config key can be overridden: --trainer.max_steps=100 --optimizer.lr=3e-4 "
+      "--model.n_layer=2.\nThe run directory (default runs/<config name>) gets config.yaml, "
+      "metrics.csv, checkpoints/ and report.md with loss.svg.");
+  return [&app, args]() {
+    Config config = load_config(args->config, collect_overrides(app.remaining()));
+    std::string resume = args->ckpt_path;
+    std::string run_dir;
+    if (!resume.empty() && resume != "last") {
+      // Resuming continues the checkpoint's own run: checkpoints/<tag>/ lives in <run>/.
+      VOLT_CHECK(fs::is_directory(resume), "[fit] --ckpt_path ", resume, ": no such directory");
+      run_dir = fs::absolute(resume).parent_path().parent_path().lexically_normal().string();
+    }
+    Recipe r = build_recipe(config, resume.empty() || resume == "last" ? "" : resume);
+    if (run_dir.empty()) {
+      const std::string root = r.trainer.default_root_dir();
+      run_dir = resume == "last" ? (fs::path(root) / r.run_name).string() : fresh_run_dir(root, r.run_name);
+    }
+    r.trainer.default_root_dir(run_dir);
+    Trainer trainer(r.trainer, r.callbacks);
+    trainer.set_config_yaml(config.dump());
+    std::printf("volt fit: run directory %s (%lld parameters)\n", run_dir.c_str(),
+                static_cast<long long>(count_parameters(r.module->lm->config())));
+    std::fflush(stdout);
+    trainer.fit(*r.module, *r.data, resume);
+    const auto& m = trainer.callback_metrics();
+    std::printf("done: %lld steps in %.1f s", static_cast<long long>(trainer.global_step()),
+                trainer.elapsed_seconds());
+    if (auto it = m.find("val_loss"); it != m.end()) std::printf(", val_loss %.4f", it->second);
+    std::printf("\nrun directory: %s\n", run_dir.c_str());
+    for (const auto& c : trainer.callbacks()) {
+      if (auto* mc = dynamic_cast<ModelCheckpoint*>(c.get()); mc && !mc->best_model_path().empty()) {
+        std::printf("best checkpoint: %s\n", mc->best_model_path().c_str());
+      }
+    }
+    return 0;
+  };
+}
+
+}  // namespace volt::cli

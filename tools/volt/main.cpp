@@ -1,0 +1,42 @@
+// volt: Lightning-style LLM training in C++. `volt --help` lists the subcommands.
+#include <CLI/CLI.hpp>
+
+#include <cstdio>
+#include <map>
+
+#include "commands.h"
+#include "volt/core/check.h"
+#include "volt/version.h"
+
+int main(int argc, char** argv) {
+  CLI::App app{"volt: Lightning-style LLM training in C++ (LibTorch).\n"
+               "Train, fine-tune, evaluate and sample GPT-style models from a YAML recipe."};
+  app.set_version_flag("--version", std::string("volt ") + VOLT_VERSION_STRING);
+  app.require_subcommand(1);
+  std::map<CLI::App*, volt::cli::Action> actions;
+  auto add = [&](const char* name, const char* help, auto adder) {
+    auto* sub = app.add_subcommand(name, help);
+    actions[sub] = adder(*sub);
+  };
+  add("fit", "Train a model from a YAML recipe (LightningCLI style)", volt::cli::add_fit);
+  add("validate", "Evaluate a model on the validation set", volt::cli::add_validate);
+  add("generate", "Sample text from a checkpoint", volt::cli::add_generate);
+  try {
+    app.parse(argc, argv);
+    for (auto& [sub, action] : actions) {
+      if (sub->parsed()) return action();
+    }
+    return 0;
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  } catch (const volt::Error& e) {
+    std::fprintf(stderr, "error: %s\n", e.what());
+    return e.exit_code();
+  } catch (const c10::Error& e) {
+    std::fprintf(stderr, "error: %s\n", e.what_without_backtrace());
+    return 1;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "error: %s\n", e.what());
+    return 1;
+  }
+}

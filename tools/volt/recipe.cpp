@@ -1,0 +1,121 @@
+#include "recipe.h"
+
+#include <filesystem>
+
+#include "volt/core/check.h"
+#include "volt/tokenizers/tokenizer.h"
+
+namespace volt::cli {
+
+namespace fs = std::filesystem;
+
+Config load_config(const std::string& path, const std::vector<std::string>& overrides) {
+  Config c = Config::from_file(path);
+  for (const auto& o : overrides) c.set_override(o);
+  return c;
+}
+
+std::string fresh_run_dir(const std::string& root, const std::string& name) {
+  fs::path p = fs::path(root) / name;
+  for (int v = 1; fs::exists(p); ++v) p = fs::path(root) / (name + "-v" + std::to_string(v));
+  return p.string();
+}
+
+namespace {
+
+ModelConfig model_config_from(ConfigSection& s) {
+  ModelConfig c;
+  if (s.has("preset")) c = ModelConfig::preset(s.get<std::string>("preset", ""));
+  s.mark("preset");
+  c.n_layer = s.get<int64_t>("n_layer", c.n_layer);
+  c.n_head = s.get<int64_t>("n_head", c.n_head);
+  c.n_embd = s.get<int64_t>("n_embd", c.n_embd);
+  c.block_size = s.get<int64_t>("block_size", c.block_size);
+  c.vocab_size = s.get<int64_t>("vocab_size", 0);  // 0: the tokenizer's
+  c.n_inner = s.get<int64_t>("n_inner", c.n_inner);
+  c.bias = s.get<bool>("bias", c.bias);
+  c.dropout = s.get<double>("dropout", c.dropout);
+  c.tie_word_embeddings = s.get<bool>("tie_word_embeddings", c.tie_word_embeddings);
+  c.layer_norm_eps = s.get<double>("layer_norm_eps", c.layer_norm_eps);
+  c.activation = s.get<std::string>("activation", c.activation);
+  c.initializer_range = s.get<double>("initializer_range", c.initializer_range);
+  return c;
+}
+
+AdamWOptions adamw_from(ConfigSection& s) {
+  AdamWOptions o;
+  const auto name = s.get<std::string>("name", "adamw");
+  VOLT_CHECK(name == "adamw" || name == "AdamW", "[config] optimizer.name '", name,
+             "' is not supported (adamw)");
+  o.lr = s.get<double>("lr", 1e-3);
+  if (s.has("betas")) {
+    auto b = s.get<std::vector<double>>("betas", {});
+    VOLT_CHECK(b.size() == 2, "[config] optimizer.betas must be two numbers, e.g. [0.9, 0.99]");
+    o.beta1 = b[0], o.beta2 = b[1];
+  }
+  s.mark("betas");
+  o.weight_decay = s.get<double>("weight_decay", 0.1);
+  o.eps = s.get<double>("eps", o.eps);
+  return o;
+}
+
+ModelCheckpointOptions checkpoint_from(ConfigSection& s, bool has_val) {
+  ModelCheckpointOptions o;
+  o.monitor = s.get<std::string>("monitor", has_val ? "val_loss" : "");
+  o.mode = s.get<std::string>("mode", o.mode);
+  o.save_top_k = s.get<int64_t>("save_top_k", o.save_top_k);
+  o.save_last = s.get<bool>("save_last", o.save_last);
+  o.every_n_train_steps = s.get<int64_t>("every_n_train_steps", o.every_n_train_steps);
+  o.dirpath = s.get<std::string>("dirpath", o.dirpath);
+  return o;
+}
+
+}  // namespace
+
+Recipe build_recipe(Config& config, const std::string& tokenizer_dir) {
+  ConfigSection root(config.root(), "", config.source());
+  Recipe r;
+  r.run_name = root.get<std::string>("name", fs::path(config.source()).stem().string());
+
+  auto trainer_s = root.child("trainer");
+  auto ckpt_s = trainer_s.child("checkpoint");
+  r.trainer = trainer_options_from(trainer_s);
+  auto model_s = root.child("model");
+  ModelConfig mc = model_config_from(model_s);
+  model_s.finish();
+
+  auto data_s = root.child("data");
+  TextDataOptions data_defaults;
+  data_defaults.block_size = mc.block_size;  // the window defaults to the model's context
+  data_defaults.seed = r.trainer.seed();
+  const TextDataOptions dopt = text_data_options_from(data_s, data_defaults);
+  data_s.finish();
+  VOLT_CHECK(dopt.block_size <= mc.block_size, "[config] data.block_size ", dopt.block_size,
+             " exceeds the model's context (model.block_size ", mc.block_size, ")");
+  r.data = std::make_shared<TextDataModule>(dopt);
+  if (!tokenizer_dir.empty()) r.data->set_tokenizer(load_tokenizer(tokenizer_dir));
+  r.data->prepare_data();
+  r.data->setup("fit");
+  const int64_t tok_vocab = r.data->tokenizer()->vocab_size();
+  if (mc.vocab_size == 0) mc.vocab_size = tok_vocab;
+  VOLT_CHECK(mc.vocab_size >= tok_vocab, "[config] model.vocab_size ", mc.vocab_size,
+             " is smaller than the tokenizer's vocabulary (", tok_vocab, ")");
+
+  auto opt_s = root.child("optimizer");
+  const AdamWOptions adamw = adamw_from(opt_s);
+  opt_s.finish();
+  auto sched_s = root.child("scheduler");
+  auto scheduler = scheduler_from(sched_s, adamw.lr, r.trainer.max_steps());
+  sched_s.finish();
+
+  r.callbacks.push_back(std::make_shared<ModelCheckpoint>(checkpoint_from(ckpt_s, true)));
+  ckpt_s.finish();
+  trainer_s.finish();
+  r.callbacks.push_back(std::make_shared<LearningRateMonitor>());
+  root.finish();
+
+  r.module = std::make_shared<LMModule>(mc, adamw, scheduler, r.data->tokenizer());
+  return r;
+}
+
+}  // namespace volt::cli
