@@ -1,10 +1,10 @@
 #include "volt/train/trainer.h"
 
 #include <filesystem>
-#include <thread>
 
 #include "volt/core/check.h"
 #include "volt/core/compat.h"
+#include "volt/core/cpu_runtime.h"
 #include "volt/io/files.h"
 #include "volt/io/safetensors.h"
 #include "volt/train/callbacks.h"
@@ -112,10 +112,7 @@ void Trainer::print(const std::string& line) const {
 
 void Trainer::setup(LightningModule& m) {
   torch::manual_seed(static_cast<uint64_t>(options_.seed()));
-  const int64_t threads = options_.num_threads() > 0
-                              ? options_.num_threads()
-                              : static_cast<int64_t>(std::max(1u, std::thread::hardware_concurrency()));
-  torch::set_num_threads(static_cast<int>(threads));
+  configure_cpu_threads(options_.num_threads());
   module_ = &m;
   m.to(device_);
   m.attach(this, [this](const std::string& n, const torch::Tensor& v, const LogOptions& o) { on_log(n, v, o); });
@@ -228,6 +225,7 @@ void Trainer::fit(LightningModule& m, LightningDataModule& data, const std::stri
   VOLT_CHECK(train_loader_->size() >= acc, "[trainer] the train dataloader has ", train_loader_->size(),
              " batches, fewer than accumulate_grad_batches = ", acc);
   setup(m);
+  if (device_.is_cpu()) print(str("volt: ", cpu_runtime_summary()));
   optimizers_ = m.configure_optimizers();
   VOLT_CHECK(optimizers_.optimizer, "[trainer] configure_optimizers returned no optimizer");
 

@@ -114,6 +114,8 @@ Recipe build_recipe(Config& config, const std::string& tokenizer_dir) {
   r.callbacks.push_back(std::make_shared<LearningRateMonitor>());
   root.finish();
 
+  // Seed before the weights are drawn (Lightning's seed_everything), so a config is one run.
+  torch::manual_seed(static_cast<uint64_t>(r.trainer.seed()));
   r.module = std::make_shared<LMModule>(mc, adamw, scheduler, r.data->tokenizer());
   return r;
 }

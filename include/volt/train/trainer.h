@@ -37,7 +37,7 @@ struct TrainerOptions {
   TORCH_ARG(int64_t, seed) = 1337;
   TORCH_ARG(std::string, default_root_dir) = "runs";  // the run directory itself
   TORCH_ARG(std::string, accelerator) = "auto";       // "cpu" | "cuda" | "auto"
-  TORCH_ARG(int64_t, num_threads) = 0;                 // intra-op threads; 0: one per core
+  TORCH_ARG(int64_t, num_threads) = 0;                 // intra-op threads; 0: automatic (core/cpu_runtime.h)
   TORCH_ARG(bool, enable_progress_bar) = true;
   TORCH_ARG(bool, enable_checkpointing) = true;        // add a ModelCheckpoint if none is given
   TORCH_ARG(bool, logger) = true;                      // write metrics.csv, config.yaml, report

@@ -1,0 +1,82 @@
+#include "volt/core/cpu_runtime.h"
+
+#include <dlfcn.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <cstring>
+#include <thread>
+
+#include <torch/torch.h>
+#include <torch/version.h>
+
+namespace volt {
+
+namespace {
+
+// OpenBLAS's extension API, looked up at run time: the BLAS behind LibTorch may be another one.
+template <typename F>
+F openblas_fn(const char* name) {
+  return reinterpret_cast<F>(dlsym(RTLD_DEFAULT, name));
+}
+
+std::string openblas_core() {
+  auto get = openblas_fn<char* (*)()>("openblas_get_corename");
+  return get ? std::string(get()) : std::string();
+}
+
+int openblas_threads() {
+  auto get = openblas_fn<int (*)()>("openblas_get_num_threads");
+  return get ? get() : 0;
+}
+
+bool cpu_has_avx512_for_skylakex() {
+#if defined(__x86_64__)
+  __builtin_cpu_init();
+  return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+         __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq");
+#else
+  return false;
+#endif
+}
+
+int cores() { return static_cast<int>(std::max(1u, std::thread::hardware_concurrency())); }
+
+}  // namespace
+
+CpuRuntimeInfo configure_cpu_threads(int64_t torch_threads) {
+  CpuRuntimeInfo info;
+  if (auto set = openblas_fn<void (*)(int)>("openblas_set_num_threads")) set(cores());
+  info.blas_threads = openblas_threads();
+  info.blas_core = openblas_core();
+  if (torch_threads > 0) {
+    info.torch_threads = static_cast<int>(torch_threads);
+  } else {
+    info.torch_threads = info.blas_threads > 1 ? 1 : cores();
+  }
+  torch::set_num_threads(info.torch_threads);
+  return info;
+}
+
+void reexec_with_best_blas_kernels(int argc, char** argv) {
+  (void)argc;
+  if (std::getenv("OPENBLAS_CORETYPE") || std::getenv("VOLT_REEXEC")) return;
+  if (const char* v = std::getenv("VOLT_BLAS_AUTOTUNE"); v && std::strcmp(v, "0") == 0) return;
+  const std::string core = openblas_core();
+  if (core != "Haswell" && core != "Zen") return;  // already AVX-512, or not OpenBLAS at all
+  if (!cpu_has_avx512_for_skylakex()) return;
+  setenv("OPENBLAS_CORETYPE", "SkylakeX", 1);
+  setenv("VOLT_REEXEC", "1", 1);
+  execv("/proc/self/exe", argv);
+  // execv only returns on failure: carry on with the kernels we have.
+  unsetenv("OPENBLAS_CORETYPE");
+}
+
+std::string cpu_runtime_summary() {
+  std::string s = "torch " TORCH_VERSION ", " + std::to_string(torch::get_num_threads()) + " intra-op thread(s)";
+  const std::string core = openblas_core();
+  if (!core.empty()) s += ", OpenBLAS " + core + " x " + std::to_string(openblas_threads()) + " thread(s)";
+  return s;
+}
+
+}  // namespace volt
