@@ -40,7 +40,7 @@ constexpr int64_t kDefaultSteps = 1000;  // optimizer steps; --steps overrides
 constexpr double kLR = 1e-2;             // peak learning rate (tiny models tolerate a large one)
 constexpr int64_t kWarmupSteps = 50;     // linear warmup: Adam's early moment estimates are noisy
 constexpr double kMinLR = 1e-3;          // the cosine decay ends here
-constexpr double kWeightDecay = 0.01;
+constexpr double kWeightDecay = 0.01;    // pulls weights towards 0 a little every step
 constexpr double kClipNorm = 1.0;        // clip the global gradient norm to this
 constexpr int64_t kEvalEvery = 100;      // steps between validations
 constexpr int64_t kValExamples = 2048;   // fixed validation set
@@ -49,8 +49,9 @@ constexpr uint64_t kTrainSeed = 1337;    // weights and the training stream
 constexpr uint64_t kValSeed = 4242;      // the validation set: never seen in training
 
 // ---------------------------------------------------------------------------------------------
-// Data: sequences are generated on the fly from a seeded std::mt19937_64, so every run (and
-// with_volt.cpp) sees exactly the same digits.
+// Data: sequences are generated on the fly from seeded std::mt19937_64s, so every run sees the
+// same digits. make_example and make_batch are identical in with_volt.cpp, and so is the
+// validation set.
 
 // Writes one sequence into digits[0..kSeqLen) and returns its label. A random sequence is almost
 // never sorted, so we sort on purpose and then break the order in half of the cases: by a full
@@ -186,6 +187,7 @@ int main(int argc, char** argv) {
   std::mt19937_64 train_rng(kTrainSeed), val_rng(kValSeed);
   const auto [val_digits, val_labels] = make_batch(val_rng, kValExamples);
 
+  // One group, so every parameter decays (with_volt.cpp spares biases, norms and embeddings).
   torch::optim::AdamW optimizer(model->parameters(),
                                 torch::optim::AdamWOptions(kLR).weight_decay(kWeightDecay));
   const int64_t warmup = std::min(kWarmupSteps, steps / 10);

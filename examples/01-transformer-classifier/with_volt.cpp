@@ -6,7 +6,8 @@
 //   - DigitsDataModule (a volt::LightningDataModule) says WHICH data: batches by (epoch, index).
 //   - volt::Trainer decides HOW to run it: device placement, the five-step loop, the LR schedule,
 //     gradient clipping, the validation cadence, logging (metrics.csv, a report), checkpoints.
-// Read the two files side by side: the model and data code is identical; the loop is gone.
+// Read the two files side by side: the model and the example generator are identical; the loop
+// is gone.
 //
 //   cmake --build build --target example01_volt && ./build/bin/example01_volt [--steps N]
 //
@@ -237,7 +238,7 @@ class ClassifierModule : public volt::LightningModule {
   // parameters' storage, so it must not be built earlier).
   volt::Optimizers configure_optimizers() override {
     volt::AdamWOptions adamw;
-    adamw.lr = kLR;
+    adamw.lr = kLR;  // adamw.weight_decay is not used: each group below carries its own
     // Decay matrices only: biases, LayerNorm gains and embeddings are left alone.
     auto groups = volt::weight_decay_groups(*this, kWeightDecay);
     auto optimizer = std::make_shared<volt::AdamW>(groups, adamw);

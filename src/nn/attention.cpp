@@ -4,6 +4,7 @@
 #include <limits>
 
 #include "volt/core/compat.h"
+#include "volt/nn/cpu_attention.h"
 
 namespace volt::nn {
 
@@ -33,6 +34,7 @@ torch::Tensor CausalSelfAttentionImpl::attend(const torch::Tensor& q, const torc
     return compat::scaled_dot_product_attention(q, k, v, keep, false);
   }
 #endif
+  if (!dropout && nn::cpu_fused_attention_available(q)) return cpu_causal_attention(q, k, v);
   const double scale = 1.0 / std::sqrt(static_cast<double>(q.size(-1)));
   auto att = torch::matmul(q, k.transpose(-2, -1)) * scale;  // (B, nh, T, S)
   // Query i sits at absolute position s - t + i: it may see keys 0 .. s - t + i.

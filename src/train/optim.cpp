@@ -63,6 +63,7 @@ AdamW::AdamW(std::vector<ParamGroup> groups, AdamWOptions o) : options_(o) {
     flat_grads_.push_back(grads);
     exp_avg_.push_back(torch::zeros_like(flat));
     exp_avg_sq_.push_back(torch::zeros_like(flat));
+    denom_.push_back(torch::empty_like(flat));
   }
   groups_.erase(std::remove_if(groups_.begin(), groups_.end(),
                                [](const ParamGroup& g) { return g.params.empty(); }),
@@ -82,7 +83,9 @@ void AdamW::step() {
     if (g.weight_decay != 0.0) theta.mul_(1.0 - g.lr * g.weight_decay);  // decoupled decay
     exp_avg_[i].lerp_(grad, 1.0 - b1);
     exp_avg_sq_[i].mul_(b2).addcmul_(grad, grad, 1.0 - b2);
-    auto denom = (exp_avg_sq_[i].sqrt() / std::sqrt(bc2)).add_(options_.eps);
+    auto& denom = denom_[i];  // preallocated: no 3 MB allocation per step
+    torch::sqrt_out(denom, exp_avg_sq_[i]);
+    denom.div_(std::sqrt(bc2)).add_(options_.eps);
     theta.addcdiv_(exp_avg_[i], denom, -g.lr / bc1);
   }
 }
@@ -151,9 +154,9 @@ std::vector<ParamGroup> weight_decay_groups(torch::nn::Module& module, double we
 torch::Tensor clip_grad_norm(const std::vector<torch::Tensor>& grads, double max_norm) {
   torch::NoGradGuard no_grad;
   VOLT_CHECK(!grads.empty(), "[clip] no gradients to clip");
-  auto sq = torch::zeros({}, grads.front().options().dtype(torch::kFloat32));
-  for (const auto& g : grads) sq = sq + g.to(torch::kFloat32).square().sum();
-  auto norm = sq.sqrt();
+  std::vector<torch::Tensor> norms;
+  for (const auto& g : grads) norms.push_back(g.scalar_type() == torch::kFloat32 ? g.norm() : g.to(torch::kFloat32).norm());
+  auto norm = norms.size() == 1 ? norms.front() : torch::stack(norms).norm();
   if (max_norm > 0) {
     auto coef = (max_norm / (norm + 1e-6)).clamp_max(1.0);
     for (auto g : grads) g.mul_(coef.to(g.scalar_type()));

@@ -71,7 +71,7 @@ class AdamW : public Optimizer {
 
  private:
   AdamWOptions options_;
-  std::vector<torch::Tensor> flat_params_, flat_grads_, exp_avg_, exp_avg_sq_;
+  std::vector<torch::Tensor> flat_params_, flat_grads_, exp_avg_, exp_avg_sq_, denom_;
 };
 
 /// Two groups, as GPT-2 recipes use: weight decay on matrices (Linear weights), none on biases,

@@ -1,0 +1,212 @@
+// The `volt` command line, run as a separate process: version and help, config errors (exit
+// code 2, the offending key or path on stderr), and a tiny end-to-end fit -> validate -> generate.
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <set>
+#include <string>
+
+#include "test_data.h"
+#include "test_helpers.h"
+#include "volt/core/csv_logger.h"
+#include "volt/io/files.h"
+
+namespace volt {
+namespace {
+
+namespace fs = std::filesystem;
+using test::ScopedTempDir;
+
+// The CLI binary: env VOLT_CLI (set by ctest), else `volt` next to this test binary.
+std::string cli_path() {
+  if (const char* env = std::getenv("VOLT_CLI"); env != nullptr && *env != '\0') {
+    if (!fs::exists(env)) throw std::runtime_error(std::string("VOLT_CLI=") + env + " does not exist");
+    return env;
+  }
+  const auto sibling = fs::read_symlink("/proc/self/exe").parent_path() / "volt";
+  if (!fs::exists(sibling)) {
+    throw std::runtime_error("no volt binary: set VOLT_CLI (looked for " + sibling.string() + ")");
+  }
+  return sibling.string();
+}
+
+struct CliResult {
+  int code = -1;
+  std::string out, err;
+};
+
+CliResult run_cli(const ScopedTempDir& dir, const std::string& args) {
+  const std::string out = dir / "cli.stdout", err = dir / "cli.stderr";
+  const std::string cmd = "'" + cli_path() + "' " + args + " >'" + out + "' 2>'" + err + "' </dev/null";
+  const int status = std::system(cmd.c_str());
+  CliResult r;
+  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  r.out = test::read_text(out);
+  r.err = test::read_text(err);
+  return r;
+}
+
+#define EXPECT_CONTAINS(haystack, needle)                                                       \
+  do {                                                                                          \
+    const std::string h_ = (haystack);                                                          \
+    EXPECT_NE(h_.find(needle), std::string::npos) << "'" << h_ << "' lacks '" << (needle) << "'"; \
+  } while (0)
+
+// A small recipe: 6000 characters of Tiny Shakespeare, babygpt-tiny (shrunk further by overrides
+// on the command line), 3 steps.
+std::string write_recipe(const ScopedTempDir& dir, const std::string& extra_model = "") {
+  const std::string text = io::read_file(volt_test_data("corpora/tinyshakespeare/input.txt"));
+  test::write_text(dir / "input.txt", text.substr(0, 6000));
+  const std::string yaml =
+      "name: tiny-cli\n"
+      "trainer:\n"
+      "  max_steps: 3\n"
+      "  val_check_interval: 3\n"
+      "  limit_val_batches: 2\n"
+      "  log_every_n_steps: 1\n"
+      "  enable_progress_bar: false\n"
+      "  num_threads: 1\n"
+      "  default_root_dir: " + (dir / "runs") + "\n"
+      "model:\n"
+      "  preset: babygpt-tiny\n" + extra_model +
+      "data:\n"
+      "  path: " + (dir / "input.txt") + "\n"
+      "  block_size: 16\n"
+      "  batch_size: 4\n"
+      "  val_batches: 2\n"
+      "optimizer:\n"
+      "  lr: 1.0e-3\n"
+      "scheduler:\n"
+      "  warmup_steps: 1\n";
+  const std::string path = dir / "recipe.yaml";
+  test::write_text(path, yaml);
+  return path;
+}
+
+const char* kShrink = "--model.n_layer=1 --model.n_embd=32 --model.block_size=32 --trainer.seed=7";
+
+TEST(Cli, VersionAndHelp) {
+  ScopedTempDir dir;
+  auto v = run_cli(dir, "--version");
+  EXPECT_EQ(v.code, 0) << v.err;
+  EXPECT_CONTAINS(v.out, "volt");
+  auto h = run_cli(dir, "fit --help");
+  EXPECT_EQ(h.code, 0) << h.err;
+  EXPECT_CONTAINS(h.out, "--config");
+  auto none = run_cli(dir, "");
+  EXPECT_NE(none.code, 0);  // a subcommand is required
+  auto unknown = run_cli(dir, "frobnicate");
+  EXPECT_NE(unknown.code, 0);
+}
+
+TEST(Cli, FitWithoutConfigIsAUsageError) {
+  ScopedTempDir dir;
+  auto r = run_cli(dir, "fit");
+  EXPECT_NE(r.code, 0);
+  EXPECT_CONTAINS(r.out + r.err, "--config");
+}
+
+TEST(Cli, MissingConfigFileExits2NamingIt) {
+  ScopedTempDir dir;
+  const std::string missing = dir / "no-such-recipe.yaml";
+  auto r = run_cli(dir, "fit --config " + missing);
+  EXPECT_EQ(r.code, 2) << r.err;
+  EXPECT_CONTAINS(r.err, missing);
+  EXPECT_CONTAINS(r.err, "no such file");
+}
+
+TEST(Cli, UnknownKeyInTheConfigExits2NamingIt) {
+  ScopedTempDir dir;
+  const auto recipe = write_recipe(dir, "  n_layr: 1\n");
+  auto r = run_cli(dir, "fit --config " + recipe);
+  EXPECT_EQ(r.code, 2) << r.err;
+  EXPECT_CONTAINS(r.err, "unknown key 'model.n_layr'");
+  EXPECT_CONTAINS(r.err, "did you mean 'model.n_layer'");
+  EXPECT_FALSE(fs::exists(dir / "runs/tiny-cli/metrics.csv"));  // nothing ran
+}
+
+TEST(Cli, MistypedOverrideExits2WithASuggestion) {
+  ScopedTempDir dir;
+  const auto recipe = write_recipe(dir);
+  auto r = run_cli(dir, "fit --config " + recipe + " --trainer.max_stepz=1");
+  EXPECT_EQ(r.code, 2) << r.err;
+  EXPECT_CONTAINS(r.err, "unknown key 'trainer.max_stepz'");
+  EXPECT_CONTAINS(r.err, "did you mean 'trainer.max_steps'");
+  // A stray positional argument and an override without a value are usage errors too.
+  auto stray = run_cli(dir, "fit --config " + recipe + " stray");
+  EXPECT_EQ(stray.code, 2) << stray.err;
+  EXPECT_CONTAINS(stray.err, "unexpected argument 'stray'");
+  auto novalue = run_cli(dir, "fit --config " + recipe + " --trainer.max_steps");
+  EXPECT_EQ(novalue.code, 2) << novalue.err;
+  EXPECT_CONTAINS(novalue.err, "has no value");
+  auto badtype = run_cli(dir, "fit --config " + recipe + " --trainer.max_steps=many");
+  EXPECT_EQ(badtype.code, 2) << badtype.err;
+  EXPECT_CONTAINS(badtype.err, "key 'trainer.max_steps' has value 'many' which is not a valid integer");
+}
+
+TEST(Cli, GenerateOnAMissingDirectoryFailsNamingIt) {
+  ScopedTempDir dir;
+  const std::string missing = dir / "no-checkpoint";
+  auto r = run_cli(dir, "generate --checkpoint " + missing + " --max-new-tokens 5");
+  EXPECT_NE(r.code, 0);
+  EXPECT_CONTAINS(r.err, missing);
+}
+
+TEST(Cli, TinyFitThenValidateThenGenerate) {
+  ScopedTempDir dir;
+  const auto recipe = write_recipe(dir);
+  auto fit = run_cli(dir, "fit --config " + recipe + " " + kShrink);
+  ASSERT_EQ(fit.code, 0) << fit.out << fit.err;
+  const std::string run = dir / "runs/tiny-cli";
+  EXPECT_CONTAINS(fit.out, "run directory " + run);
+  EXPECT_CONTAINS(fit.out, "done: 3 steps");
+  for (const char* f : {"config.yaml", "metrics.csv", "report.md", "loss.svg", "checkpoints/last/model.safetensors",
+                        "checkpoints/last/config.json", "checkpoints/last/tokenizer.json",
+                        "checkpoints/last/trainer_state.json"}) {
+    EXPECT_TRUE(fs::exists(run + "/" + f)) << f;
+  }
+  // config.yaml is the resolved config, overrides applied.
+  const auto resolved = Config::from_file(run + "/config.yaml");
+  EXPECT_EQ(resolved.root()["model"]["n_layer"].as<int>(), 1);
+  EXPECT_EQ(resolved.root()["model"]["n_embd"].as<int>(), 32);
+  const auto model_cfg = io::read_json(run + "/checkpoints/last/config.json");
+  EXPECT_EQ(model_cfg.at("n_layer").get<int>(), 1);
+  EXPECT_EQ(model_cfg.at("n_embd").get<int>(), 32);
+  EXPECT_EQ(model_cfg.at("n_positions").get<int>(), 32);
+  const auto rows = CSVLogger::read(run + "/metrics.csv");
+  ASSERT_EQ(rows.size(), 3u);
+  EXPECT_EQ(rows[2].at("step"), 3);
+  ASSERT_EQ(rows[2].count("val_loss"), 1u);
+  const double val_loss = rows[2].at("val_loss");
+  EXPECT_GT(val_loss, 1.0);
+  EXPECT_LT(val_loss, 6.0);
+  EXPECT_EQ(rows[0].count("lr"), 1u);
+
+  // validate on the last checkpoint reproduces the run's final val_loss.
+  auto val = run_cli(dir, "validate --config " + recipe + " " + kShrink + " --ckpt_path " + run +
+                              "/checkpoints/last --json");
+  ASSERT_EQ(val.code, 0) << val.out << val.err;
+  const auto open = val.out.find('{'), close = val.out.rfind('}');
+  ASSERT_TRUE(open != std::string::npos && close != std::string::npos) << val.out;
+  const auto j = nlohmann::json::parse(val.out.substr(open, close - open + 1));
+  EXPECT_NEAR(j.at("val_loss").get<double>(), val_loss, 1e-6 * val_loss);
+
+  // generate: the default prompt "\n" plus 20 characters of the corpus' alphabet, reproducibly.
+  const std::string gen_args = "generate --checkpoint " + run + "/checkpoints/last --max-new-tokens 20 --seed 1";
+  auto g1 = run_cli(dir, gen_args);
+  ASSERT_EQ(g1.code, 0) << g1.err;
+  ASSERT_EQ(g1.out.size(), 22u) << g1.out;
+  EXPECT_EQ(g1.out.front(), '\n');
+  EXPECT_EQ(g1.out.back(), '\n');
+  const std::string corpus = test::read_text(dir / "input.txt");
+  const std::set<char> alphabet(corpus.begin(), corpus.end());
+  for (char c : g1.out) EXPECT_EQ(alphabet.count(c), 1u) << "char " << static_cast<int>(c);
+  auto g2 = run_cli(dir, gen_args);
+  EXPECT_EQ(g2.out, g1.out);
+}
+
+}  // namespace
+}  // namespace volt
