@@ -312,14 +312,35 @@ TEST(Pretrained, LoaderErrorsNameTheTensor) {
                 .find("'transformer.h.0.ln_1.bias' is not zero"),
             std::string::npos);
 
-  // GPT-2's stored causal-mask buffers and a redundant tied lm_head are accepted.
-  auto buffers = sd;
-  buffers.emplace_back("transformer.h.0.attn.bias", torch::ones({1, 1, 4, 4}));
-  buffers.emplace_back("lm_head.weight", m->wte->weight.detach().clone());
-  io::save_safetensors(dir / "buffers.safetensors", buffers);
-  EXPECT_NO_THROW(load_hf_safetensors(*m, dir / "buffers.safetensors"));
+  // A redundant lm_head next to tied embeddings carries no information and is accepted, as is
+  // the masked_bias buffer of old transformers versions.
+  auto tied = sd;
+  tied.emplace_back("lm_head.weight", m->wte->weight.detach().clone());
+  tied.emplace_back("transformer.h.0.attn.masked_bias", torch::tensor(-1e4f));
+  io::save_safetensors(dir / "tied.safetensors", tied);
+  EXPECT_NO_THROW(load_hf_safetensors(*m, dir / "tied.safetensors"));
 
   EXPECT_NE(error_of([&] { from_pretrained(dir / "nowhere"); }).find("no config.json"), std::string::npos);
+}
+
+// BUG (src/models/pretrained.cpp:109, load_hf_safetensors): the check meant to skip GPT-2's
+// stored causal-mask buffers `h.N.attn.bias` compares the last 9 characters of the name with the
+// 10-character string ".attn.bias", which never matches, so every checkpoint that stores these
+// buffers (e.g. openai-community/gpt2's model.safetensors, shape [1, 1, 1024, 1024] per layer)
+// fails with "unexpected tensor 'h.0.attn.bias'". Fix: compare 10 characters (an ends_with).
+TEST(Pretrained, AcceptsGpt2CausalMaskBuffers) {
+  ScopedTempDir dir;
+  auto m = make_model(tiny(30));
+  auto sd = to_hf_state_dict(*m);
+  sd.emplace_back("transformer.h.0.attn.bias", torch::ones({1, 1, 64, 64}));
+  sd.emplace_back("transformer.h.1.attn.bias", torch::ones({1, 1, 64, 64}));
+  io::save_safetensors(dir / "buffers.safetensors", sd);
+  EXPECT_EQ(error_of([&] { load_hf_safetensors(*m, dir / "buffers.safetensors"); }), "<no error>");
+  // The GPT2Model layout (no "transformer." prefix) as transformers writes it.
+  std::vector<std::pair<std::string, torch::Tensor>> bare;
+  for (auto& [k, t] : sd) bare.emplace_back(k.substr(std::string("transformer.").size()), t);
+  io::save_safetensors(dir / "bare.safetensors", bare);
+  EXPECT_EQ(error_of([&] { load_hf_safetensors(*m, dir / "bare.safetensors"); }), "<no error>");
 }
 
 TEST(ModelConfig, HfJsonRoundTripAndErrors) {

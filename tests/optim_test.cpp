@@ -71,6 +71,24 @@ TEST(WeightDecayGroups, SplitsMatricesFromBiasesNormsAndEmbeddings) {
   }
 }
 
+// Regression test (src/train/optim.cpp, is_embedding_param): it used to walk module.modules(),
+// whose default include_self = true calls shared_from_this() on the top-level module, so
+// weight_decay_groups threw a LibTorch c10::Error ("It looks like you attempted to retrieve your
+// top-level module as a shared_ptr...") for any module not owned by a std::shared_ptr, e.g. a
+// LightningModule on the stack passed to Trainer::fit(LightningModule&).
+TEST(WeightDecayGroups, WorksForAModuleNotOwnedByASharedPtr) {
+  GroupsNetImpl on_stack;
+  std::vector<ParamGroup> groups;
+  try {
+    groups = weight_decay_groups(on_stack, 0.1);
+  } catch (const std::exception& e) {
+    FAIL() << e.what();
+  }
+  ASSERT_EQ(groups.size(), 2u);
+  EXPECT_EQ(groups[0].names, (std::vector<std::string>{"fc.weight", "out.weight"}));
+  EXPECT_EQ(groups[1].names.front(), "emb.weight");
+}
+
 TEST(WeightDecayGroups, EmptyDecayGroupIsDroppedByAdamW) {
   torch::nn::Sequential seq(torch::nn::Embedding(5, 3));
   auto groups = weight_decay_groups(*seq, 0.1);

@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <string>
@@ -150,12 +151,15 @@ class StepWatcher : public Callback {
   void on_train_batch_end(Trainer& t, LightningModule& m, const torch::Tensor&, const Batch&,
                           int64_t) override {
     after = test::snapshot(m);
-    auto it = t.callback_metrics().find("grad_norm");
-    logged_grad_norm = it == t.callback_metrics().end() ? -1 : it->second;
   }
   std::map<std::string, torch::Tensor> before, after, grads;
-  double grad_norm = 0, logged_grad_norm = -1;
+  double grad_norm = 0;
 };
+
+double logged(const Trainer& t, const std::string& name) {
+  auto it = t.callback_metrics().find(name);
+  return it == t.callback_metrics().end() ? -1.0 : it->second;
+}
 
 TEST(TrainerClipping, UpdateIsTheGradientScaledToTheClipValue) {
   ScopedTempDir dir;
@@ -165,19 +169,22 @@ TEST(TrainerClipping, UpdateIsTheGradientScaledToTheClipValue) {
   const double c = 0.05;
   auto o = test::quiet_options(dir.path());
   o.max_steps(1).gradient_clip_val(c);
-  Trainer(o, {watcher}).fit(*m, data);
+  Trainer t(o, {watcher});
+  t.fit(*m, data);
 
   ASSERT_GT(watcher->grad_norm, 10 * c);  // clipping must bite
   const double coef = c / (watcher->grad_norm + 1e-6);
   double update_sq = 0;
   for (const auto& [name, g] : watcher->grads) {
     auto update = watcher->before.at(name) - watcher->after.at(name);
-    EXPECT_LE(test::max_abs_diff(update, g * coef), 1e-7) << name;
+    // Float rounding of theta - (theta - u) is ~1e-7 for |theta| ~ 1; a wrong coefficient by 1%
+    // would show as ~5e-5.
+    EXPECT_LE(test::max_abs_diff(update, g * coef), 1e-6) << name;
     update_sq += update.to(torch::kFloat64).square().sum().item<double>();
   }
-  EXPECT_NEAR(std::sqrt(update_sq), c, 1e-6);
+  EXPECT_NEAR(std::sqrt(update_sq), c, 1e-5);
   // The Trainer logs the norm before clipping.
-  EXPECT_NEAR(watcher->logged_grad_norm, watcher->grad_norm, 1e-5 * watcher->grad_norm);
+  EXPECT_NEAR(logged(t, "grad_norm"), watcher->grad_norm, 1e-5 * watcher->grad_norm);
 }
 
 TEST(TrainerClipping, GradientBelowTheClipValueIsUntouched) {
@@ -187,13 +194,14 @@ TEST(TrainerClipping, GradientBelowTheClipValueIsUntouched) {
   auto watcher = std::make_shared<StepWatcher>();
   auto o = test::quiet_options(dir.path());
   o.max_steps(1).gradient_clip_val(1e3);
-  Trainer(o, {watcher}).fit(*m, data);
+  Trainer t(o, {watcher});
+  t.fit(*m, data);
   ASSERT_LT(watcher->grad_norm, 1e3);
   for (const auto& [name, g] : watcher->grads) {
     auto update = watcher->before.at(name) - watcher->after.at(name);
-    EXPECT_LE(test::max_abs_diff(update, g), 1e-7) << name;
+    EXPECT_LE(test::max_abs_diff(update, g), 1e-6) << name;
   }
-  EXPECT_NEAR(watcher->logged_grad_norm, watcher->grad_norm, 1e-5 * watcher->grad_norm);
+  EXPECT_NEAR(logged(t, "grad_norm"), watcher->grad_norm, 1e-5 * watcher->grad_norm);
 }
 
 TEST(TrainerClipping, NoClippingLogsNoGradNorm) {
@@ -203,11 +211,12 @@ TEST(TrainerClipping, NoClippingLogsNoGradNorm) {
   auto watcher = std::make_shared<StepWatcher>();
   auto o = test::quiet_options(dir.path());
   o.max_steps(1);
-  Trainer(o, {watcher}).fit(*m, data);
-  EXPECT_EQ(watcher->logged_grad_norm, -1);
+  Trainer t(o, {watcher});
+  t.fit(*m, data);
+  EXPECT_EQ(logged(t, "grad_norm"), -1);
   for (const auto& [name, g] : watcher->grads) {
     auto update = watcher->before.at(name) - watcher->after.at(name);
-    EXPECT_LE(test::max_abs_diff(update, g), 1e-7) << name;
+    EXPECT_LE(test::max_abs_diff(update, g), 1e-6) << name;
   }
 }
 
@@ -552,7 +561,8 @@ TEST(TrainerMetrics, CsvHasOneRowPerStepWithLrTrainAndValLoss) {
 TEST(TrainerMetrics, LogEveryNStepsThinsTheRowsAndTheLastStepIsAlwaysWritten) {
   ScopedTempDir dir;
   auto m = make_module(0, OptKind::kSGD, 0.1);
-  ListDataModule data(test::random_batches(4, 2, 3, kVocab, 1));
+  // 10 batches per epoch: no epoch end (which also writes a row) within the 7 steps.
+  ListDataModule data(test::random_batches(10, 2, 3, kVocab, 1));
   auto o = test::quiet_options(dir.path());
   o.max_steps(7).log_every_n_steps(3).logger(true);
   Trainer(o).fit(*m, data);
@@ -563,6 +573,111 @@ TEST(TrainerMetrics, LogEveryNStepsThinsTheRowsAndTheLastStepIsAlwaysWritten) {
     EXPECT_EQ(rows[i].at("step"), steps[i]);
     EXPECT_NEAR(rows[i].at("train_loss"), m->train_losses[static_cast<size_t>(steps[i] - 1)], 1e-7);
   }
+}
+
+// BUG (src/train/trainer.cpp, Trainer::fit): the metrics a step logged (train_loss, grad_norm)
+// reach callback_metrics() only in flush_step_metrics(), which runs after on_train_batch_end and
+// after the validation of that step. So on_train_batch_end and on_validation_end see the previous
+// step's values (nothing at all at step 1): the progress bar shows stale prog_bar metrics, and
+// ModelCheckpoint(monitor="train_loss", every_n_train_steps=n) fails at the first save with
+// "monitor 'train_loss' was never logged". Lightning makes a step's logged values visible to the
+// callbacks of that same step.
+class MetricsAtBatchEnd : public Callback {
+ public:
+  std::string name() const override { return "MetricsAtBatchEnd"; }
+  void on_train_batch_end(Trainer& t, LightningModule&, const torch::Tensor& loss, const Batch&,
+                          int64_t) override {
+    seen.push_back(logged(t, "train_loss"));
+    losses.push_back(loss.item<double>());
+  }
+  std::vector<double> seen, losses;
+};
+
+TEST(TrainerMetrics, StepMetricsAreVisibleToCallbacksOfTheSameStep) {
+  ScopedTempDir dir;
+  auto m = make_module(0, OptKind::kSGD, 0.5);
+  ListDataModule data(test::random_batches(4, 2, 3, kVocab, 1));
+  auto probe = std::make_shared<MetricsAtBatchEnd>();
+  auto o = test::quiet_options(dir.path());
+  o.max_steps(3);
+  Trainer(o, {probe}).fit(*m, data);
+  ASSERT_EQ(probe->seen.size(), 3u);
+  for (size_t i = 0; i < 3; ++i) {
+    EXPECT_NEAR(probe->seen[i], m->train_losses[i], 1e-6) << "step " << i + 1 << " saw a stale train_loss";
+  }
+}
+
+TEST(TrainerMetrics, ModelCheckpointCanMonitorTrainLossEveryNSteps) {
+  ScopedTempDir dir;
+  auto m = make_module(0, OptKind::kSGD, 0.5);
+  ListDataModule data(test::random_batches(4, 2, 3, kVocab, 1));
+  ModelCheckpointOptions co;
+  co.monitor = "train_loss";
+  co.every_n_train_steps = 1;
+  auto ckpt = std::make_shared<ModelCheckpoint>(co);
+  auto o = test::quiet_options(dir.path());
+  o.max_steps(3).enable_checkpointing(true);
+  try {
+    Trainer(o, {ckpt}).fit(*m, data);
+  } catch (const Error& e) {
+    FAIL() << e.what();
+  }
+  ASSERT_EQ(m->train_losses.size(), 3u);
+  const auto best = std::min_element(m->train_losses.begin(), m->train_losses.end()) - m->train_losses.begin();
+  EXPECT_NEAR(ckpt->best_model_score(), m->train_losses[static_cast<size_t>(best)], 1e-6);
+}
+
+TEST(TrainerMetrics, LearningRateMonitorNamesGroupsWhoseRateDiffers) {
+  struct TwoRates : TinyModule {
+    Optimizers configure_optimizers() override {
+      auto groups = weight_decay_groups(*this, 0.1);
+      groups[0].lr = groups[0].initial_lr = 0.01;
+      groups[1].lr = groups[1].initial_lr = 0.02;
+      return {std::make_shared<AdamW>(groups, AdamWOptions{}), std::make_shared<CosineWithWarmup>(0, 4, 0.0, 0.01)};
+    }
+  };
+  ScopedTempDir dir;
+  torch::manual_seed(0);
+  auto m = std::make_shared<TwoRates>();  // weight_decay_groups needs a shared_ptr-owned module
+  ListDataModule data(test::random_batches(4, 2, 3, kVocab, 1));
+  auto o = test::quiet_options(dir.path());
+  o.max_steps(2).logger(true);
+  Trainer(o, {std::make_shared<LearningRateMonitor>()}).fit(*m, data);
+  const auto rows = CSVLogger::read(dir / "metrics.csv");
+  ASSERT_EQ(rows.size(), 2u);
+  // Step 2 ran at schedule step 1: cos(pi/4) of the way, each group from its own base rate.
+  const double f = 0.5 * (1 + std::cos(M_PI / 4));
+  EXPECT_NEAR(rows[1].at("lr"), 0.01 * f, 1e-10);
+  EXPECT_NEAR(rows[1].at("lr-no_decay"), 0.02 * f, 1e-10);
+  EXPECT_EQ(rows[1].count("lr-decay"), 0u);
+}
+
+// BUG (src/train/trainer.cpp, Trainer::on_log / run_validation): a value logged in training_step
+// with LogOptions::on_epoch = true is accumulated into epoch_means_, which only run_validation
+// reads, after clearing it. The training epoch mean is therefore never reported (not in
+// callback_metrics, not in metrics.csv): LogOptions' own comment promises on_epoch for training
+// ("default: false in training"). Fix: keep training epoch means apart from validation ones and
+// publish them at the end of each training epoch (before on_train_epoch_end).
+TEST(TrainerMetrics, TrainingValuesLoggedOnEpochAreReportedAsTheEpochMean) {
+  struct EpochLogger : TinyModule {
+    torch::Tensor training_step(const Batch& b, int64_t batch_idx) override {
+      LogOptions o;
+      o.on_step = false;
+      o.on_epoch = true;
+      log("train_index", static_cast<double>(batch_idx), o);
+      return TinyModule::training_step(b, batch_idx);
+    }
+  };
+  ScopedTempDir dir;
+  torch::manual_seed(0);
+  EpochLogger m;
+  ListDataModule data(test::random_batches(4, 2, 3, kVocab, 1));
+  auto o = test::quiet_options(dir.path());
+  o.max_epochs(1).logger(true);
+  Trainer t(o);
+  t.fit(m, data);
+  ASSERT_EQ(t.callback_metrics().count("train_index"), 1u) << "the epoch mean was dropped";
+  EXPECT_DOUBLE_EQ(t.callback_metrics().at("train_index"), 1.5);  // mean of 0, 1, 2, 3
 }
 
 }  // namespace

@@ -106,8 +106,12 @@ void load_hf_safetensors(CausalLMImpl& model, const std::string& path) {
     if (used.count(canonical)) continue;
     // Tied output weights and GPT-2's stored causal-mask buffers carry no information.
     if (canonical == "lm_head.weight" && model.config().tie_word_embeddings) continue;
-    if (canonical.size() > 9 && (canonical.compare(canonical.size() - 9, 9, ".attn.bias") == 0 ||
-                                 canonical.find(".attn.masked_bias") != std::string::npos)) {
+    const std::string mask_suffix = ".attn.bias";
+    const bool mask_buffer =
+        (canonical.size() > mask_suffix.size() &&
+         canonical.compare(canonical.size() - mask_suffix.size(), mask_suffix.size(), mask_suffix) == 0) ||
+        canonical.find(".attn.masked_bias") != std::string::npos;
+    if (mask_buffer) {
       continue;
     }
     VOLT_FAIL("[pretrained] ", path, ": unexpected tensor '", name, "'");
@@ -130,6 +134,7 @@ void save_pretrained(const CausalLMImpl& model, const std::string& dir) {
 CausalLM from_pretrained(const std::string& dir) {
   CausalLM model(load_model_config(dir));
   load_hf_safetensors(*model, (fs::path(dir) / "model.safetensors").string());
+  model->eval();  // as transformers' from_pretrained: dropout off until train() is called
   return model;
 }
 

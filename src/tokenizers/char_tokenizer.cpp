@@ -57,6 +57,10 @@ std::vector<int64_t> CharTokenizer::encode(const std::string& text) const {
     // Multi-byte: decode this one code point the slow way.
     size_t n = (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : (c >> 3) == 0x1E ? 4 : 0;
     VOLT_CHECK(n > 0 && i + n <= text.size(), "[tokenizer] invalid UTF-8 at byte ", i);
+    for (size_t k = 1; k < n; ++k) {
+      VOLT_CHECK((static_cast<unsigned char>(text[i + k]) & 0xC0) == 0x80,
+                 "[tokenizer] invalid UTF-8 at byte ", i + k);
+    }
     auto it = ids_.find(text.substr(i, n));
     VOLT_CHECK(it != ids_.end(), "[tokenizer] character '", text.substr(i, n),
                "' is not in the vocabulary");

@@ -79,7 +79,9 @@ void ModelCheckpoint::save(Trainer& t) {
   save_last(t);
 }
 
-void ModelCheckpoint::on_validation_end(Trainer& t, LightningModule&) { save(t); }
+void ModelCheckpoint::on_validation_end(Trainer& t, LightningModule&) {
+  if (t.fitting()) save(t);
+}
 
 void ModelCheckpoint::on_train_batch_end(Trainer& t, LightningModule&, const torch::Tensor&,
                                          const Batch&, int64_t) {
@@ -117,7 +119,7 @@ void LearningRateMonitor::on_train_batch_end(Trainer& t, LightningModule&, const
 
 void ProgressBarCallback::on_train_start(Trainer& t, LightningModule&) {
   bar_ = std::make_unique<ProgressBar>(t.max_steps(), "Training");
-  bar_->update(t.global_step(), {});
+  bar_->set_initial(t.global_step());  // a resumed run's rate and ETA count only its own steps
 }
 
 void ProgressBarCallback::on_train_batch_end(Trainer& t, LightningModule&, const torch::Tensor& loss,

@@ -38,10 +38,14 @@ std::pair<torch::Tensor, torch::Tensor> flatten_group(ParamGroup& g) {
 }
 
 bool is_embedding_param(torch::nn::Module& module, const torch::Tensor& p) {
-  for (const auto& m : module.modules()) {
-    if (auto* e = dynamic_cast<torch::nn::EmbeddingImpl*>(m.get())) {
-      if (e->weight.unsafeGetTensorImpl() == p.unsafeGetTensorImpl()) return true;
-    }
+  auto owns = [&](torch::nn::Module& m) {
+    auto* e = dynamic_cast<torch::nn::EmbeddingImpl*>(&m);
+    return e && e->weight.unsafeGetTensorImpl() == p.unsafeGetTensorImpl();
+  };
+  // modules(include_self=false): the module itself may live on the stack, not in a shared_ptr.
+  if (owns(module)) return true;
+  for (const auto& m : module.modules(/*include_self=*/false)) {
+    if (owns(*m)) return true;
   }
   return false;
 }

@@ -5,6 +5,7 @@
 #include "volt/core/check.h"
 #include "volt/core/compat.h"
 #include "volt/core/cpu_runtime.h"
+#include "volt/core/seed.h"
 #include "volt/io/files.h"
 #include "volt/io/safetensors.h"
 #include "volt/train/callbacks.h"
@@ -111,7 +112,6 @@ void Trainer::print(const std::string& line) const {
 }
 
 void Trainer::setup(LightningModule& m) {
-  torch::manual_seed(static_cast<uint64_t>(options_.seed()));
   configure_cpu_threads(options_.num_threads());
   module_ = &m;
   m.to(device_);
@@ -123,7 +123,7 @@ void Trainer::on_log(const std::string& name, const torch::Tensor& value, const 
   const bool on_epoch = o.on_epoch.value_or(validating_);
   const bool on_step = o.on_step.value_or(!validating_);
   if (validating_ || on_epoch) {
-    auto& mean = epoch_means_[name];
+    auto& mean = validating_ ? epoch_means_[name] : train_epoch_means_[name];
     mean.sum += value.to(torch::kFloat64).item<double>() * static_cast<double>(o.batch_size);
     mean.weight += static_cast<double>(o.batch_size);
   }
@@ -137,8 +137,9 @@ void Trainer::log_metrics(const std::map<std::string, double>& metrics) {
   }
 }
 
-void Trainer::flush_step_metrics(bool force) {
-  // Micro-batch values of this optimizer step are averaged into one number per metric.
+void Trainer::publish_step_metrics() {
+  // Micro-batch values of this optimizer step are averaged into one number per metric, visible to
+  // this step's callbacks (on_train_batch_end, ModelCheckpoint's monitor, the progress bar).
   for (auto& [name, values] : step_values_) {
     const double v = torch::stack(values).to(torch::kFloat64).mean().item<double>();
     callback_metrics_[name] = v;
@@ -146,6 +147,20 @@ void Trainer::flush_step_metrics(bool force) {
     pending_log_[name] = v;
   }
   step_values_.clear();
+}
+
+void Trainer::publish_train_epoch_metrics() {
+  // Values logged in training_step with on_epoch=true: their mean over the epoch.
+  std::map<std::string, double> means;
+  for (const auto& [name, mean] : train_epoch_means_) {
+    means[name] = mean.sum / std::max(mean.weight, 1e-12);
+  }
+  train_epoch_means_.clear();
+  log_metrics(means);
+}
+
+void Trainer::flush_step_metrics(bool force) {
+  publish_step_metrics();
   const bool log_now = force || global_step_ % options_.log_every_n_steps() == 0;
   if (log_now && csv_ && !pending_log_.empty()) {
     csv_->log(global_step_, epoch_, pending_log_);
@@ -191,6 +206,7 @@ void Trainer::run_validation(LightningModule& m) {
   if (n == 0) return;
   each_callback([&](Callback& c) { c.on_validation_start(*this, m); });
   validating_ = true;
+  last_validated_step_ = global_step_;
   epoch_means_.clear();
   m.eval();
   {
@@ -224,6 +240,10 @@ void Trainer::fit(LightningModule& m, LightningDataModule& data, const std::stri
   const int64_t acc = options_.accumulate_grad_batches();
   VOLT_CHECK(train_loader_->size() >= acc, "[trainer] the train dataloader has ", train_loader_->size(),
              " batches, fewer than accumulate_grad_batches = ", acc);
+  // Seeds the training streams (dropout); seed the weights with seed_everything() before building
+  // the module, as the CLI does.
+  seed_everything(static_cast<uint64_t>(options_.seed()));
+  fitting_ = true;
   setup(m);
   if (device_.is_cpu()) print(str("volt: ", cpu_runtime_summary()));
   optimizers_ = m.configure_optimizers();
@@ -288,6 +308,7 @@ void Trainer::fit(LightningModule& m, LightningDataModule& data, const std::stri
       tokens_ema = tokens_ema == 0 ? tps : 0.9 * tokens_ema + 0.1 * tps;
       tokens_per_sec_ = tokens_ema;
       if (grad_norm.defined()) step_values_["grad_norm"].push_back(grad_norm);
+      publish_step_metrics();
       each_callback([&](Callback& c) { c.on_train_batch_end(*this, m, loss, first, batch_in_epoch_ - 1); });
       const bool validate_now = options_.val_check_interval() > 0 &&
                                 global_step_ % options_.val_check_interval() == 0;
@@ -295,7 +316,9 @@ void Trainer::fit(LightningModule& m, LightningDataModule& data, const std::stri
       flush_step_metrics(validate_now);
     }
     if (batch_in_epoch_ + acc > train_loader_->size()) {  // the epoch is complete
-      if (options_.val_check_interval() == 0) {
+      publish_train_epoch_metrics();
+      // A run resumed from the checkpoint this very validation wrote must not repeat it.
+      if (options_.val_check_interval() == 0 && last_validated_step_ != global_step_) {
         run_validation(m);
         flush_step_metrics(true);
       }
@@ -311,6 +334,7 @@ void Trainer::fit(LightningModule& m, LightningDataModule& data, const std::stri
     csv_->flush();
     write_report();
   }
+  fitting_ = false;
 }
 
 std::map<std::string, double> Trainer::validate(LightningModule& m, LightningDataModule& data) {
@@ -350,6 +374,7 @@ void Trainer::save_checkpoint(const std::string& dir) {
   state["global_step"] = global_step_;
   state["epoch"] = epoch_;
   state["batch_in_epoch"] = batch_in_epoch_;
+  state["last_validated_step"] = last_validated_step_;
   state["elapsed_seconds"] = elapsed_seconds();
   state["optimizer"] = optimizers_.optimizer->name();
   state["precision"] = options_.precision();
@@ -397,8 +422,17 @@ void Trainer::load_checkpoint(LightningModule& m, const std::string& path) {
     epoch_ = state.at("epoch").get<int64_t>();
     batch_in_epoch_ = state.at("batch_in_epoch").get<int64_t>();
     elapsed_before_ = state.value("elapsed_seconds", 0.0);
+    last_validated_step_ = state.value("last_validated_step", int64_t{-1});
   } catch (const nlohmann::json::exception& e) {
     VOLT_FAIL("[checkpoint] ", state_path, ": ", e.what());
+  }
+  // A checkpoint written at the end of an epoch (by its validation) precedes that epoch's end
+  // hooks, which the original run then went on to call: continue with the next epoch.
+  const bool epoch_complete = batch_in_epoch_ + options_.accumulate_grad_batches() > train_loader_->size();
+  const bool validated = options_.val_check_interval() > 0 || last_validated_step_ == global_step_;
+  if (epoch_complete && validated) {
+    ++epoch_;
+    batch_in_epoch_ = 0;
   }
   const auto& cbs = state.value("callbacks", nlohmann::json::object());
   for (auto& c : callbacks_) {

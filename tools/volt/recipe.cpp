@@ -3,6 +3,7 @@
 #include <filesystem>
 
 #include "volt/core/check.h"
+#include "volt/core/seed.h"
 #include "volt/tokenizers/tokenizer.h"
 
 namespace volt::cli {
@@ -115,7 +116,7 @@ Recipe build_recipe(Config& config, const std::string& tokenizer_dir) {
   root.finish();
 
   // Seed before the weights are drawn (Lightning's seed_everything), so a config is one run.
-  torch::manual_seed(static_cast<uint64_t>(r.trainer.seed()));
+  seed_everything(static_cast<uint64_t>(r.trainer.seed()));
   r.module = std::make_shared<LMModule>(mc, adamw, scheduler, r.data->tokenizer());
   return r;
 }

@@ -74,7 +74,8 @@ class AdamW : public Optimizer {
   std::vector<torch::Tensor> flat_params_, flat_grads_, exp_avg_, exp_avg_sq_, denom_;
 };
 
-/// Two groups, as GPT-2 recipes use: weight decay on matrices (Linear weights), none on biases,
+/// Two groups, as GPT-2 recipes use (each group carries its own weight_decay, which AdamW uses
+/// instead of AdamWOptions::weight_decay): weight decay on matrices (Linear weights), none on biases,
 /// norm weights and embeddings (decaying those hurts and buys nothing). Frozen parameters
 /// (requires_grad false) are left out.
 std::vector<ParamGroup> weight_decay_groups(torch::nn::Module& module, double weight_decay);

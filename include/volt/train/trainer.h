@@ -63,7 +63,9 @@ class Trainer {
   int64_t global_step() const { return global_step_; }
   int64_t current_epoch() const { return epoch_; }
   int64_t max_steps() const;                 // resolved (epochs x steps per epoch when unset)
-  bool sanity_checking() const { return false; }
+  /// True inside fit() (Lightning's trainer.state.fn == FITTING): callbacks such as
+  /// ModelCheckpoint act only then, not during a standalone validate().
+  bool fitting() const { return fitting_; }
   const std::map<std::string, double>& callback_metrics() const { return callback_metrics_; }
   const std::map<std::string, double>& progress_bar_metrics() const { return progress_metrics_; }
   Optimizer* optimizer() const { return optimizers_.optimizer.get(); }
@@ -91,6 +93,8 @@ class Trainer {
   void run_validation(LightningModule& m);
   void load_checkpoint(LightningModule& m, const std::string& dir);
   void on_log(const std::string& name, const torch::Tensor& value, const LogOptions& options);
+  void publish_step_metrics();
+  void publish_train_epoch_metrics();
   void flush_step_metrics(bool force);
   void write_report() const;
   template <typename F>
@@ -107,6 +111,8 @@ class Trainer {
 
   int64_t global_step_ = 0, epoch_ = 0, batch_in_epoch_ = 0;
   bool validating_ = false;
+  bool fitting_ = false;
+  int64_t last_validated_step_ = -1;
   std::chrono::steady_clock::time_point start_time_;
   double elapsed_before_ = 0;  // training seconds of earlier runs (resume)
   double tokens_per_sec_ = 0;
@@ -117,6 +123,7 @@ class Trainer {
   };
   std::map<std::string, std::vector<torch::Tensor>> step_values_;  // this optimizer step
   std::map<std::string, Mean> epoch_means_;                        // this validation epoch
+  std::map<std::string, Mean> train_epoch_means_;                  // this training epoch
   std::map<std::string, double> callback_metrics_, progress_metrics_, pending_log_;
   std::set<std::string> prog_bar_keys_;
   std::unique_ptr<CSVLogger> csv_;

@@ -1,0 +1,22 @@
+// Everything a volt user needs, in one include: the Lightning-style API, models, data, tokenizers.
+#pragma once
+
+#include "volt/core/check.h"
+#include "volt/core/config.h"
+#include "volt/core/seed.h"
+#include "volt/data/batch.h"
+#include "volt/data/datamodule.h"
+#include "volt/data/text_datamodule.h"
+#include "volt/models/causal_lm.h"
+#include "volt/models/generate.h"
+#include "volt/models/model_config.h"
+#include "volt/models/pretrained.h"
+#include "volt/tokenizers/char_tokenizer.h"
+#include "volt/tokenizers/tokenizer.h"
+#include "volt/train/callback.h"
+#include "volt/train/callbacks.h"
+#include "volt/train/lightning_module.h"
+#include "volt/train/lm_module.h"
+#include "volt/train/lr_scheduler.h"
+#include "volt/train/optim.h"
+#include "volt/train/trainer.h"
