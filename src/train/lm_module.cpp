@@ -28,7 +28,8 @@ void LMModule::validation_step(const Batch& batch, int64_t) {
 }
 
 Optimizers LMModule::configure_optimizers() {
-  auto opt = std::make_shared<AdamW>(weight_decay_groups(*this, optimizer_.weight_decay), optimizer_);
+  auto opt = std::make_shared<AdamW>(weight_decay_groups(*this, optimizer_.weight_decay,
+                                                         optimizer_.decay_embeddings), optimizer_);
   return {opt, scheduler_};
 }
 

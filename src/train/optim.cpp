@@ -140,14 +140,15 @@ void AdamW::load_state_tensors(const std::map<std::string, torch::Tensor>& state
   step_count_ = get("step").item<int64_t>();
 }
 
-std::vector<ParamGroup> weight_decay_groups(torch::nn::Module& module, double weight_decay) {
+std::vector<ParamGroup> weight_decay_groups(torch::nn::Module& module, double weight_decay,
+                                            bool decay_embeddings) {
   ParamGroup decay{"decay", {}, {}, 0, 0, weight_decay};
   ParamGroup no_decay{"no_decay", {}, {}, 0, 0, 0.0};
   std::set<const void*> seen;  // a tied parameter appears once
   for (const auto& kv : module.named_parameters()) {
     const auto& p = kv.value();
     if (!p.requires_grad() || !seen.insert(p.unsafeGetTensorImpl()).second) continue;
-    const bool decays = p.dim() >= 2 && !is_embedding_param(module, p);
+    const bool decays = p.dim() >= 2 && (decay_embeddings || !is_embedding_param(module, p));
     auto& g = decays ? decay : no_decay;
     g.names.push_back(kv.key());
     g.params.push_back(p);

@@ -57,6 +57,7 @@ AdamWOptions adamw_from(ConfigSection& s) {
   s.mark("betas");
   o.weight_decay = s.get<double>("weight_decay", 0.1);
   o.eps = s.get<double>("eps", o.eps);
+  o.decay_embeddings = s.get<bool>("decay_embeddings", o.decay_embeddings);
   return o;
 }
 

@@ -55,6 +55,7 @@ struct AdamWOptions {
   double beta1 = 0.9, beta2 = 0.999;
   double eps = 1e-8;
   double weight_decay = 0.01;
+  bool decay_embeddings = false;  // read by weight_decay_groups' callers (see below)
 };
 
 class AdamW : public Optimizer {
@@ -77,8 +78,10 @@ class AdamW : public Optimizer {
 /// Two groups, as GPT-2 recipes use (each group carries its own weight_decay, which AdamW uses
 /// instead of AdamWOptions::weight_decay): weight decay on matrices (Linear weights), none on biases,
 /// norm weights and embeddings (decaying those hurts and buys nothing). Frozen parameters
-/// (requires_grad false) are left out.
-std::vector<ParamGroup> weight_decay_groups(torch::nn::Module& module, double weight_decay);
+/// (requires_grad false) are left out. decay_embeddings: put embedding matrices in the decay group
+/// too, as nanoGPT does (every parameter with 2+ dimensions decays there).
+std::vector<ParamGroup> weight_decay_groups(torch::nn::Module& module, double weight_decay,
+                                            bool decay_embeddings = false);
 
 /// Scales every gradient by min(1, max_norm / ||g||_2) over all of them together; returns ||g||_2.
 torch::Tensor clip_grad_norm(const std::vector<torch::Tensor>& grads, double max_norm);
