@@ -18,14 +18,7 @@ namespace {
 
 using test::ScopedTempDir;
 
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "<no error>";
-}
+using test::error_of;
 
 const std::string& shakespeare() {
   static const std::string text = io::read_file(volt_test_data("corpora/tinyshakespeare/input.txt"));

@@ -14,14 +14,7 @@
 namespace volt {
 namespace {
 
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "<no error>";
-}
+using test::error_of;
 
 #define EXPECT_CONTAINS(haystack, needle)                                              \
   do {                                                                                 \

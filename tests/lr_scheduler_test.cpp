@@ -10,6 +10,8 @@
 #include "volt/core/check.h"
 #include "volt/core/config.h"
 
+#include "test_helpers.h"
+
 namespace volt {
 namespace {
 
@@ -125,14 +127,7 @@ std::shared_ptr<LRScheduler> from_yaml(const std::string& yaml, double base_lr, 
   return out;
 }
 
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "<no error>";
-}
+using test::error_of;
 
 TEST(SchedulerFrom, ReadsCosineSettings) {
   auto s = from_yaml("scheduler:\n  name: cosine\n  warmup_steps: 10\n  decay_steps: 50\n  min_lr: 2.0e-4\n",

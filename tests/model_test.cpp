@@ -42,14 +42,7 @@ torch::Tensor random_ids(int64_t b, int64_t t, int64_t vocab, uint64_t seed) {
   return torch::randint(0, vocab, {b, t}, gen, torch::kLong);
 }
 
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "<no error>";
-}
+using test::error_of;
 
 TEST(CausalLM, PresetAndOutputShapes) {
   const auto c = tiny();

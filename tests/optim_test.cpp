@@ -364,3 +364,31 @@ TEST(ClipGradNorm, WorksOnViewsAndMixedDtypes) {
 
 }  // namespace
 }  // namespace volt
+
+// The fused CPU kernel and the tensor-op path (what CUDA and other dtypes use) must agree.
+TEST(AdamWFused, MatchesTheTensorOpPath) {
+  using namespace volt;
+  torch::manual_seed(5);
+  auto make = [](bool fused) {
+    torch::manual_seed(11);
+    auto lin = torch::nn::Linear(7, 5);
+    AdamWOptions o;
+    o.lr = 3e-3, o.beta1 = 0.9, o.beta2 = 0.99, o.weight_decay = 0.1, o.fused = fused;
+    ParamGroup g;
+    g.name = "all", g.weight_decay = 0.1;
+    for (auto& kv : lin->named_parameters()) g.names.push_back(kv.key()), g.params.push_back(kv.value());
+    auto opt = std::make_shared<AdamW>(std::vector<ParamGroup>{g}, o);
+    return std::make_pair(lin, opt);
+  };
+  auto [fused_lin, fused_opt] = make(true);
+  auto [plain_lin, plain_opt] = make(false);
+  for (int step = 0; step < 5; ++step) {
+    auto x = torch::randn({4, 7});
+    for (auto* pair : {&fused_lin, &plain_lin}) (*pair)(x).square().sum().backward();
+    fused_opt->step(), plain_opt->step();
+    fused_opt->zero_grad(), plain_opt->zero_grad();
+  }
+  EXPECT_TRUE(torch::allclose(fused_lin->weight, plain_lin->weight, 1e-6, 1e-7));
+  EXPECT_TRUE(torch::allclose(fused_lin->bias, plain_lin->bias, 1e-6, 1e-7));
+  EXPECT_FALSE(torch::equal(fused_lin->weight, make(true).first->weight)) << "nothing was updated";
+}

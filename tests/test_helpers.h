@@ -10,6 +10,7 @@
 #include <cctype>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <memory>
 #include <sstream>
@@ -17,6 +18,7 @@
 #include <utility>
 #include <vector>
 
+#include "volt/core/check.h"
 #include "volt/data/datamodule.h"
 #include "volt/train/callback.h"
 #include "volt/train/lightning_module.h"
@@ -27,6 +29,16 @@
 namespace volt::test {
 
 namespace fs = std::filesystem;
+
+/// The message of the volt::Error that f throws, or "<no error>".
+inline std::string error_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "<no error>";
+}
 
 /// A fresh directory per test and process (ctest may run tests in parallel), removed afterwards.
 class ScopedTempDir {

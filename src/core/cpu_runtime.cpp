@@ -46,7 +46,9 @@ int cores() { return static_cast<int>(std::max(1u, std::thread::hardware_concurr
 
 CpuRuntimeInfo configure_cpu_threads(int64_t torch_threads) {
   CpuRuntimeInfo info;
-  if (auto set = openblas_fn<void (*)(int)>("openblas_set_num_threads")) set(cores());
+  // A user's OPENBLAS_NUM_THREADS / OMP_NUM_THREADS wins over our default of one per core.
+  const bool user_set = std::getenv("OPENBLAS_NUM_THREADS") || std::getenv("OMP_NUM_THREADS");
+  if (auto set = openblas_fn<void (*)(int)>("openblas_set_num_threads"); set && !user_set) set(cores());
   info.blas_threads = openblas_threads();
   info.blas_core = openblas_core();
   if (torch_threads > 0) {

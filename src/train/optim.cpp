@@ -4,6 +4,7 @@
 #include <set>
 
 #include "volt/core/check.h"
+#include "volt/train/adamw_kernel.h"
 
 namespace volt {
 
@@ -84,6 +85,15 @@ void AdamW::step() {
     const auto& g = groups_[i];
     auto& theta = flat_params_[i];
     const auto& grad = flat_grads_[i];
+    if (options_.fused && theta.device().is_cpu() && theta.scalar_type() == torch::kFloat32) {
+      kernels::adamw_step_cpu(theta.data_ptr<float>(), grad.data_ptr<float>(), exp_avg_[i].data_ptr<float>(),
+                              exp_avg_sq_[i].data_ptr<float>(), theta.numel(),
+                              {static_cast<float>(g.lr), static_cast<float>(g.weight_decay),
+                               static_cast<float>(b1), static_cast<float>(b2),
+                               static_cast<float>(options_.eps), static_cast<float>(bc1),
+                               static_cast<float>(std::sqrt(bc2))});
+      continue;
+    }
     if (g.weight_decay != 0.0) theta.mul_(1.0 - g.lr * g.weight_decay);  // decoupled decay
     exp_avg_[i].lerp_(grad, 1.0 - b1);
     exp_avg_sq_[i].mul_(b2).addcmul_(grad, grad, 1.0 - b2);

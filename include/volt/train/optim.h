@@ -56,6 +56,7 @@ struct AdamWOptions {
   double eps = 1e-8;
   double weight_decay = 0.01;
   bool decay_embeddings = false;  // read by weight_decay_groups' callers (see below)
+  bool fused = true;  // float32 on the CPU: one pass over memory (train/adamw_kernel.h)
 };
 
 class AdamW : public Optimizer {
