@@ -15,32 +15,17 @@ namespace volt::compat {
 /// True when this LibTorch was built with CUDA and a GPU is visible.
 inline bool cuda_available() { return torch::cuda::is_available(); }
 
-/// Causal (or masked) scaled dot-product attention over (B, nh, T, hs) tensors. LibTorch 2.x has a
-/// fused kernel (flash / memory-efficient on CUDA, a blocked kernel on CPU); 1.13 computes the
-/// same function with the explicit softmax(QK^T/sqrt(d) + mask) V.
+#if VOLT_TORCH_AT_LEAST(2, 0)
+/// LibTorch 2.x's fused scaled dot-product attention over (B, nh, T, hs) tensors (flash /
+/// memory-efficient kernels on CUDA, a blocked kernel on the CPU). 1.13 has none: nn/attention.cpp
+/// then uses volt's own CPU kernel or the explicit softmax(QK^T/sqrt(d) + mask) V.
 inline torch::Tensor scaled_dot_product_attention(const torch::Tensor& q, const torch::Tensor& k,
                                                   const torch::Tensor& v,
                                                   const c10::optional<torch::Tensor>& attn_mask,
                                                   bool is_causal) {
-#if VOLT_TORCH_AT_LEAST(2, 0)
   return at::scaled_dot_product_attention(q, k, v, attn_mask, 0.0, is_causal);
-#else
-  const double scale = 1.0 / std::sqrt(static_cast<double>(q.size(-1)));
-  auto att = torch::matmul(q, k.transpose(-2, -1)) * scale;  // (B, nh, T, S)
-  if (is_causal) {
-    const int64_t t = q.size(-2), s = k.size(-2);
-    auto keep = torch::ones({t, s}, q.options().dtype(torch::kBool)).tril(s - t);
-    att = att.masked_fill(keep.logical_not(), -std::numeric_limits<float>::infinity());
-  }
-  if (attn_mask.has_value()) {
-    const auto& m = *attn_mask;
-    att = m.scalar_type() == torch::kBool
-              ? att.masked_fill(m.logical_not(), -std::numeric_limits<float>::infinity())
-              : att + m;
-  }
-  return torch::matmul(torch::softmax(att, -1), v);  // (B, nh, T, hs)
-#endif
 }
+#endif
 
 /// Turns autocast on for one device type with a lower-precision dtype, and restores on scope exit.
 class AutocastGuard {
