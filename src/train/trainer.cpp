@@ -245,7 +245,7 @@ void Trainer::fit(LightningModule& m, LightningDataModule& data, const std::stri
   seed_everything(static_cast<uint64_t>(options_.seed()));
   fitting_ = true;
   setup(m);
-  if (device_.is_cpu()) print(str("volt: ", cpu_runtime_summary()));
+  if (device_.is_cpu() && options_.enable_progress_bar()) print(str("volt: ", cpu_runtime_summary()));
   optimizers_ = m.configure_optimizers();
   VOLT_CHECK(optimizers_.optimizer, "[trainer] configure_optimizers returned no optimizer");
 
