@@ -1,4 +1,5 @@
 # volt's front door. On a fresh Debian 12 machine: `make demo` and `make test`.
+MAKEFLAGS += --no-print-directory
 BUILD_DIR ?= build
 JOBS ?= 2
 CMAKE_FLAGS ?=

@@ -122,18 +122,23 @@ void ProgressBarCallback::on_train_start(Trainer& t, LightningModule&) {
   bar_->set_initial(t.global_step());  // a resumed run's rate and ETA count only its own steps
 }
 
+std::vector<std::pair<std::string, std::string>> ProgressBarCallback::fields(const Trainer& t) const {
+  std::vector<std::pair<std::string, std::string>> out;
+  out.emplace_back("loss", fmt("%.4f", last_loss_));
+  if (const auto* opt = t.optimizer(); opt && !opt->param_groups().empty()) {
+    out.emplace_back("lr", fmt("%.2e", opt->param_groups().front().lr));
+  }
+  const double tps = t.tokens_per_second();
+  out.emplace_back("tok/s", tps >= 1e4 ? fmt("%.1fk", tps / 1e3) : fmt("%.0f", tps));
+  for (const auto& [k, v] : t.progress_bar_metrics()) out.emplace_back(k, fmt("%.4f", v));
+  return out;
+}
+
 void ProgressBarCallback::on_train_batch_end(Trainer& t, LightningModule&, const torch::Tensor& loss,
                                              const Batch&, int64_t) {
   if (!bar_) return;
-  std::vector<std::pair<std::string, std::string>> fields;
-  fields.emplace_back("loss", fmt("%.4f", loss.item<double>()));
-  if (const auto* opt = t.optimizer(); opt && !opt->param_groups().empty()) {
-    fields.emplace_back("lr", fmt("%.2e", opt->param_groups().front().lr));
-  }
-  const double tps = t.tokens_per_second();
-  fields.emplace_back("tok/s", tps >= 1e4 ? fmt("%.1fk", tps / 1e3) : fmt("%.0f", tps));
-  for (const auto& [k, v] : t.progress_bar_metrics()) fields.emplace_back(k, fmt("%.4f", v));
-  bar_->update(t.global_step(), fields);
+  last_loss_ = loss.item<double>();
+  bar_->update(t.global_step(), fields(t));
 }
 
 void ProgressBarCallback::on_validation_end(Trainer& t, LightningModule&) {
@@ -146,6 +151,7 @@ void ProgressBarCallback::on_validation_end(Trainer& t, LightningModule&) {
     os << ", train_loss " << fmt("%.4f", it->second);
   }
   write_line(os.str());
+  if (bar_) bar_->update(t.global_step(), fields(t));  // show the new val metrics right away
 }
 
 void ProgressBarCallback::on_train_end(Trainer&, LightningModule&) {

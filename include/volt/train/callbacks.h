@@ -65,7 +65,9 @@ class ProgressBarCallback : public Callback {
   void write_line(const std::string& line);
 
  private:
+  std::vector<std::pair<std::string, std::string>> fields(const Trainer& t) const;
   std::unique_ptr<ProgressBar> bar_;
+  double last_loss_ = 0;
 };
 
 }  // namespace volt
