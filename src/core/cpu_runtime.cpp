@@ -1,10 +1,8 @@
 #include "volt/core/cpu_runtime.h"
 
 #include <dlfcn.h>
-#include <unistd.h>
 
 #include <cstdlib>
-#include <cstring>
 #include <thread>
 
 #include <torch/torch.h>
@@ -30,16 +28,6 @@ int openblas_threads() {
   return get ? get() : 0;
 }
 
-bool cpu_has_avx512_for_skylakex() {
-#if defined(__x86_64__)
-  __builtin_cpu_init();
-  return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-         __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq");
-#else
-  return false;
-#endif
-}
-
 int cores() { return static_cast<int>(std::max(1u, std::thread::hardware_concurrency())); }
 
 }  // namespace
@@ -58,20 +46,6 @@ CpuRuntimeInfo configure_cpu_threads(int64_t torch_threads) {
   }
   torch::set_num_threads(info.torch_threads);
   return info;
-}
-
-void reexec_with_best_blas_kernels(int argc, char** argv) {
-  (void)argc;
-  if (std::getenv("OPENBLAS_CORETYPE") || std::getenv("VOLT_REEXEC")) return;
-  if (const char* v = std::getenv("VOLT_BLAS_AUTOTUNE"); v && std::strcmp(v, "0") == 0) return;
-  const std::string core = openblas_core();
-  if (core != "Haswell" && core != "Zen") return;  // already AVX-512, or not OpenBLAS at all
-  if (!cpu_has_avx512_for_skylakex()) return;
-  setenv("OPENBLAS_CORETYPE", "SkylakeX", 1);
-  setenv("VOLT_REEXEC", "1", 1);
-  execv("/proc/self/exe", argv);
-  // execv only returns on failure: carry on with the kernels we have.
-  unsetenv("OPENBLAS_CORETYPE");
 }
 
 std::string cpu_runtime_summary() {

@@ -6,11 +6,9 @@
 
 #include "commands.h"
 #include "volt/core/check.h"
-#include "volt/core/cpu_runtime.h"
 #include "volt/version.h"
 
 int main(int argc, char** argv) {
-  volt::reexec_with_best_blas_kernels(argc, argv);
   CLI::App app{"volt: Lightning-style LLM training in C++ (LibTorch).\n"
                "Train, fine-tune, evaluate and sample GPT-style models from a YAML recipe."};
   app.set_version_flag("--version", std::string("volt ") + VOLT_VERSION_STRING);
