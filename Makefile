@@ -24,5 +24,9 @@ test: build
 demo: build
 	@./scripts/demo.sh
 
+# Time the whole BabyGPT run 3 times (NANOGPT_DIR=... adds nanoGPT's reference): docs/benchmarks.md.
+bench: build
+	@./scripts/bench-shakespeare.sh 3
+
 clean:
 	rm -rf $(BUILD_DIR)
