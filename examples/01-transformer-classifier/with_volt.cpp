@@ -26,6 +26,7 @@
 #include <utility>
 #include <vector>
 
+#include "volt/core/seed.h"
 #include "volt/data/datamodule.h"
 #include "volt/train/lightning_module.h"
 #include "volt/train/lr_scheduler.h"
@@ -271,10 +272,9 @@ int main(int argc, char** argv) {
   const auto run_dir = std::filesystem::temp_directory_path() / "volt-example01";
   std::filesystem::remove_all(run_dir);
 
-  // TrainerOptions::seed is applied inside fit(), after the weights exist: seed them here.
-  torch::manual_seed(kTrainSeed);
-  // A shared_ptr, as LibTorch expects of a top-level module: module.modules(), which
-  // volt::weight_decay_groups calls, throws for a module that lives on the stack.
+  // TrainerOptions::seed is applied inside fit(), after the weights exist: seed them here
+  // (Lightning's seed_everything).
+  volt::seed_everything(kTrainSeed);
   auto model = std::make_shared<ClassifierModule>(steps);
   DigitsDataModule data;
 
