@@ -10,6 +10,7 @@
 #include <fstream>
 #include <utility>
 
+#include "volt/core/atomic_file.h"
 #include "volt/core/check.h"
 
 namespace volt {
@@ -57,20 +58,6 @@ bool file_exists(const std::string& path) {
   return stat(path.c_str(), &st) == 0;
 }
 
-void write_atomic(const std::string& path, const std::string& bytes) {
-  const std::string tmp = path + ".tmp";
-  std::FILE* f = std::fopen(tmp.c_str(), "wb");
-  VOLT_CHECK(f != nullptr, "[csv] ", tmp, ": cannot open for writing: ", std::strerror(errno));
-  bool ok = std::fwrite(bytes.data(), 1, bytes.size(), f) == bytes.size() && std::fflush(f) == 0 &&
-            fsync(fileno(f)) == 0;
-  int err = errno;
-  if (std::fclose(f) != 0 && ok) ok = false, err = errno;
-  if (ok && std::rename(tmp.c_str(), path.c_str()) != 0) ok = false, err = errno;
-  if (!ok) {
-    std::remove(tmp.c_str());
-    VOLT_FAIL("[csv] ", path, ": cannot write: ", std::strerror(err));
-  }
-}
 
 }  // namespace
 
@@ -106,7 +93,7 @@ void CSVLogger::add_name(const std::string& name) {
 
 void CSVLogger::flush() {
   if (!dirty_) return;
-  write_atomic(path_, render());
+  write_file_atomic(path_, render());
   dirty_ = false;
 }
 

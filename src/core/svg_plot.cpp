@@ -11,6 +11,7 @@
 #include <iterator>
 #include <utility>
 
+#include "volt/core/atomic_file.h"
 #include "volt/core/check.h"
 
 namespace volt {
@@ -207,20 +208,6 @@ void append_legend(std::string& svg, const Frame& f, const std::vector<Series>& 
   svg += "</g>\n";
 }
 
-void write_atomic(const std::string& path, const std::string& bytes) {
-  const std::string tmp = path + ".tmp";
-  std::FILE* f = std::fopen(tmp.c_str(), "wb");
-  VOLT_CHECK(f != nullptr, "[svg] ", tmp, ": cannot open for writing: ", std::strerror(errno));
-  bool ok = std::fwrite(bytes.data(), 1, bytes.size(), f) == bytes.size() && std::fflush(f) == 0 &&
-            fsync(fileno(f)) == 0;
-  int err = errno;
-  if (std::fclose(f) != 0 && ok) ok = false, err = errno;
-  if (ok && std::rename(tmp.c_str(), path.c_str()) != 0) ok = false, err = errno;
-  if (!ok) {
-    std::remove(tmp.c_str());
-    VOLT_FAIL("[svg] ", path, ": cannot write: ", std::strerror(err));
-  }
-}
 
 }  // namespace
 
@@ -295,7 +282,7 @@ std::string render_line_plot_svg(const std::vector<Series>& series, const std::s
 void write_line_plot_svg(const std::string& path, const std::vector<Series>& series,
                          const std::string& title, const std::string& xlabel,
                          const std::string& ylabel) {
-  write_atomic(path, render_line_plot_svg(series, title, xlabel, ylabel));
+  write_file_atomic(path, render_line_plot_svg(series, title, xlabel, ylabel));
 }
 
 }  // namespace volt

@@ -13,29 +13,10 @@
 #include "volt/core/check.h"
 
 namespace volt::io {
-namespace {
-
-// "no such file" for the common case, the C library's words for everything else.
-std::string describe_errno(int err) {
-  return err == ENOENT ? std::string("no such file") : std::string(std::strerror(err));
-}
-
-// The directory a rename of path happens in ("." for a bare file name).
-std::string parent_dir(const std::string& path) {
-  const auto parent = std::filesystem::path(path).parent_path();
-  return parent.empty() ? std::string(".") : parent.string();
-}
-
-// close() can report a deferred write error (NFS, quotas), so its result matters for writers.
-void close_or_throw(int fd, const std::string& path) {
-  if (::close(fd) != 0) VOLT_FAIL("[io] ", path, ": close failed: ", std::strerror(errno));
-}
-
-}  // namespace
 
 std::string read_file(const std::string& path) {
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  VOLT_CHECK(fd >= 0, "[io] ", path, ": ", describe_errno(errno));
+  VOLT_CHECK(fd >= 0, "[io] ", path, ": ", errno_message(errno));
   std::string bytes;
   struct stat st {};
   if (::fstat(fd, &st) == 0 && st.st_size > 0) bytes.reserve(static_cast<size_t>(st.st_size));
@@ -56,11 +37,6 @@ std::string read_file(const std::string& path) {
   return bytes;
 }
 
-void write_file_atomic(const std::string& path, const std::string& bytes) {
-  AtomicFile file(path);
-  file.write(bytes.data(), bytes.size());
-  file.commit();
-}
 
 nlohmann::json read_json(const std::string& path) {
   const std::string text = read_file(path);
@@ -82,59 +58,5 @@ void write_json(const std::string& path, const nlohmann::json& value) {
   write_file_atomic(path, text);
 }
 
-void fsync_dir(const std::string& dir) {
-  const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  VOLT_CHECK(fd >= 0, "[io] ", dir, ": cannot open directory: ", describe_errno(errno));
-  // Some file systems cannot fsync a directory (EINVAL); the rename is then as durable as it gets.
-  if (::fsync(fd) != 0 && errno != EINVAL) {
-    const int err = errno;
-    ::close(fd);
-    VOLT_FAIL("[io] ", dir, ": fsync failed: ", std::strerror(err));
-  }
-  ::close(fd);
-}
-
-AtomicFile::AtomicFile(std::string path) : path_(std::move(path)), tmp_path_(path_ + ".tmp") {
-  fd_ = ::open(tmp_path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  VOLT_CHECK(fd_ >= 0, "[io] ", tmp_path_, ": cannot create: ", std::strerror(errno));
-}
-
-AtomicFile::~AtomicFile() {
-  if (fd_ < 0) return;  // committed, or commit() already cleaned up
-  ::close(fd_);
-  ::unlink(tmp_path_.c_str());
-}
-
-void AtomicFile::write(const void* data, size_t size) {
-  VOLT_CHECK(fd_ >= 0, "[io] ", path_, ": write after commit");
-  const char* p = static_cast<const char*>(data);
-  while (size > 0) {  // write() may take fewer bytes than asked, or be interrupted
-    const ssize_t n = ::write(fd_, p, size);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      VOLT_FAIL("[io] ", tmp_path_, ": write failed: ", std::strerror(errno));
-    }
-    p += n;
-    size -= static_cast<size_t>(n);
-  }
-}
-
-void AtomicFile::commit() {
-  VOLT_CHECK(fd_ >= 0, "[io] ", path_, ": committed twice");
-  // The data must be on disk before the rename publishes it, or a crash could leave the final
-  // name pointing at an empty file.
-  if (::fsync(fd_) != 0) VOLT_FAIL("[io] ", tmp_path_, ": fsync failed: ", std::strerror(errno));
-  const int fd = std::exchange(fd_, -1);
-  try {
-    close_or_throw(fd, tmp_path_);
-    if (::rename(tmp_path_.c_str(), path_.c_str()) != 0) {
-      VOLT_FAIL("[io] ", path_, ": rename from ", tmp_path_, " failed: ", std::strerror(errno));
-    }
-  } catch (...) {
-    ::unlink(tmp_path_.c_str());
-    throw;
-  }
-  fsync_dir(parent_dir(path_));
-}
 
 }  // namespace volt::io

@@ -36,6 +36,9 @@ std::string str(Args&&... args) {
   return detail::concat(std::forward<Args>(args)...);
 }
 
+/// An errno value in words for messages: "no such file" for the common case, else the C library's.
+std::string errno_message(int err);
+
 }  // namespace volt
 
 /// VOLT_CHECK(cond, parts...): throws volt::Error with the concatenated parts when cond is false.
