@@ -8,12 +8,19 @@
 
 namespace volt {
 
+namespace {
+// Bytes in the UTF-8 sequence a lead byte starts (0: not a lead byte).
+size_t utf8_length(unsigned char c) {
+  return c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : (c >> 3) == 0x1E ? 4 : 0;
+}
+}  // namespace
+
 std::vector<std::string> utf8_chars(const std::string& text, const std::string& context) {
   std::vector<std::string> out;
   out.reserve(text.size());
   for (size_t i = 0; i < text.size();) {
     const auto c = static_cast<unsigned char>(text[i]);
-    size_t n = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : (c >> 3) == 0x1E ? 4 : 0;
+    const size_t n = utf8_length(c);
     VOLT_CHECK(n > 0 && i + n <= text.size(), "[tokenizer] ", context, ": invalid UTF-8 at byte ", i);
     for (size_t k = 1; k < n; ++k) {
       VOLT_CHECK((static_cast<unsigned char>(text[i + k]) & 0xC0) == 0x80, "[tokenizer] ", context,
@@ -55,7 +62,7 @@ std::vector<int64_t> CharTokenizer::encode(const std::string& text) const {
     }
     if (c < 128) VOLT_FAIL("[tokenizer] character ", static_cast<int>(c), " is not in the vocabulary");
     // Multi-byte: decode this one code point the slow way.
-    size_t n = (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : (c >> 3) == 0x1E ? 4 : 0;
+    const size_t n = utf8_length(c);
     VOLT_CHECK(n > 0 && i + n <= text.size(), "[tokenizer] invalid UTF-8 at byte ", i);
     for (size_t k = 1; k < n; ++k) {
       VOLT_CHECK((static_cast<unsigned char>(text[i + k]) & 0xC0) == 0x80,
