@@ -12,6 +12,8 @@ PACKAGES=(
   nlohmann-json3-dev    # config.json, tokenizer.json, trainer_state.json, safetensors headers
   libcli11-dev          # the command-line parser
   libgtest-dev          # unit tests (GoogleTest through ctest)
+  libicu-dev            # Unicode: categories, NFC/NFKC normalization, case mapping, regex (tokenizers)
+  libpython3.11-stdlib  # the Python standard library: a code corpus for tokenizer parity and data
 )
 
 missing=()

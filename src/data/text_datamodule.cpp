@@ -88,7 +88,11 @@ std::string resolve_data_path(const std::string& path) {
 
 TextDataModule::TextDataModule(TextDataOptions options) : options_(std::move(options)) {}
 
-void TextDataModule::prepare_data() { options_.path = resolve_data_path(options_.path); }
+void TextDataModule::prepare_data() {
+  options_.path = resolve_data_path(options_.path);
+  // A tokenizer path may be relative to the data directory too ("tokenizers/gpt2").
+  if (options_.tokenizer != "char") options_.tokenizer = resolve_data_path(options_.tokenizer);
+}
 
 void TextDataModule::setup(const std::string& /*stage*/) {
   if (train_.defined()) return;  // already set up (the CLI sets up early to size the vocabulary)

@@ -5,15 +5,11 @@
 
 #include "volt/core/check.h"
 #include "volt/io/files.h"
+#include "volt/tokenizers/unicode.h"
 
 namespace volt {
 
-namespace {
-// Bytes in the UTF-8 sequence a lead byte starts (0: not a lead byte).
-size_t utf8_length(unsigned char c) {
-  return c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : (c >> 3) == 0x1E ? 4 : 0;
-}
-}  // namespace
+using unicode::utf8_length;
 
 std::vector<std::string> utf8_chars(const std::string& text, const std::string& context) {
   std::vector<std::string> out;
@@ -46,9 +42,9 @@ CharTokenizer::CharTokenizer(std::vector<std::string> tokens) : tokens_(std::mov
   }
 }
 
-std::vector<int64_t> CharTokenizer::encode(const std::string& text) const {
-  std::vector<int64_t> ids;
-  ids.reserve(text.size());
+void CharTokenizer::encode_into(std::string_view text, const EncodeOptions&,
+                                std::vector<int64_t>& ids) const {
+  ids.reserve(ids.size() + text.size());
   // ASCII fast path: a 128-entry table avoids a map lookup per character.
   std::vector<int64_t> ascii(128, -1);
   for (const auto& [tok, id] : ids_) {
@@ -68,16 +64,15 @@ std::vector<int64_t> CharTokenizer::encode(const std::string& text) const {
       VOLT_CHECK((static_cast<unsigned char>(text[i + k]) & 0xC0) == 0x80,
                  "[tokenizer] invalid UTF-8 at byte ", i + k);
     }
-    auto it = ids_.find(text.substr(i, n));
+    auto it = ids_.find(std::string(text.substr(i, n)));
     VOLT_CHECK(it != ids_.end(), "[tokenizer] character '", text.substr(i, n),
                "' is not in the vocabulary");
     ids.push_back(it->second);
     i += n - 1;
   }
-  return ids;
 }
 
-std::string CharTokenizer::decode(const std::vector<int64_t>& ids) const {
+std::string CharTokenizer::decode(const std::vector<int64_t>& ids, bool) const {
   std::string out;
   for (auto id : ids) out += id_to_token(id);
   return out;
@@ -122,6 +117,11 @@ void CharTokenizer::save(const std::string& dir) const {
 std::shared_ptr<CharTokenizer> CharTokenizer::try_load(const std::string& path) {
   const auto j = io::read_json(path);
   if (!j.contains("model") || j["model"].value("type", "") != "BPE") return nullptr;
+  // Only the plain form save() writes: anything with a pipeline around it is a general BPE.
+  for (const char* stage : {"normalizer", "pre_tokenizer", "post_processor"}) {
+    if (j.contains(stage) && !j[stage].is_null()) return nullptr;
+  }
+  if (j.contains("added_tokens") && !j["added_tokens"].empty()) return nullptr;
   const auto& m = j["model"];
   if (!m.contains("merges") || !m["merges"].empty() || !m.contains("vocab")) return nullptr;
   std::vector<std::string> tokens(m["vocab"].size());

@@ -21,13 +21,16 @@ class CharTokenizer : public Tokenizer {
   /// Reads a tokenizer.json written by save(); returns nullptr if it is not a char tokenizer.
   static std::shared_ptr<CharTokenizer> try_load(const std::string& tokenizer_json_path);
 
-  std::vector<int64_t> encode(const std::string& text) const override;
-  std::string decode(const std::vector<int64_t>& ids) const override;
+  std::string decode(const std::vector<int64_t>& ids, bool skip_special = false) const override;
   int64_t vocab_size() const override { return static_cast<int64_t>(tokens_.size()); }
   std::optional<int64_t> token_to_id(const std::string& token) const override;
   std::string id_to_token(int64_t id) const override;
   void save(const std::string& dir) const override;
   std::string kind() const override { return "char"; }
+
+ protected:
+  void encode_into(std::string_view text, const EncodeOptions& options,
+                   std::vector<int64_t>& ids) const override;
 
  private:
   std::vector<std::string> tokens_;
