@@ -208,5 +208,52 @@ TEST(Cli, TinyFitThenValidateThenGenerate) {
   EXPECT_EQ(g2.out, g1.out);
 }
 
+// volt tokenize: ids as decimal numbers separated by single spaces; --decode inverts it exactly;
+// BOS/EOS only when asked; errors name the file.
+TEST(Cli, TokenizeAndDecode) {
+  ScopedTempDir dir;
+  const std::string gpt2 = volt_test_data("tokenizers/gpt2");
+  auto r = run_cli(dir, "tokenize --tokenizer " + gpt2 + " --text 'Hello world'");
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.out, "15496 995\n");
+  r = run_cli(dir, "tokenize --tokenizer " + gpt2 + " --text 'Hello world' --bos --eos");
+  EXPECT_EQ(r.out, "50256 15496 995 50256\n");
+  const std::string text = "  Caf\xC3\xA9 \xF0\x9F\xA6\x99 it's 12345!\n\n";
+  io::write_file_atomic(dir / "in.txt", text);
+  r = run_cli(dir, "tokenize --tokenizer " + volt_test_data("tokenizers/llama2/tokenizer.model") +
+                       " --file " + (dir / "in.txt"));
+  ASSERT_EQ(r.code, 0) << r.err;
+  io::write_file_atomic(dir / "ids.txt", r.out);
+  auto d = run_cli(dir, "tokenize --tokenizer " + volt_test_data("tokenizers/llama2") +
+                            " --decode --file " + (dir / "ids.txt"));
+  EXPECT_EQ(d.code, 0) << d.err;
+  EXPECT_EQ(d.out, text);
+  io::write_file_atomic(dir / "bad.txt", "15496 x");
+  d = run_cli(dir, "tokenize --tokenizer " + gpt2 + " --decode --file " + (dir / "bad.txt"));
+  EXPECT_EQ(d.code, 2);
+  EXPECT_CONTAINS(d.err, "'x' is not a token id");
+  auto missing = run_cli(dir, "tokenize --tokenizer " + (dir / "nope") + " --text hi");
+  EXPECT_EQ(missing.code, 2);
+  EXPECT_CONTAINS(missing.err, "nope: no such file or directory");
+}
+
+// volt tokenizer train writes a tokenizer.json that volt tokenize then uses; bench reports speed.
+TEST(Cli, TokenizerTrainThenTokenizeThenBench) {
+  ScopedTempDir dir;
+  const std::string corpus = volt_test_data("corpora/tinyshakespeare/input.txt");
+  auto t = run_cli(dir, "tokenizer train --input " + corpus + " --vocab-size 400 --out " +
+                            (dir / "tok") + " --quiet");
+  ASSERT_EQ(t.code, 0) << t.err;
+  ASSERT_TRUE(fs::exists(dir / "tok/tokenizer.json"));
+  auto e = run_cli(dir, "tokenize --tokenizer " + (dir / "tok") + " --text 'First Citizen'");
+  EXPECT_EQ(e.code, 0) << e.err;
+  EXPECT_FALSE(e.out.empty());
+  auto b = run_cli(dir, "tokenizer bench --tokenizer " + volt_test_data("tokenizers/gpt2") +
+                            " --file " + corpus + " --repeats 1 --threads 2");
+  EXPECT_EQ(b.code, 0) << b.err;
+  EXPECT_CONTAINS(b.out, "MB/s");
+  EXPECT_CONTAINS(b.out, "threads    2");
+}
+
 }  // namespace
 }  // namespace volt

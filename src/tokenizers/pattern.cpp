@@ -167,7 +167,10 @@ class IcuRegex : public Pattern {
   IcuRegex(const std::string& regex, const std::string& where) {
     UParseError pe;
     UErrorCode status = U_ZERO_ERROR;
-    pattern_.reset(icu::RegexPattern::compile(icu::UnicodeString::fromUTF8(regex), 0, pe, status));
+    // Oniguruma's defaults, which the `tokenizers` crate uses: ^ and $ match at line breaks, and
+    // . matches anything but \n.
+    pattern_.reset(icu::RegexPattern::compile(icu::UnicodeString::fromUTF8(regex),
+                                              UREGEX_MULTILINE | UREGEX_UNIX_LINES, pe, status));
     VOLT_CHECK(U_SUCCESS(status), "[tokenizer] ", where, ": bad regex '", regex, "' (",
                u_errorName(status), " at offset ", pe.offset, ")");
   }

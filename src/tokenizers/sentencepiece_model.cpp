@@ -14,8 +14,14 @@ namespace volt::spm {
 
 namespace {
 
-enum WireType : int { kVarint = 0, kFixed64 = 1, kLengthDelimited = 2, kStartGroup = 3,
-                      kEndGroup = 4, kFixed32 = 5 };
+enum WireType : int {
+  kVarint = 0,
+  kFixed64 = 1,
+  kLengthDelimited = 2,
+  kStartGroup = 3,
+  kEndGroup = 4,
+  kFixed32 = 5
+};
 
 // A cursor over one message. `base` is the message's offset in the file, so that errors in
 // nested messages still name an absolute byte offset.
@@ -54,8 +60,8 @@ class Reader {
   std::string_view bytes(uint32_t field) {
     const size_t at = field_at_;
     const uint64_t n = varint();
-    VOLT_CHECK(n <= bytes_.size() - pos_, "[sentencepiece] ", file_, ": field ", field,
-               " at byte ", at, " claims ", n, " bytes but only ", bytes_.size() - pos_,
+    VOLT_CHECK(n <= bytes_.size() - pos_, "[sentencepiece] ", file_, ": field ", field, " at byte ",
+               at, " claims ", n, " bytes but only ", bytes_.size() - pos_,
                " remain (truncated file?)");
     const std::string_view out = bytes_.substr(pos_, static_cast<size_t>(n));
     pos_ += static_cast<size_t>(n);
@@ -63,8 +69,8 @@ class Reader {
   }
 
   float fixed32(uint32_t field) {
-    VOLT_CHECK(bytes_.size() - pos_ >= 4, "[sentencepiece] ", file_, ": field ", field,
-               " at byte ", field_at_, " (4 bytes) is truncated");
+    VOLT_CHECK(bytes_.size() - pos_ >= 4, "[sentencepiece] ", file_, ": field ", field, " at byte ",
+               field_at_, " (4 bytes) is truncated");
     uint32_t u = 0;
     for (int i = 3; i >= 0; --i) u = (u << 8) | static_cast<unsigned char>(bytes_[pos_ + i]);
     pos_ += 4;
@@ -94,14 +100,15 @@ class Reader {
         return;
       case kStartGroup: {
         // Deprecated proto2 groups: skip fields up to the matching end-group key.
-        VOLT_CHECK(depth < 64, "[sentencepiece] ", file_, ": groups nested too deeply at byte ", at);
+        VOLT_CHECK(depth < 64, "[sentencepiece] ", file_, ": groups nested too deeply at byte ",
+                   at);
         for (;;) {
           VOLT_CHECK(!done(), "[sentencepiece] ", file_, ": group ", field, " opened at byte ", at,
                      " is never closed");
           const auto [f, w] = key();
           if (w == kEndGroup) {
-            VOLT_CHECK(f == field, "[sentencepiece] ", file_, ": group ", field,
-                       " opened at byte ", at, " is closed as group ", f);
+            VOLT_CHECK(f == field, "[sentencepiece] ", file_, ": group ", field, " opened at byte ",
+                       at, " is closed as group ", f);
             return;
           }
           skip(f, w, depth + 1);
@@ -152,29 +159,53 @@ void parse_piece(Reader r, Piece& p) {
 void parse_trainer_spec(Reader r, TrainerSpec& t) {
   while (!r.done()) {
     const auto [field, wire] = r.key();
-    if (wire == kVarint && (field == 3 || field == 24 || field == 26 || field == 35 ||
-                            (field >= 40 && field <= 43))) {
+    if (wire == kVarint &&
+        (field == 3 || field == 24 || field == 26 || field == 35 || (field >= 40 && field <= 43))) {
       const uint64_t v = r.varint();
       switch (field) {
         case 3:
           if (v >= 1 && v <= 4) t.model_type = static_cast<ModelType>(v);
           break;
-        case 24: t.treat_whitespace_as_suffix = v != 0; break;
-        case 26: t.allow_whitespace_only_pieces = v != 0; break;
-        case 35: t.byte_fallback = v != 0; break;
-        case 40: t.unk_id = as_int32(v); break;
-        case 41: t.bos_id = as_int32(v); break;
-        case 42: t.eos_id = as_int32(v); break;
-        case 43: t.pad_id = as_int32(v); break;
+        case 24:
+          t.treat_whitespace_as_suffix = v != 0;
+          break;
+        case 26:
+          t.allow_whitespace_only_pieces = v != 0;
+          break;
+        case 35:
+          t.byte_fallback = v != 0;
+          break;
+        case 40:
+          t.unk_id = as_int32(v);
+          break;
+        case 41:
+          t.bos_id = as_int32(v);
+          break;
+        case 42:
+          t.eos_id = as_int32(v);
+          break;
+        case 43:
+          t.pad_id = as_int32(v);
+          break;
       }
     } else if (wire == kLengthDelimited && field >= 44 && field <= 48) {
       std::string s(r.bytes(field));
       switch (field) {
-        case 44: t.unk_surface = std::move(s); break;
-        case 45: t.unk_piece = std::move(s); break;
-        case 46: t.bos_piece = std::move(s); break;
-        case 47: t.eos_piece = std::move(s); break;
-        case 48: t.pad_piece = std::move(s); break;
+        case 44:
+          t.unk_surface = std::move(s);
+          break;
+        case 45:
+          t.unk_piece = std::move(s);
+          break;
+        case 46:
+          t.bos_piece = std::move(s);
+          break;
+        case 47:
+          t.eos_piece = std::move(s);
+          break;
+        case 48:
+          t.pad_piece = std::move(s);
+          break;
       }
     } else {
       r.skip(field, wire);
@@ -191,8 +222,9 @@ void parse_normalizer_spec(Reader r, NormalizerSpec& n) {
       n.precompiled_charsmap = std::string(r.bytes(field));
     } else if (field >= 3 && field <= 5 && wire == kVarint) {
       const bool v = r.varint() != 0;
-      (field == 3 ? n.add_dummy_prefix : field == 4 ? n.remove_extra_whitespaces
-                                                    : n.escape_whitespaces) = v;
+      (field == 3   ? n.add_dummy_prefix
+       : field == 4 ? n.remove_extra_whitespaces
+                    : n.escape_whitespaces) = v;
     } else {
       r.skip(field, wire);
     }
@@ -217,8 +249,12 @@ ModelProto parse_model_proto(std::string_view bytes, const std::string& file) {
         m.pieces.emplace_back();
         parse_piece(r.sub(body), m.pieces.back());
         break;
-      case 2: parse_trainer_spec(r.sub(body), m.trainer_spec); break;
-      case 3: parse_normalizer_spec(r.sub(body), m.normalizer_spec); break;
+      case 2:
+        parse_trainer_spec(r.sub(body), m.trainer_spec);
+        break;
+      case 3:
+        parse_normalizer_spec(r.sub(body), m.normalizer_spec);
+        break;
       case 5:
         m.has_denormalizer_spec = true;
         parse_normalizer_spec(r.sub(body), m.denormalizer_spec);

@@ -21,12 +21,13 @@ namespace {
 using spm::ModelType;
 using spm::PieceType;
 
-constexpr std::string_view kSpaceSymbol = "\xE2\x96\x81";  // U+2581, sentencepiece's "▁"
+constexpr std::string_view kSpaceSymbol = "\xE2\x96\x81";      // U+2581, sentencepiece's "▁"
 constexpr std::string_view kReplacementChar = "\xEF\xBF\xBD";  // U+FFFD
 
 // util.h OneCharLen: the length a lead byte announces (1 for a stray continuation byte).
 inline size_t one_char_len(char c) {
-  return static_cast<size_t>("\1\1\1\1\1\1\1\1\1\1\1\1\2\2\3\4"[static_cast<unsigned char>(c) >> 4]);
+  static constexpr unsigned char kLen[16] = {1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 3, 4};
+  return kLen[static_cast<unsigned char>(c) >> 4];
 }
 
 // A character's bytes (at most 4) packed into one integer.
@@ -283,7 +284,8 @@ void SentencePieceTokenizer::Impl::init() {
     if (p.type == PieceType::kUserDefined) user_defined.insert(p.text, id);
     if (p.type == PieceType::kUnused) has_unused = true;
     if (p.type == PieceType::kUnknown) {
-      VOLT_CHECK(unk < 0, where, "pieces ", unk, " and ", i, " are both UNKNOWN; there must be one");
+      VOLT_CHECK(unk < 0, where, "pieces ", unk, " and ", i,
+                 " are both UNKNOWN; there must be one");
       unk = id;
     }
     if (p.type == PieceType::kByte) {
@@ -384,10 +386,14 @@ void SentencePieceTokenizer::Impl::encode_model(std::string_view normalized,
   VOLT_CHECK(normalized.size() < (1ull << 32), "[sentencepiece] ", file,
              ": a text over 4 GB after normalization; encode it in parts");
   switch (m.trainer_spec.model_type) {
-    case ModelType::kBpe: return encode_bpe_words(normalized, out);
-    case ModelType::kUnigram: return encode_unigram(normalized, out);
-    case ModelType::kChar: return encode_char(normalized, out);
-    case ModelType::kWord: return encode_word(normalized, out);
+    case ModelType::kBpe:
+      return encode_bpe_words(normalized, out);
+    case ModelType::kUnigram:
+      return encode_unigram(normalized, out);
+    case ModelType::kChar:
+      return encode_char(normalized, out);
+    case ModelType::kWord:
+      return encode_word(normalized, out);
   }
 }
 
@@ -423,8 +429,8 @@ void SentencePieceTokenizer::Impl::encode_bpe(std::string_view text, uint32_t ba
   const auto view = [&](const Symbol& s) { return text.substr(s.begin, s.len); };
   const auto maybe_add = [&](int left, int right) {
     if (left == -1 || right == -1 || symbols[left].freeze || symbols[right].freeze) return;
-    const std::string_view piece = text.substr(symbols[left].begin,
-                                               symbols[left].len + symbols[right].len);
+    const std::string_view piece =
+        text.substr(symbols[left].begin, symbols[left].len + symbols[right].len);
     const auto it = pieces.find(piece);
     if (it == pieces.end()) return;
     agenda.push_back({m.pieces[static_cast<size_t>(it->second)].score, left, right,
@@ -477,8 +483,14 @@ void SentencePieceTokenizer::Impl::encode_bpe(std::string_view text, uint32_t ba
     out.push_back({base + static_cast<uint32_t>(w.data() - text.data()),
                    static_cast<uint32_t>(w.size()), id});
   };
-  if (symbols.empty()) return;
-  for (int i = 0; i != -1; i = symbols[i].next) emit(view(symbols[i]), emit);
+  if (!symbols.empty()) {
+    for (int i = 0; i != -1; i = symbols[i].next) emit(view(symbols[i]), emit);
+  }
+  // The scratch space outlives the call: keep it for the next word, not after a huge one.
+  if (symbols.capacity() > (1u << 16)) {
+    symbols = {};
+    agenda = {};
+  }
 }
 
 // sentencepiece merges over the whole normalized text. No merge and no user-defined symbol can
@@ -517,8 +529,8 @@ void SentencePieceTokenizer::Impl::encode_bpe_words(std::string_view text,
       prev_char = c;
     } else {
       const bool space = n == 3 && text.compare(i, 3, kSpaceSymbol) == 0;
-      cut = i > 0 && (split == Split::kBeforeSpace ? (space && !prev_space)
-                                                   : (!space && prev_space));
+      cut =
+          i > 0 && (split == Split::kBeforeSpace ? (space && !prev_space) : (!space && prev_space));
       prev_space = space;
     }
     if (cut) {
@@ -590,8 +602,8 @@ void SentencePieceTokenizer::Impl::encode_char(std::string_view text, std::vecto
   for (size_t pos = 0; pos < text.size();) {
     size_t n = user_defined.empty() ? 0 : user_defined.longest_prefix(text.substr(pos));
     if (n == 0) n = std::min(one_char_len(text[pos]), text.size() - pos);
-    out.push_back({static_cast<uint32_t>(pos), static_cast<uint32_t>(n),
-                   piece_to_id(text.substr(pos, n))});
+    out.push_back(
+        {static_cast<uint32_t>(pos), static_cast<uint32_t>(n), piece_to_id(text.substr(pos, n))});
     pos += n;
   }
 }
@@ -830,10 +842,14 @@ void SentencePieceTokenizer::save(const std::string& dir) const {
 
 std::string SentencePieceTokenizer::kind() const {
   switch (impl_->m.trainer_spec.model_type) {
-    case ModelType::kBpe: return "sentencepiece-bpe";
-    case ModelType::kUnigram: return "sentencepiece-unigram";
-    case ModelType::kWord: return "sentencepiece-word";
-    case ModelType::kChar: return "sentencepiece-char";
+    case ModelType::kBpe:
+      return "sentencepiece-bpe";
+    case ModelType::kUnigram:
+      return "sentencepiece-unigram";
+    case ModelType::kWord:
+      return "sentencepiece-word";
+    case ModelType::kChar:
+      return "sentencepiece-char";
   }
   return "sentencepiece";
 }

@@ -2,11 +2,7 @@
 // (most text is mostly ASCII and these run once per character); the rest asks ICU's tries.
 #include "volt/tokenizers/unicode.h"
 
-#include <unicode/locid.h>
-#include <unicode/normalizer2.h>
 #include <unicode/uchar.h>
-#include <unicode/unistr.h>
-#include <unicode/ustring.h>
 
 #include <array>
 #include <cstring>
@@ -20,7 +16,6 @@ int8_t category(uint32_t cp) { return u_charType(static_cast<UChar32>(cp)); }
 
 constexpr uint32_t kLetterMask = U_GC_L_MASK;
 constexpr uint32_t kNumberMask = U_GC_N_MASK;
-constexpr uint32_t kMarkMask = U_GC_M_MASK;
 constexpr uint32_t kPunctMask = U_GC_P_MASK;
 
 bool in_mask(uint32_t cp, uint32_t mask) { return (U_MASK(category(cp)) & mask) != 0; }
@@ -140,8 +135,6 @@ bool is_number(uint32_t cp) {
   if (cp < 0x80) return cp >= '0' && cp <= '9';
   return in_mask(cp, kNumberMask);
 }
-bool is_mark(uint32_t cp) { return cp >= 0x80 && in_mask(cp, kMarkMask); }
-bool is_nonspacing_mark(uint32_t cp) { return cp >= 0x80 && category(cp) == U_NON_SPACING_MARK; }
 bool is_punctuation(uint32_t cp) {
   if (cp < 0x80) {
     // ASCII punctuation by Unicode category (Pc Pd Ps Pe Po): not $ + < = > ^ ` | ~ (symbols).
@@ -161,19 +154,6 @@ bool is_word(uint32_t cp) {
   const int8_t c = category(cp);
   return (U_MASK(c) & (U_GC_L_MASK | U_GC_M_MASK | U_GC_ND_MASK | U_GC_PC_MASK)) != 0;
 }
-bool is_control(uint32_t cp) {
-  if (cp == '\t' || cp == '\n' || cp == '\r') return false;
-  const int8_t c = category(cp);
-  return c == U_CONTROL_CHAR || c == U_FORMAT_CHAR || c == U_PRIVATE_USE_CHAR ||
-         c == U_UNASSIGNED;
-}
-bool is_cjk(uint32_t cp) {
-  return (cp >= 0x4E00 && cp <= 0x9FFF) || (cp >= 0x3400 && cp <= 0x4DBF) ||
-         (cp >= 0x20000 && cp <= 0x2A6DF) || (cp >= 0x2A700 && cp <= 0x2B73F) ||
-         (cp >= 0x2B740 && cp <= 0x2B81F) || (cp >= 0x2B820 && cp <= 0x2CEAF) ||
-         (cp >= 0xF900 && cp <= 0xFAFF) || (cp >= 0x2F800 && cp <= 0x2FA1F);
-}
-
 Class classify(uint32_t cp) {
   if (cp < 0x80) {
     static const std::array<Class, 128> ascii = [] {
@@ -193,46 +173,6 @@ Class classify(uint32_t cp) {
   if (m & kNumberMask) return Class::Number;
   if (u_isUWhiteSpace(static_cast<UChar32>(cp))) return Class::Space;
   return Class::Other;
-}
-
-std::string normalize(std::string_view s, Form form) {
-  UErrorCode status = U_ZERO_ERROR;
-  const icu::Normalizer2* n = nullptr;
-  switch (form) {
-    case Form::NFC: n = icu::Normalizer2::getNFCInstance(status); break;
-    case Form::NFD: n = icu::Normalizer2::getNFDInstance(status); break;
-    case Form::NFKC: n = icu::Normalizer2::getNFKCInstance(status); break;
-    case Form::NFKD: n = icu::Normalizer2::getNFKDInstance(status); break;
-  }
-  VOLT_CHECK(U_SUCCESS(status), "[unicode] ICU normalizer unavailable: ", u_errorName(status));
-  // Already-normalized text (all of ASCII, most real text) costs one quick check.
-  const auto src = icu::UnicodeString::fromUTF8(icu::StringPiece(s.data(), static_cast<int32_t>(s.size())));
-  if (n->isNormalized(src, status) && U_SUCCESS(status)) return std::string(s);
-  status = U_ZERO_ERROR;
-  const icu::UnicodeString out = n->normalize(src, status);
-  VOLT_CHECK(U_SUCCESS(status), "[unicode] normalization failed: ", u_errorName(status));
-  std::string result;
-  out.toUTF8String(result);
-  return result;
-}
-
-std::string to_lower(std::string_view s) {
-  bool ascii = true;
-  for (char c : s) ascii &= static_cast<unsigned char>(c) < 0x80;
-  if (ascii) {
-    std::string r(s);
-    for (auto& c : r) {
-      if (c >= 'A' && c <= 'Z') c = static_cast<char>(c + 32);
-    }
-    return r;
-  }
-  // Root locale, full mappings (İ -> i + U+0307), as Rust's str::to_lowercase. Rust maps a final
-  // Σ to ς by context as well; ICU's root toLower does the same.
-  auto u = icu::UnicodeString::fromUTF8(icu::StringPiece(s.data(), static_cast<int32_t>(s.size())));
-  u.toLower(icu::Locale::getRoot());
-  std::string result;
-  u.toUTF8String(result);
-  return result;
 }
 
 }  // namespace volt::unicode

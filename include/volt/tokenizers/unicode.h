@@ -1,7 +1,6 @@
-// Unicode for tokenizers: UTF-8 decoding, the character classes regex pre-tokenizers use (\p{L},
-// \p{N}, \s, punctuation), normalization forms and case mapping. Backed by ICU so that the
-// hand-written pre-tokenizers, the generic regex engine and the normalizers share one Unicode
-// version.
+// Unicode for tokenizers: UTF-8 decoding and validation, and the character classes regex
+// pre-tokenizers use (\p{L}, \p{N}, \s, punctuation). Backed by ICU so that the hand-written
+// pre-tokenizers and the regex engine share one Unicode version.
 #pragma once
 
 #include <cstdint>
@@ -52,29 +51,19 @@ inline size_t utf8_length(unsigned char c) {
 bool is_letter(uint32_t cp);
 /// \p{N}: any number (Nd, Nl, No); Rust's char::is_numeric.
 bool is_number(uint32_t cp);
-/// \p{M}: any mark (Mn, Mc, Me).
-bool is_mark(uint32_t cp);
-/// Mn only (StripAccents removes these after NFD).
-bool is_nonspacing_mark(uint32_t cp);
 /// \p{P}: any punctuation (Pc, Pd, Ps, Pe, Pi, Pf, Po).
 bool is_punctuation(uint32_t cp);
 /// \s: the White_Space property (as Oniguruma, Rust's regex and char::is_whitespace define it).
 bool is_whitespace(uint32_t cp);
 /// \w: letters, marks, decimal digits, connector punctuation (Oniguruma's Unicode \w).
 bool is_word(uint32_t cp);
-/// Control characters as BERT's normalizer removes them (Cc, Cf, Co, Cn but not \t \n \r).
-bool is_control(uint32_t cp);
-/// CJK ideographs as BERT pads them with spaces.
-bool is_cjk(uint32_t cp);
 
 /// The four classes GPT-2-style pre-tokenizer patterns distinguish, with one table lookup.
 enum class Class : uint8_t { Letter, Number, Space, Other };
 Class classify(uint32_t cp);
 
+/// Unicode normalization forms (the NFC/NFD/NFKC/NFKD normalizers pin the Unicode version the
+/// `tokenizers` crate uses; see normalizers.cpp).
 enum class Form { NFC, NFD, NFKC, NFKD };
-/// The normalization form of s (valid UTF-8 in, valid UTF-8 out).
-std::string normalize(std::string_view s, Form form);
-/// Full Unicode lowercase mapping (as Rust's str::to_lowercase: 'İ' -> "i̇").
-std::string to_lower(std::string_view s);
 
 }  // namespace volt::unicode
