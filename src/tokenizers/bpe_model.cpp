@@ -143,7 +143,7 @@ class BpeModel : public Model {
     std::vector<int32_t> ids;
     tokenize_uncached(word, byte_level, ids);
     out.insert(out.end(), ids.begin(), ids.end());
-    if (cache.map.size() < detail::WordCache::kCapacity) cache.map.emplace(key, std::move(ids));
+    if (detail::WordCache::cacheable(key, cache)) cache.map.emplace(key, std::move(ids));
   }
 
   std::optional<int64_t> token_to_id(std::string_view token) const override {

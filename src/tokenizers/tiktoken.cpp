@@ -207,7 +207,7 @@ void TiktokenTokenizer::encode_ordinary(std::string_view text, std::vector<int64
       byte_pair_merge(piece, ids);
     }
     out.insert(out.end(), ids.begin(), ids.end());
-    if (cache.map.size() < detail::WordCache::kCapacity) cache.map.emplace(key, ids);
+    if (detail::WordCache::cacheable(key, cache)) cache.map.emplace(key, ids);
   });
 }
 

@@ -3,6 +3,9 @@
 
 #include <algorithm>
 #include <atomic>
+#include <condition_variable>
+#include <functional>
+#include <mutex>
 #include <exception>
 #include <thread>
 
@@ -34,31 +37,89 @@ std::vector<int64_t> Tokenizer::encode(std::string_view text, const EncodeOption
   return ids;
 }
 
+namespace {
+
+// Worker threads that outlive one encode_batch call, so each keeps its word caches warm across
+// calls (the caches are per thread; fresh threads would start cold every time). The calling
+// thread works too. One batch at a time; a batch started from a worker runs inline.
+class EncodePool {
+ public:
+  static EncodePool& instance() {
+    static EncodePool* pool = new EncodePool();  // never destroyed: workers may outlive main
+    return *pool;
+  }
+  // Runs fn(worker) for worker = 0..n-1 and waits for all of them.
+  void run(int n, const std::function<void(int)>& fn) {
+    if (in_worker_ || n <= 1) {
+      for (int w = 0; w < n; ++w) fn(w);
+      return;
+    }
+    std::lock_guard<std::mutex> batch(batch_mu_);
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      while (static_cast<int>(threads_.size()) < n - 1) {
+        const int id = static_cast<int>(threads_.size()) + 1;
+        threads_.emplace_back([this, id] { loop(id); });
+      }
+      fn_ = &fn;
+      active_ = n;
+      pending_ = n - 1;
+      ++generation_;
+    }
+    cv_.notify_all();
+    fn(0);
+    std::unique_lock<std::mutex> lock(mu_);
+    done_.wait(lock, [&] { return pending_ == 0; });
+    fn_ = nullptr;
+  }
+
+ private:
+  void loop(int id) {
+    in_worker_ = true;
+    uint64_t seen = 0;
+    while (true) {
+      const std::function<void(int)>* fn = nullptr;
+      {
+        std::unique_lock<std::mutex> lock(mu_);
+        cv_.wait(lock, [&] { return generation_ != seen; });
+        seen = generation_;
+        if (id >= active_) continue;
+        fn = fn_;
+      }
+      (*fn)(id);
+      std::lock_guard<std::mutex> lock(mu_);
+      if (--pending_ == 0) done_.notify_all();
+    }
+  }
+  std::mutex batch_mu_, mu_;
+  std::condition_variable cv_, done_;
+  std::vector<std::thread> threads_;
+  const std::function<void(int)>* fn_ = nullptr;
+  int active_ = 0, pending_ = 0;
+  uint64_t generation_ = 0;
+  static thread_local bool in_worker_;
+};
+thread_local bool EncodePool::in_worker_ = false;
+
+}  // namespace
+
 std::vector<std::vector<int64_t>> Tokenizer::encode_batch(const std::vector<std::string>& texts,
                                                           const EncodeOptions& options,
                                                           int threads) const {
   std::vector<std::vector<int64_t>> out(texts.size());
   int n = threads > 0 ? threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  n = std::min<int>(n, static_cast<int>(texts.size()));
-  if (n <= 1) {
-    for (size_t i = 0; i < texts.size(); ++i) out[i] = encode(texts[i], options);
-    return out;
-  }
+  n = std::max(1, std::min<int>(n, static_cast<int>(texts.size())));
   // Texts are handed out one at a time, so long and short ones balance across threads.
   std::atomic<size_t> next{0};
   std::vector<std::exception_ptr> errors(n);
-  std::vector<std::thread> pool;
-  for (int t = 0; t < n; ++t) {
-    pool.emplace_back([&, t] {
-      try {
-        for (size_t i = next++; i < texts.size(); i = next++) out[i] = encode(texts[i], options);
-      } catch (...) {
-        errors[t] = std::current_exception();
-        next = texts.size();
-      }
-    });
-  }
-  for (auto& th : pool) th.join();
+  EncodePool::instance().run(n, [&](int w) {
+    try {
+      for (size_t i = next++; i < texts.size(); i = next++) out[i] = encode(texts[i], options);
+    } catch (...) {
+      errors[w] = std::current_exception();
+      next = texts.size();
+    }
+  });
   for (auto& e : errors) {
     if (e) std::rethrow_exception(e);
   }

@@ -15,7 +15,11 @@ namespace volt::detail {
 
 struct WordCache {
   static constexpr size_t kCapacity = 1 << 17;  // then stop inserting, as the HF crate does
+  static constexpr size_t kMaxWordBytes = 256;  // longer words are rare: not worth the memory
   std::unordered_map<std::string, std::vector<int32_t>> map;
+  static bool cacheable(const std::string& word, const WordCache& c) {
+    return word.size() <= kMaxWordBytes && c.map.size() < kCapacity;
+  }
 };
 
 /// A process-unique id for a model instance (addresses can be reused; ids are not).
