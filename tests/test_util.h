@@ -8,7 +8,9 @@
 #include <cctype>
 #include <filesystem>
 #include <functional>
+#include <cstdio>
 #include <string>
+#include <string_view>
 
 #include "volt/core/check.h"
 
@@ -51,5 +53,29 @@ class ScopedTempDir {
  private:
   std::string path_;
 };
+
+/// Printable form of a piece of text for failure messages: control characters, backslash and
+/// quote escaped, UTF-8 kept.
+inline std::string escape_text(std::string_view s) {
+  std::string out;
+  for (unsigned char c : s) {
+    switch (c) {
+      case '\n': out += "\\n"; break;
+      case '\r': out += "\\r"; break;
+      case '\t': out += "\\t"; break;
+      case '\\': out += "\\\\"; break;
+      case '"': out += "\\\""; break;
+      default:
+        if (c < 0x20 || c == 0x7f) {
+          char buf[8];
+          std::snprintf(buf, sizeof buf, "\\x%02x", c);
+          out += buf;
+        } else {
+          out += static_cast<char>(c);
+        }
+    }
+  }
+  return out;
+}
 
 }  // namespace volt::test

@@ -135,7 +135,7 @@ class BpeModel : public Model {
   void tokenize(std::string_view word, bool byte_level, std::vector<int64_t>& out) const override {
     if (word.empty()) return;
     detail::WordCache& cache = detail::thread_word_cache(uid_);
-    const std::string key(word);
+    std::string key(word);
     if (auto it = cache.map.find(key); it != cache.map.end()) {
       out.insert(out.end(), it->second.begin(), it->second.end());
       return;
@@ -143,7 +143,7 @@ class BpeModel : public Model {
     std::vector<int32_t> ids;
     tokenize_uncached(word, byte_level, ids);
     out.insert(out.end(), ids.begin(), ids.end());
-    if (detail::WordCache::cacheable(key, cache)) cache.map.emplace(key, std::move(ids));
+    if (detail::WordCache::cacheable(key, cache)) cache.map.emplace(std::move(key), std::move(ids));
   }
 
   std::optional<int64_t> token_to_id(std::string_view token) const override {

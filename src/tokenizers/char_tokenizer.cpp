@@ -40,35 +40,31 @@ CharTokenizer::CharTokenizer(std::vector<std::string> tokens) : tokens_(std::mov
     VOLT_CHECK(ids_.emplace(tokens_[i], static_cast<int64_t>(i)).second,
                "[tokenizer] duplicate character in the vocabulary at id ", i);
   }
+  ascii_.fill(-1);
+  for (const auto& [tok, id] : ids_) {
+    if (tok.size() == 1 && static_cast<unsigned char>(tok[0]) < 128) ascii_[tok[0]] = id;
+  }
 }
 
 void CharTokenizer::encode_into(std::string_view text, const EncodeOptions&,
                                 std::vector<int64_t>& ids) const {
+  // Tokenizer::encode has checked the UTF-8; ASCII goes through a table, the rest through the map.
   ids.reserve(ids.size() + text.size());
-  // ASCII fast path: a 128-entry table avoids a map lookup per character.
-  std::vector<int64_t> ascii(128, -1);
-  for (const auto& [tok, id] : ids_) {
-    if (tok.size() == 1 && static_cast<unsigned char>(tok[0]) < 128) ascii[tok[0]] = id;
-  }
-  for (size_t i = 0; i < text.size(); ++i) {
+  for (size_t i = 0; i < text.size();) {
     const auto c = static_cast<unsigned char>(text[i]);
-    if (c < 128 && ascii[c] >= 0) {
-      ids.push_back(ascii[c]);
+    if (c < 128) {
+      VOLT_CHECK(ascii_[c] >= 0, "[tokenizer] character ", static_cast<int>(c),
+                 " is not in the vocabulary");
+      ids.push_back(ascii_[c]);
+      ++i;
       continue;
     }
-    if (c < 128) VOLT_FAIL("[tokenizer] character ", static_cast<int>(c), " is not in the vocabulary");
-    // Multi-byte: decode this one code point the slow way.
     const size_t n = utf8_length(c);
-    VOLT_CHECK(n > 0 && i + n <= text.size(), "[tokenizer] invalid UTF-8 at byte ", i);
-    for (size_t k = 1; k < n; ++k) {
-      VOLT_CHECK((static_cast<unsigned char>(text[i + k]) & 0xC0) == 0x80,
-                 "[tokenizer] invalid UTF-8 at byte ", i + k);
-    }
     auto it = ids_.find(std::string(text.substr(i, n)));
     VOLT_CHECK(it != ids_.end(), "[tokenizer] character '", text.substr(i, n),
                "' is not in the vocabulary");
     ids.push_back(it->second);
-    i += n - 1;
+    i += n;
   }
 }
 

@@ -41,50 +41,6 @@ std::string rust_replace(std::string_view s, std::string_view from, std::string_
   return out;
 }
 
-// Rust's String::from_utf8_lossy: each maximal invalid subsequence (a lead byte and the
-// continuation bytes that were valid for it) becomes one U+FFFD.
-std::string utf8_lossy(std::string_view b) {
-  if (unicode::find_invalid_utf8(b) == std::string_view::npos) return std::string(b);
-  std::string out;
-  out.reserve(b.size() + 8);
-  const auto byte = [&](size_t k) { return static_cast<unsigned char>(b[k]); };
-  size_t i = 0;
-  while (i < b.size()) {
-    const unsigned char c = byte(i);
-    if (c < 0x80) {
-      out.push_back(static_cast<char>(c));
-      ++i;
-      continue;
-    }
-    size_t need = 0;
-    unsigned char lo = 0x80, hi = 0xBF;  // the allowed range of the first continuation byte
-    if (c >= 0xC2 && c <= 0xDF) {
-      need = 1;
-    } else if (c >= 0xE0 && c <= 0xEF) {
-      need = 2;
-      if (c == 0xE0) lo = 0xA0;
-      if (c == 0xED) hi = 0x9F;
-    } else if (c >= 0xF0 && c <= 0xF4) {
-      need = 3;
-      if (c == 0xF0) lo = 0x90;
-      if (c == 0xF4) hi = 0x8F;
-    }
-    size_t k = 1;
-    for (; need > 0 && k <= need && i + k < b.size(); ++k) {
-      const unsigned char d = byte(i + k);
-      const bool ok = k == 1 ? (d >= lo && d <= hi) : (d >= 0x80 && d <= 0xBF);
-      if (!ok) break;
-    }
-    if (need > 0 && k == need + 1) {
-      out.append(b.substr(i, k));
-    } else {
-      out += kReplacementChar;
-    }
-    i += k;
-  }
-  return out;
-}
-
 // wordpiece.rs cleanup: undo the spaces BERT's tokenization put around punctuation.
 std::string wordpiece_cleanup(std::string s) {
   static const std::pair<const char*, const char*> kRules[] = {
@@ -131,7 +87,7 @@ class ByteLevelDecoder : public Decoder {
         bytes += t;
       }
     }
-    return {utf8_lossy(bytes)};
+    return {unicode::utf8_lossy(bytes)};
   }
 };
 

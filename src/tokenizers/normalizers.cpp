@@ -27,7 +27,9 @@
 #include <memory>
 
 #include "volt/core/check.h"
+#include "volt/io/base64.h"
 #include "volt/tokenizers/hf_components.h"
+#include "volt/tokenizers/sentencepiece.h"
 #include "volt/tokenizers/unicode.h"
 
 namespace volt::hf {
@@ -411,31 +413,10 @@ class ReplaceNormalizer : public Normalizer {
 
 // ------------------------------------------------------------------------------ Precompiled
 
-std::string base64_decode(const std::string& s, const std::string& where) {
-  static const std::array<int8_t, 256> table = [] {
-    std::array<int8_t, 256> t{};
-    t.fill(-1);
-    const char* alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    for (int i = 0; i < 64; ++i)
-      t[static_cast<unsigned char>(alphabet[i])] = static_cast<int8_t>(i);
-    return t;
-  }();
-  std::string out;
-  out.reserve(s.size() / 4 * 3);
-  uint32_t acc = 0;
-  int bits = 0;
-  for (char c : s) {
-    if (c == '=') break;
-    const int v = table[static_cast<unsigned char>(c)];
-    VOLT_CHECK(v >= 0, "[tokenizer.json] ", where, ": precompiled_charsmap is not base64");
-    acc = (acc << 6) | static_cast<uint32_t>(v);
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      out.push_back(static_cast<char>((acc >> bits) & 0xFF));
-    }
-  }
-  return out;
+std::string decode_charsmap(const std::string& s, const std::string& where) {
+  auto bytes = io::base64_decode(s);
+  VOLT_CHECK(bytes.has_value(), "[tokenizer.json] ", where, ": precompiled_charsmap is not base64");
+  return std::move(*bytes);
 }
 
 // SentencePiece's compiled normalization rules, read as the spm_precompiled crate (0.1.4,
@@ -454,18 +435,10 @@ class PrecompiledNormalizer : public Normalizer {
     VOLT_CHECK(4 + units * 4 <= charsmap.size(), "[tokenizer.json] ", where,
                ": precompiled_charsmap's trie (", trie_bytes, " bytes) runs past its end (",
                charsmap.size(), " bytes)");
-    trie_.resize(units);
-    for (size_t u = 0; u < units; ++u) {
-      uint32_t v = 0;
-      for (int k = 3; k >= 0; --k)
-        v = (v << 8) | static_cast<unsigned char>(charsmap[4 + u * 4 + k]);
-      trie_[u] = v;
-    }
-    VOLT_CHECK(!trie_.empty(), "[tokenizer.json] ", where,
-               ": precompiled_charsmap has an empty trie");
-    rewrites_ = charsmap.substr(4 + units * 4);
-    VOLT_CHECK(unicode::find_invalid_utf8(rewrites_) == std::string::npos, "[tokenizer.json] ",
-               where, ": precompiled_charsmap's rewrites are not valid UTF-8");
+    VOLT_CHECK(units > 0, "[tokenizer.json] ", where, ": precompiled_charsmap has an empty trie");
+    VOLT_CHECK(unicode::find_invalid_utf8(charsmap.substr(4 + units * 4)) == std::string::npos,
+               "[tokenizer.json] ", where, ": precompiled_charsmap's rewrites are not valid UTF-8");
+    rules_ = spm::PrecompiledCharsMap::from_checked(charsmap, units);
     UErrorCode status = U_ZERO_ERROR;
     graphemes_.reset(icu::BreakIterator::createCharacterInstance(icu::Locale::getRoot(), status));
     VOLT_CHECK(U_SUCCESS(status), "[unicode] ICU grapheme iterator: ", u_errorName(status));
@@ -485,7 +458,7 @@ class PrecompiledNormalizer : public Normalizer {
          b = e, e = it->next()) {
       const std::string_view g = text.substr(static_cast<size_t>(b), static_cast<size_t>(e - b));
       if (g.size() < 6) {
-        if (auto rewrite = transform(g)) {
+        if (auto rewrite = rules_->first_match(g)) {
           out += *rewrite;
           continue;
         }
@@ -493,7 +466,7 @@ class PrecompiledNormalizer : public Normalizer {
       for (size_t i = 0; i < g.size();) {
         const size_t len = unicode::utf8_length(static_cast<unsigned char>(g[i]));
         const std::string_view c = g.substr(i, len);
-        if (auto rewrite = transform(c)) {
+        if (auto rewrite = rules_->first_match(c)) {
           out += *rewrite;
         } else {
           out += c;
@@ -506,36 +479,8 @@ class PrecompiledNormalizer : public Normalizer {
   }
 
  private:
-  // Precompiled::transform: the value of the *first* (shortest) key that prefixes `chunk`.
-  std::optional<std::string_view> transform(std::string_view chunk) const {
-    auto unit = [&](size_t pos) -> std::optional<uint32_t> {
-      if (pos >= trie_.size()) return std::nullopt;
-      return trie_[pos];
-    };
-    auto offset = [](uint32_t u) { return (u >> 10) << ((u & (1u << 9)) >> 6); };
-    size_t node = offset(trie_[0]);
-    for (char ch : chunk) {
-      const auto c = static_cast<unsigned char>(ch);
-      if (c == 0) break;
-      node ^= c;
-      const auto u = unit(node);
-      if (!u || (*u & ((1u << 31) | 0xFFu)) != c) return std::nullopt;
-      node ^= offset(*u);
-      if ((*u >> 8) & 1u) {
-        const auto leaf = unit(node);
-        if (!leaf) return std::nullopt;
-        const size_t begin = *leaf & ((1u << 31) - 1);
-        if (begin > rewrites_.size()) return std::nullopt;
-        const size_t end = rewrites_.find('\0', begin);
-        return std::string_view(rewrites_).substr(begin,
-                                                  end == std::string::npos ? end : end - begin);
-      }
-    }
-    return std::nullopt;
-  }
-
-  std::vector<uint32_t> trie_;
-  std::string rewrites_;
+  // The crate's Precompiled::transform takes the *first* (shortest) rule that prefixes a chunk.
+  std::optional<spm::PrecompiledCharsMap> rules_;
   std::unique_ptr<icu::BreakIterator> graphemes_;  // cloned per call: iterators are not thread-safe
 };
 
@@ -609,7 +554,7 @@ std::unique_ptr<Normalizer> normalizer_from_json(const json& j, const std::strin
       const json& map = req("precompiled_charsmap");
       if (map.is_null() || map.get<std::string>().empty())
         return std::make_unique<IdentityNormalizer>();
-      return std::make_unique<PrecompiledNormalizer>(base64_decode(map.get<std::string>(), where),
+      return std::make_unique<PrecompiledNormalizer>(decode_charsmap(map.get<std::string>(), where),
                                                      where);
     }
     if (type == "Sequence") {

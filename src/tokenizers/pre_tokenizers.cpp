@@ -178,7 +178,10 @@ class MetaspacePre : public PreTokenizer {
  public:
   enum class Prepend { Always, First, Never };
   MetaspacePre(std::string replacement, Prepend prepend, bool split)
-      : rep_(std::move(replacement)), prepend_(prepend), split_(split) {}
+      : rep_(std::move(replacement)),
+        on_rep_(literal_pattern(rep_)),
+        prepend_(prepend),
+        split_(split) {}
   void split(std::string_view text, bool first, WordSink sink) const override {
     std::string s;
     s.reserve(text.size() + rep_.size());
@@ -198,22 +201,13 @@ class MetaspacePre : public PreTokenizer {
       return;
     }
     std::vector<Piece> pieces;
-    find_pieces(Literal(rep_), s, pieces);
+    find_pieces(*on_rep_, s, pieces);
     split_pieces(s, pieces, Behavior::MergedWithNext, false, sink);
   }
 
  private:
-  // A literal pattern without the heap: Metaspace splits on its replacement character.
-  struct Literal : Pattern {
-    explicit Literal(const std::string& s) : s(s) {}
-    void find_all(std::string_view t, FunctionRef<void(size_t, size_t)> f) const override {
-      for (size_t i = t.find(s); i != std::string_view::npos; i = t.find(s, i + s.size())) {
-        f(i, i + s.size());
-      }
-    }
-    const std::string& s;
-  };
   std::string rep_;
+  std::unique_ptr<Pattern> on_rep_;  // splits on the replacement character
   Prepend prepend_;
   bool split_;
 };

@@ -276,40 +276,66 @@ PrecompiledCharsMap::PrecompiledCharsMap(std::string_view blob, const std::strin
   VOLT_CHECK(trie_size <= blob.size() - 4 && trie_size % 4 == 0, "[sentencepiece] ", file,
              ": precompiled_charsmap trie size ", trie_size, " does not fit its ", blob.size(),
              "-byte blob");
-  units_.resize(trie_size / 4);
+  read(blob, trie_size / 4);
+}
+
+PrecompiledCharsMap PrecompiledCharsMap::from_checked(std::string_view blob, size_t trie_units) {
+  PrecompiledCharsMap m;
+  m.read(blob, trie_units);
+  return m;
+}
+
+void PrecompiledCharsMap::read(std::string_view blob, size_t trie_units) {
+  units_.resize(trie_units);
   for (size_t i = 0; i < units_.size(); ++i) {
     const auto* p = reinterpret_cast<const unsigned char*>(blob.data() + 4 + 4 * i);
     units_[i] = static_cast<uint32_t>(p[0]) | static_cast<uint32_t>(p[1]) << 8 |
                 static_cast<uint32_t>(p[2]) << 16 | static_cast<uint32_t>(p[3]) << 24;
   }
-  normalized_ = std::string(blob.substr(4 + trie_size));
+  normalized_ = std::string(blob.substr(4 + 4 * trie_units));
   normalized_.push_back('\0');  // a last replacement missing its terminator stops here
 }
 
-std::pair<size_t, std::string_view> PrecompiledCharsMap::longest_match(std::string_view s) const {
-  // Darts-clone's commonPrefixSearch, keeping the last (longest) hit; bounds-checked, so a
-  // corrupt trie ends the search instead of reading outside the array.
+template <typename Hit>
+void PrecompiledCharsMap::prefix_search(std::string_view s, Hit hit) const {
   const auto offset = [](uint32_t u) -> size_t { return (u >> 10) << ((u & (1u << 9)) >> 6); };
   const auto label = [](uint32_t u) { return u & ((1u << 31) | 0xFFu); };
-  size_t best_len = 0;
-  uint32_t best_value = 0;
-  if (units_.empty()) return {0, {}};
+  if (units_.empty()) return;
   size_t node = offset(units_[0]);
   for (size_t i = 0; i < s.size(); ++i) {
     const auto c = static_cast<unsigned char>(s[i]);
+    if (c == 0) return;  // keys are NUL-terminated: none continues past a NUL
     node ^= c;
-    if (node >= units_.size()) break;
+    if (node >= units_.size()) return;
     const uint32_t unit = units_[node];
-    if (label(unit) != c) break;
+    if (label(unit) != c) return;
     node ^= offset(unit);
     if ((unit >> 8) & 1u) {
-      if (node >= units_.size()) break;
-      best_len = i + 1;
-      best_value = units_[node] & 0x7FFFFFFFu;
+      if (node >= units_.size()) return;
+      if (!hit(i + 1, units_[node] & 0x7FFFFFFFu)) return;
     }
   }
+}
+
+std::pair<size_t, std::string_view> PrecompiledCharsMap::longest_match(std::string_view s) const {
+  size_t best_len = 0;
+  uint32_t best_value = 0;
+  prefix_search(s, [&](size_t len, uint32_t value) {
+    best_len = len;
+    best_value = value;
+    return true;
+  });
   if (best_len == 0 || best_value >= normalized_.size()) return {0, {}};
   return {best_len, std::string_view(normalized_.c_str() + best_value)};
+}
+
+std::optional<std::string_view> PrecompiledCharsMap::first_match(std::string_view s) const {
+  std::optional<std::string_view> out;
+  prefix_search(s, [&](size_t, uint32_t value) {
+    if (value < normalized_.size()) out = std::string_view(normalized_.c_str() + value);
+    return false;
+  });
+  return out;
 }
 
 }  // namespace volt::spm

@@ -7,39 +7,13 @@
 #include <filesystem>
 
 #include "volt/core/check.h"
+#include "volt/io/base64.h"
 #include "volt/io/files.h"
 #include "volt/tokenizers/unicode.h"
 #include "word_cache.h"
 
 namespace volt {
 namespace {
-
-int base64_value(char c) {
-  if (c >= 'A' && c <= 'Z') return c - 'A';
-  if (c >= 'a' && c <= 'z') return c - 'a' + 26;
-  if (c >= '0' && c <= '9') return c - '0' + 52;
-  if (c == '+') return 62;
-  if (c == '/') return 63;
-  return -1;
-}
-
-bool base64_decode(std::string_view in, std::string& out) {
-  out.clear();
-  uint32_t acc = 0;
-  int bits = 0;
-  for (char c : in) {
-    if (c == '=') break;
-    const int v = base64_value(c);
-    if (v < 0) return false;
-    acc = (acc << 6) | static_cast<uint32_t>(v);
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      out.push_back(static_cast<char>((acc >> bits) & 0xFF));
-    }
-  }
-  return true;
-}
 
 struct Encoding {
   std::string name;
@@ -97,7 +71,6 @@ std::shared_ptr<TiktokenTokenizer> TiktokenTokenizer::load(const std::string& pa
   std::vector<std::pair<std::string, int64_t>> entries;
   size_t line_no = 0;
   int64_t max_rank = -1;
-  std::string bytes;
   for (size_t pos = 0; pos < data.size();) {
     size_t eol = data.find('\n', pos);
     if (eol == std::string_view::npos) eol = data.size();
@@ -109,15 +82,16 @@ std::shared_ptr<TiktokenTokenizer> TiktokenTokenizer::load(const std::string& pa
     const size_t sp = line.find(' ');
     VOLT_CHECK(sp != std::string_view::npos, "[tiktoken] ", path, ":", line_no,
                ": expected 'base64 rank'");
-    VOLT_CHECK(base64_decode(line.substr(0, sp), bytes) && !bytes.empty(), "[tiktoken] ", path, ":",
-               line_no, ": bad base64 token '", line.substr(0, sp), "'");
+    auto bytes = io::base64_decode(line.substr(0, sp));
+    VOLT_CHECK(bytes && !bytes->empty(), "[tiktoken] ", path, ":", line_no,
+               ": bad base64 token '", line.substr(0, sp), "'");
     int64_t rank = 0;
     for (char c : line.substr(sp + 1)) {
       VOLT_CHECK(c >= '0' && c <= '9' && rank < INT32_MAX / 10, "[tiktoken] ", path, ":", line_no,
                  ": bad rank '", line.substr(sp + 1), "'");
       rank = rank * 10 + (c - '0');
     }
-    entries.emplace_back(bytes, rank);
+    entries.emplace_back(std::move(*bytes), rank);
     max_rank = std::max(max_rank, rank);
   }
   VOLT_CHECK(!entries.empty(), "[tiktoken] ", path, ": no ranks");
@@ -144,6 +118,7 @@ std::shared_ptr<TiktokenTokenizer> TiktokenTokenizer::load(const std::string& pa
   std::stable_sort(t->specials_.begin(), t->specials_.end(),
                    [](const auto& a, const auto& b) { return a.first.size() > b.first.size(); });
   for (const auto& [name, id] : e.specials) {
+    t->special_first_byte_[static_cast<unsigned char>(name[0])] = true;
     if (name == e.bos) t->bos_ = id;
     if (name == e.eos) t->eos_ = id;
   }
@@ -221,7 +196,7 @@ void TiktokenTokenizer::encode_into(std::string_view text, const EncodeOptions& 
   // Special tokens split the text first (tiktoken's encode with allowed_special="all").
   size_t start = 0;
   for (size_t i = 0; i < text.size(); ++i) {
-    if (text[i] != '<') continue;
+    if (!special_first_byte_[static_cast<unsigned char>(text[i])]) continue;
     for (const auto& [name, id] : specials_) {
       if (text.compare(i, name.size(), name) == 0) {
         encode_ordinary(text.substr(start, i - start), out);

@@ -148,9 +148,7 @@ bool is_whitespace(uint32_t cp) {
   return u_isUWhiteSpace(static_cast<UChar32>(cp));
 }
 bool is_word(uint32_t cp) {
-  if (cp < 0x80) {
-    return (cp | 0x20) >= 'a' && (cp | 0x20) <= 'z' ? true : (cp >= '0' && cp <= '9') || cp == '_';
-  }
+  if (cp < 0x80) return is_letter(cp) || is_number(cp) || cp == '_';
   const int8_t c = category(cp);
   return (U_MASK(c) & (U_GC_L_MASK | U_GC_M_MASK | U_GC_ND_MASK | U_GC_PC_MASK)) != 0;
 }

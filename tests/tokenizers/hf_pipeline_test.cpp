@@ -183,6 +183,9 @@ TEST(HfTokenizer, Gpt2InEveryFormatGivesTheSameIds) {
   EXPECT_EQ(files_tok->encode(text), ids);
   EXPECT_EQ(tiktoken->encode(text), ids);
   EXPECT_EQ(json_tok->encode("Hello world"), (std::vector<int64_t>{15496, 995}));
+  // Special tokens in the text are split out the same way in both formats.
+  EXPECT_EQ(tiktoken->encode("Hi<|endoftext|>there"), json_tok->encode("Hi<|endoftext|>there"));
+  EXPECT_EQ(tiktoken->encode("Hi<|endoftext|>there")[1], 50256);
   EXPECT_EQ(json_tok->eos_id(), 50256);
   EXPECT_EQ(tiktoken->eos_id(), 50256);
   EXPECT_EQ(tiktoken->kind(), "tiktoken:r50k_base");

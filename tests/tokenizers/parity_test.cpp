@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "test_data.h"
+#include "test_util.h"
 #include "volt/core/sha256.h"
 #include "volt/tokenizers/tokenizer.h"
 
@@ -58,28 +59,7 @@ std::string join_ids(Ids::const_iterator begin, Ids::const_iterator end) {
   return s;
 }
 
-// Printable form of a piece of text: control characters escaped, UTF-8 kept.
-std::string escape(std::string_view s) {
-  std::string out;
-  for (unsigned char c : s) {
-    switch (c) {
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
-      case '\\': out += "\\\\"; break;
-      case '"': out += "\\\""; break;
-      default:
-        if (c < 0x20 || c == 0x7f) {
-          char buf[8];
-          std::snprintf(buf, sizeof buf, "\\x%02x", c);
-          out += buf;
-        } else {
-          out += static_cast<char>(c);
-        }
-    }
-  }
-  return out;
-}
+using volt::test::escape_text;
 
 // The bytes [from, to) of text, both ends moved back to a UTF-8 character boundary.
 std::string_view utf8_slice(std::string_view text, size_t from, size_t to) {
@@ -95,8 +75,8 @@ std::string_view utf8_slice(std::string_view text, size_t from, size_t to) {
 
 std::string text_around(std::string_view text, size_t offset) {
   offset = std::min(offset, text.size());
-  return "\"" + escape(utf8_slice(text, offset >= 60 ? offset - 60 : 0, offset)) + "\" >>>HERE>>> \"" +
-         escape(utf8_slice(text, offset, offset + 60)) + "\"";
+  return "\"" + escape_text(utf8_slice(text, offset >= 60 ? offset - 60 : 0, offset)) + "\" >>>HERE>>> \"" +
+         escape_text(utf8_slice(text, offset, offset + 60)) + "\"";
 }
 
 // Each id with its vocabulary entry (e.g. "Ġthe", "▁the", "<0x0A>"; best effort: a broken
@@ -111,7 +91,7 @@ std::string ids_with_pieces(const volt::Tokenizer& tok, const Ids& ids, size_t f
     } catch (const std::exception&) {
       piece = "<no such id>";
     }
-    os << (i == mark ? " >>" : " ") << ids[i] << "\"" << escape(piece) << "\"" << (i == mark ? "<<" : "");
+    os << (i == mark ? " >>" : " ") << ids[i] << "\"" << escape_text(piece) << "\"" << (i == mark ? "<<" : "");
   }
   return os.str();
 }

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "test_data.h"
+#include "test_util.h"
 #include "volt/io/files.h"
 #include "volt/tokenizers/unicode.h"
 
@@ -24,19 +25,7 @@ std::vector<std::string> matches(const Pattern& p, std::string_view text) {
   return out;
 }
 
-std::string escape(std::string_view s) {
-  std::string out;
-  for (unsigned char c : s) {
-    if (c >= 0x20 && c < 0x7F) {
-      out += static_cast<char>(c);
-    } else {
-      char buf[8];
-      std::snprintf(buf, sizeof(buf), "\\x%02X", c);
-      out += buf;
-    }
-  }
-  return out;
-}
+using volt::test::escape_text;
 
 // The first place where the two split lists differ, for a readable failure.
 void expect_same_split(const Pattern& fast, const Pattern& engine, std::string_view text,
@@ -46,9 +35,9 @@ void expect_same_split(const Pattern& fast, const Pattern& engine, std::string_v
   size_t i = 0, offset = 0;
   while (i < a.size() && i < b.size() && a[i] == b[i]) offset += a[i++].size();
   ADD_FAILURE() << what << ": split " << i << " at byte " << offset << " differs: hand-written '"
-                << (i < a.size() ? escape(a[i]) : "<end>") << "' vs regex engine '"
-                << (i < b.size() ? escape(b[i]) : "<end>") << "'; context '"
-                << escape(text.substr(offset, 40)) << "'";
+                << (i < a.size() ? escape_text(a[i]) : "<end>") << "' vs regex engine '"
+                << (i < b.size() ? escape_text(b[i]) : "<end>") << "'; context '"
+                << escape_text(text.substr(offset, 40)) << "'";
 }
 
 class PatternParity : public ::testing::TestWithParam<const char*> {};
@@ -77,7 +66,7 @@ TEST_P(PatternParity, MatchesTheRegexEngineOnRandomText) {
     std::string text;
     const int n = 1 + static_cast<int>(rng() % 24);
     for (int k = 0; k < n; ++k) text += alphabet[rng() % alphabet.size()];
-    expect_same_split(*fast, *engine, text, "random text " + escape(text));
+    expect_same_split(*fast, *engine, text, "random text " + escape_text(text));
     if (HasFailure()) break;
   }
 }

@@ -72,27 +72,7 @@ std::vector<Case> read_cases(const std::string& stem) {
   return cases;
 }
 
-std::string escape(const std::string& s) {
-  std::string out;
-  for (unsigned char c : s) {
-    switch (c) {
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
-      case '\\': out += "\\\\"; break;
-      case '"': out += "\\\""; break;
-      default:
-        if (c < 0x20 || c == 0x7f) {
-          char buf[8];
-          std::snprintf(buf, sizeof buf, "\\x%02x", c);
-          out += buf;
-        } else {
-          out += static_cast<char>(c);
-        }
-    }
-  }
-  return "\"" + out + "\"";
-}
+std::string escape(const std::string& s) { return "\"" + volt::test::escape_text(s) + "\""; }
 
 std::string show(const Ids& ids) {
   std::string s = "[";

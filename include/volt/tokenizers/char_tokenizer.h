@@ -4,6 +4,7 @@
 // a Fuse decoder) so transformers/tokenizers load it and encode identically.
 #pragma once
 
+#include <array>
 #include <map>
 #include <string>
 #include <vector>
@@ -35,6 +36,7 @@ class CharTokenizer : public Tokenizer {
  private:
   std::vector<std::string> tokens_;
   std::map<std::string, int64_t> ids_;
+  std::array<int64_t, 128> ascii_{};  // id of each ASCII character, -1 when absent
 };
 
 /// Splits UTF-8 text into code points (each as its UTF-8 bytes); invalid UTF-8 is an error

@@ -84,10 +84,22 @@ class PrecompiledCharsMap {
  public:
   /// Checks the blob's framing; `file` names the model in errors.
   PrecompiledCharsMap(std::string_view blob, const std::string& file);
+  /// A blob whose framing the caller has checked (with its own messages): `trie_units` 32-bit
+  /// units after the size word, then the replacements.
+  static PrecompiledCharsMap from_checked(std::string_view blob, size_t trie_units);
   /// The longest rule matching a prefix of s: {bytes matched, replacement}, or {0, ""}.
   std::pair<size_t, std::string_view> longest_match(std::string_view s) const;
+  /// The first (shortest) rule matching a prefix of s, which is the one the `tokenizers` crate's
+  /// Precompiled normalizer (spm_precompiled) applies; nullopt when none matches.
+  std::optional<std::string_view> first_match(std::string_view s) const;
 
  private:
+  PrecompiledCharsMap() = default;
+  void read(std::string_view blob, size_t trie_units);
+  // Darts-clone's commonPrefixSearch: hit(bytes matched, value) for each rule that prefixes s,
+  // shortest first, while hit returns true. Bounds-checked: a corrupt trie ends the search.
+  template <typename Hit>
+  void prefix_search(std::string_view s, Hit hit) const;
   std::vector<uint32_t> units_;
   std::string normalized_;
 };

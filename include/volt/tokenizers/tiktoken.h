@@ -3,6 +3,7 @@
 // a word that is itself a token is emitted whole), after the encoding's regex split.
 #pragma once
 
+#include <array>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -46,6 +47,7 @@ class TiktokenTokenizer : public Tokenizer {
   std::vector<std::string> tokens_;  // rank -> bytes (holes are empty)
   std::unordered_map<std::string_view, int32_t> ranks_;
   std::vector<std::pair<std::string, int64_t>> specials_;  // longest first
+  std::array<bool, 256> special_first_byte_{};            // bytes a special token can start with
   std::unique_ptr<hf::Pattern> pattern_;
   std::optional<int64_t> bos_, eos_;
   uint64_t uid_ = 0;
