@@ -18,6 +18,22 @@ for tok in gpt2 llama3 mistral llama2/tokenizer.model; do
     "$VOLT" tokenizer bench --tokenizer "$DATA/tokenizers/$tok" --file "$FILE" --threads $th --repeats "$REPEATS" | grep -E "speed|cold"
   done
 done
+if /usr/bin/python3 -c "import sentencepiece" 2>/dev/null; then
+  # Debian's sentencepiece (C++ core, Python binding) on the same file as one text.
+  /usr/bin/python3 - "$DATA/tokenizers/llama2/tokenizer.model" "$FILE" "$REPEATS" <<'PY'
+import statistics, sys, time
+import sentencepiece as spm
+sp = spm.SentencePieceProcessor(model_file=sys.argv[1])
+text = open(sys.argv[2], encoding="utf-8").read()
+mb = len(text.encode("utf-8")) / 1e6
+n = len(sp.encode(text))  # warm-up
+times = []
+for _ in range(int(sys.argv[3])):
+    t0 = time.perf_counter(); n = len(sp.encode(text)); times.append(time.perf_counter() - t0)
+m = statistics.median(times)
+print(f"## sentencepiece {spm.__version__} (llama2)\nspeed      {mb / m:.1f} MB/s, {n / m:.0f} tokens/s ({m * 1e3:.1f} ms, {n} tokens)")
+PY
+fi
 if [ -d "$NM" ]; then
   echo "## references (node $(node --version))"
   node scripts/tokenizer-bench/bench_references.mjs "$NM" "$DATA" "$FILE" "$REPEATS"
