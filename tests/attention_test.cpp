@@ -1,9 +1,11 @@
 // The fused CPU attention kernel must compute the same function (and gradients) as the explicit
-// softmax(QK^T/sqrt(d) + causal mask) V it replaces.
+// softmax(QK^T/sqrt(d) + causal mask) V it replaces, also for packed rows, where query i sees only
+// keys start(i) <= j <= i of its own document.
 #include <gtest/gtest.h>
 
 #include <cmath>
 #include <limits>
+#include <vector>
 
 #include "volt/core/check.h"
 #include "volt/nn/attention.h"
@@ -63,6 +65,99 @@ TEST(CpuAttention, NonContiguousInputs) {
                               1e-5, 1e-5));
 }
 
+// Packed rows: the reference masks j > i and j < start(i) explicitly, written independently of
+// the library's mask code.
+torch::Tensor reference_packed_attention(const torch::Tensor& q, const torch::Tensor& k,
+                                         const torch::Tensor& v, const torch::Tensor& key_start) {
+  const int64_t b = q.size(0), t = q.size(2);
+  auto att = torch::matmul(q, k.transpose(-2, -1)) / std::sqrt(static_cast<double>(q.size(-1)));
+  auto mask = torch::zeros({b, 1, t, t}, torch::kBool);
+  auto m = mask.accessor<bool, 4>();
+  auto st = key_start.accessor<int64_t, 2>();
+  for (int64_t n = 0; n < b; ++n) {
+    for (int64_t i = 0; i < t; ++i) {
+      for (int64_t j = 0; j < t; ++j) m[n][0][i][j] = j > i || j < st[n][i];
+    }
+  }
+  att = att.masked_fill(mask, -std::numeric_limits<float>::infinity());
+  return torch::matmul(torch::softmax(att, -1), v);
+}
+
+// key_start of one row from its documents' lengths: each token's document's first index.
+std::vector<int64_t> starts_of(const std::vector<int64_t>& lengths) {
+  std::vector<int64_t> out;
+  int64_t first = 0;
+  for (int64_t len : lengths) {
+    for (int64_t i = 0; i < len; ++i) out.push_back(first);
+    first += len;
+  }
+  return out;
+}
+
+// Three rows of T = 12, each split differently: several documents, one-token documents (which see
+// only themselves), and a row that is a single document (plain causal).
+torch::Tensor packed_key_start() {
+  std::vector<int64_t> all;
+  for (const auto& lengths : std::vector<std::vector<int64_t>>{{5, 1, 6}, {12}, {1, 3, 1, 7}}) {
+    auto row = starts_of(lengths);
+    all.insert(all.end(), row.begin(), row.end());
+  }
+  return torch::tensor(all, torch::kLong).view({3, 12});
+}
+
+TEST(CpuAttention, PackedDocumentsMatchExplicitMaskAndGradients) {
+  ASSERT_TRUE(volt::nn::cpu_fused_attention_available(torch::zeros({1}))) << "no CBLAS sgemm found";
+  torch::manual_seed(11);
+  const int64_t b = 3, nh = 2, t = 12, hs = 8;
+  auto key_start = packed_key_start();
+  auto q = torch::randn({b, nh, t, hs}, torch::requires_grad());
+  auto k = torch::randn({b, nh, t, hs}, torch::requires_grad());
+  auto v = torch::randn({b, nh, t, hs}, torch::requires_grad());
+  auto g = torch::randn({b, nh, t, hs});
+
+  auto ref = reference_packed_attention(q, k, v, key_start);
+  auto ref_grads = torch::autograd::grad({ref}, {q, k, v}, {g});
+  auto out = volt::nn::cpu_causal_attention(q, k, v, key_start);
+  auto grads = torch::autograd::grad({out}, {q, k, v}, {g});
+
+  EXPECT_LE((out - ref).abs().max().item<double>(), 1e-5);
+  const char* names[] = {"dq", "dk", "dv"};
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_LE((grads[i] - ref_grads[i]).abs().max().item<double>(), 1e-5) << names[i];
+  }
+  // A one-token document's output is its own value vector: it attends to nothing else.
+  EXPECT_TRUE(torch::allclose(out[0].select(1, 5), v[0].select(1, 5), 1e-6, 1e-6));
+  EXPECT_TRUE(torch::allclose(out[2].select(1, 0), v[2].select(1, 0), 1e-6, 1e-6));
+  // The single-document row is plain causal attention.
+  auto plain = reference_attention(q.narrow(0, 1, 1), k.narrow(0, 1, 1), v.narrow(0, 1, 1));
+  EXPECT_LE((out.narrow(0, 1, 1) - plain).abs().max().item<double>(), 1e-5);
+}
+
+TEST(CpuAttention, PackedRejectsCacheAndOutOfRangeStarts) {
+  auto q = torch::randn({1, 2, 4, 8});
+  auto kv = torch::randn({1, 2, 6, 8});
+  auto starts = torch::zeros({1, 4}, torch::kLong);
+  EXPECT_THROW(volt::nn::cpu_causal_attention(q, kv, kv, starts), volt::Error);  // S != T
+  EXPECT_THROW(volt::nn::cpu_causal_attention(q, q, q, torch::zeros({1, 3}, torch::kLong)),
+               volt::Error);
+  auto late = torch::tensor({{0, 0, 3, 2}}, torch::kLong);  // start(2) = 3 > 2
+  EXPECT_THROW(volt::nn::cpu_causal_attention(q, q, q, late), volt::Error);
+  auto negative = torch::tensor({{0, -1, 0, 0}}, torch::kLong);
+  EXPECT_THROW(volt::nn::cpu_causal_attention(q, q, q, negative), volt::Error);
+}
+
+TEST(CausalSelfAttention, DocumentKeyStartIsEachDocumentsFirstIndex) {
+  auto ids = torch::tensor({{0, 0, 1, 1, 1, -1, -1}, {4, 4, 4, 4, 4, 4, 4}}, torch::kLong);
+  auto want = torch::tensor({{0, 0, 2, 2, 2, 5, 5}, {0, 0, 0, 0, 0, 0, 0}}, torch::kLong);
+  EXPECT_TRUE(torch::equal(volt::nn::document_key_start(ids), want));
+  // Documents are contiguous runs: an id seen again later is a new document.
+  auto again = torch::tensor({{3, 3, 1, 3, 3}}, torch::kLong);
+  EXPECT_TRUE(torch::equal(volt::nn::document_key_start(again),
+                           torch::tensor({{0, 0, 2, 3, 3}}, torch::kLong)));
+  EXPECT_TRUE(torch::equal(volt::nn::document_key_start(torch::tensor({{7}}, torch::kLong)),
+                           torch::zeros({1, 1}, torch::kLong)));
+}
+
 TEST(CpuAttention, RejectsMismatchedShapes) {
   auto q = torch::randn({1, 2, 4, 8});
   auto k = torch::randn({1, 2, 3, 8});  // fewer keys than queries
@@ -79,6 +174,28 @@ TEST(CausalSelfAttention, ModuleComputesMultiHeadCausalAttention) {
   auto y = reference_attention(heads(qkv[0]), heads(qkv[1]), heads(qkv[2]));
   auto expected = attn->c_proj(y.transpose(1, 2).contiguous().view({2, 8, 16}));
   EXPECT_TRUE(torch::allclose(attn(x), expected, 1e-5, 1e-5));
+}
+
+// Both CPU paths of the module honour key_start: float32 takes the fused kernel, float64 the
+// explicit masked softmax (the fused kernel is float32 only).
+TEST(CausalSelfAttention, ModuleHonoursPackedDocumentsOnBothPaths) {
+  torch::manual_seed(2);
+  volt::nn::CausalSelfAttention attn(volt::nn::CausalSelfAttentionOptions(16, 2).max_seq_len(16));
+  auto key_start = packed_key_start();  // (3, 12)
+  for (auto dtype : {torch::kFloat32, torch::kFloat64}) {
+    attn->to(dtype);
+    auto x = torch::randn({3, 12, 16}, dtype);
+    auto qkv = attn->c_attn(x).split(16, 2);
+    auto heads = [](const torch::Tensor& t) { return t.view({3, 12, 2, 8}).transpose(1, 2); };
+    auto y = reference_packed_attention(heads(qkv[0]), heads(qkv[1]), heads(qkv[2]), key_start);
+    auto expected = attn->c_proj(y.transpose(1, 2).contiguous().view({3, 12, 16}));
+    auto got = attn(x, nullptr, 0, key_start);
+    EXPECT_LE((got - expected).abs().max().item<double>(), 1e-5) << dtype;
+    // And it is not plain causal attention (the test would notice a dropped mask).
+    EXPECT_GT((attn(x) - expected).abs().max().item<double>(), 1e-3) << dtype;
+  }
+  auto x = torch::randn({3, 12, 16}, torch::kFloat64);
+  EXPECT_THROW(attn(x, nullptr, 0, torch::zeros({3, 11}, torch::kLong)), volt::Error);
 }
 
 }  // namespace

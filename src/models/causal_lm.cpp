@@ -17,8 +17,9 @@ BlockImpl::BlockImpl(const ModelConfig& c) {
   mlp = register_module("mlp", nn::GeluMLP(c.n_embd, c.mlp_width(), c.bias, c.dropout, c.activation));
 }
 
-torch::Tensor BlockImpl::forward(torch::Tensor x, nn::KVCache* cache, int64_t layer) {
-  x = x + attn(ln_1(x), cache, layer);
+torch::Tensor BlockImpl::forward(torch::Tensor x, nn::KVCache* cache, int64_t layer,
+                                 const torch::Tensor& key_start) {
+  x = x + attn(ln_1(x), cache, layer, key_start);
   return x + mlp(ln_2(x));
 }
 
@@ -57,19 +58,29 @@ void CausalLMImpl::reset_parameters() {
 }
 
 torch::Tensor CausalLMImpl::forward(const torch::Tensor& input_ids, const torch::Tensor& position_ids,
-                                    nn::KVCache* cache) {
+                                    nn::KVCache* cache, const torch::Tensor& document_ids) {
   VOLT_CHECK(input_ids.dim() == 2, "[model] input_ids must be (B, T), got ", input_ids.sizes());
   const int64_t t = input_ids.size(1);
   const int64_t past = cache ? cache->length : 0;
   VOLT_CHECK(past + t <= cfg_.block_size, "[model] sequence length ", past + t,
              " exceeds the model's context (block_size ", cfg_.block_size, ")");
+  torch::Tensor key_start;  // undefined: plain causal attention
+  if (document_ids.defined()) {
+    VOLT_CHECK(document_ids.sizes() == input_ids.sizes(),
+               "[model] document_ids must be (B, T) like input_ids, got ", document_ids.sizes(),
+               " for input_ids ", input_ids.sizes());
+    // A cache holds one earlier stream per row; which document its tokens belonged to is gone.
+    VOLT_CHECK(cache == nullptr, "[model] document_ids (packed rows) cannot be combined with a KV "
+               "cache");
+    key_start = nn::document_key_start(document_ids);  // (B, T), shared by every layer
+  }
   torch::Tensor pos = position_ids.defined()
                           ? position_ids
                           : torch::arange(past, past + t, input_ids.options().dtype(torch::kLong));
   auto x = wte(input_ids) + wpe(pos);  // (B, T, C)
   if (cfg_.dropout > 0.0) x = drop(x);
   int64_t layer = 0;
-  for (auto& block : *h) x = block->as<BlockImpl>()->forward(x, cache, layer++);
+  for (auto& block : *h) x = block->as<BlockImpl>()->forward(x, cache, layer++, key_start);
   if (cache) cache->advance(t);
   x = ln_f(x);
   return lm_head ? lm_head(x) : torch::linear(x, wte->weight);  // (B, T, vocab_size)

@@ -13,14 +13,16 @@ LMModule::LMModule(const ModelConfig& config, AdamWOptions optimizer,
 }
 
 torch::Tensor LMModule::training_step(const Batch& batch, int64_t) {
-  auto logits = lm(batch.input_ids, batch.position_ids);  // (B, T, V)
+  // document_ids (packed rows) keeps documents from attending to each other.
+  auto logits = lm(batch.input_ids, batch.position_ids, nullptr, batch.document_ids);  // (B, T, V)
   auto loss = causal_lm_loss(logits, batch.labels);
   log("train_loss", loss);
   return loss;
 }
 
 void LMModule::validation_step(const Batch& batch, int64_t) {
-  auto loss = causal_lm_loss(lm(batch.input_ids, batch.position_ids), batch.labels);
+  auto logits = lm(batch.input_ids, batch.position_ids, nullptr, batch.document_ids);
+  auto loss = causal_lm_loss(logits, batch.labels);
   LogOptions o;
   o.prog_bar = true;
   o.batch_size = batch.batch_size();

@@ -17,7 +17,9 @@ namespace volt {
 class BlockImpl : public torch::nn::Module {
  public:
   explicit BlockImpl(const ModelConfig& cfg);
-  torch::Tensor forward(torch::Tensor x, nn::KVCache* cache = nullptr, int64_t layer = 0);
+  /// key_start: see nn::CausalSelfAttentionImpl::forward (undefined = plain causal).
+  torch::Tensor forward(torch::Tensor x, nn::KVCache* cache = nullptr, int64_t layer = 0,
+                        const torch::Tensor& key_start = torch::Tensor());
 
   nn::LayerNorm ln_1{nullptr}, ln_2{nullptr};
   nn::CausalSelfAttention attn{nullptr};
@@ -30,10 +32,14 @@ class CausalLMImpl : public torch::nn::Module {
   explicit CausalLMImpl(const ModelConfig& cfg);
 
   /// input_ids: (B, T) int64. position_ids: (B, T) or undefined (0..T-1, or continuing after the
-  /// cache). Returns logits (B, T, vocab_size).
+  /// cache). document_ids: (B, T) or undefined (one document per row); for packed rows, tokens
+  /// with different ids never attend to each other (each id's tokens contiguous; position_ids
+  /// should then restart at 0 per document). Not combined with a cache.
+  /// Returns logits (B, T, vocab_size).
   torch::Tensor forward(const torch::Tensor& input_ids,
                         const torch::Tensor& position_ids = torch::Tensor(),
-                        nn::KVCache* cache = nullptr);
+                        nn::KVCache* cache = nullptr,
+                        const torch::Tensor& document_ids = torch::Tensor());
   /// A cache sized for this model.
   nn::KVCache make_cache(int64_t batch, int64_t capacity) const;
   /// GPT-2's initialisation: N(0, 0.02) weights, zero biases, residual projections scaled by
