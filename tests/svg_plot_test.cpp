@@ -6,10 +6,12 @@
 #include <cmath>
 #include <cstdio>
 #include <fstream>
+#include <regex>
 #include <sstream>
 #include <string>
 #include <vector>
 
+#include "test_util.h"
 #include "volt/core/check.h"
 
 namespace volt {
@@ -45,6 +47,28 @@ std::string read_all(const std::string& path) {
   std::stringstream ss;
   ss << in.rdbuf();
   return ss.str();
+}
+
+// The drawn bars, in order, parsed back from the SVG.
+struct DrawnBar {
+  double x, y, width, height;
+};
+
+std::vector<DrawnBar> drawn_bars(const std::string& svg) {
+  static const std::regex bar(R"re(<rect class="bar" x="([-0-9.]+)" y="([-0-9.]+)" )re"
+                              R"re(width="([-0-9.]+)" height="([-0-9.]+)")re");
+  std::vector<DrawnBar> bars;
+  for (std::sregex_iterator it(svg.begin(), svg.end(), bar), end; it != end; ++it) {
+    bars.push_back(
+        {std::stod((*it)[1]), std::stod((*it)[2]), std::stod((*it)[3]), std::stod((*it)[4])});
+  }
+  return bars;
+}
+
+std::vector<Bar> numbered_bars(int n, const std::string& prefix) {
+  std::vector<Bar> bars;
+  for (int i = 0; i < n; ++i) bars.push_back({prefix + std::to_string(i), 1.0 + i % 5});
+  return bars;
 }
 
 Series ramp(const std::string& name, int n, double scale) {
@@ -179,6 +203,118 @@ TEST(SvgPlotTest, WritesAtomically) {
   EXPECT_EQ(access((path + ".tmp").c_str(), F_OK), -1);
   std::remove(path.c_str());
   EXPECT_THROW(write_line_plot_svg("/nonexistent-dir/x.svg", series, "t", "x", "y"), volt::Error);
+}
+
+TEST(SvgPlotTest, BarChartHeightsAreProportionalToValues) {
+  const std::vector<Bar> bars = {{"<64", 10}, {"64-127", 40}, {"128+", 25}, {"empty", 0}};
+  const std::string svg = render_bar_chart_svg(bars, "Lengths <train>", "tokens", "documents");
+  expect_well_formed(svg);
+  const std::vector<DrawnBar> drawn = drawn_bars(svg);
+  ASSERT_EQ(drawn.size(), bars.size());
+  EXPECT_EQ(count(svg, "<rect"), bars.size() + 2);  // plus the background and the plot border
+  const double px_per_unit = drawn[1].height / 40;
+  EXPECT_GT(px_per_unit, 5);  // the tallest bar fills most of the ~430 px plot
+  for (size_t i = 0; i < bars.size(); ++i) {
+    EXPECT_NEAR(drawn[i].height, bars[i].value * px_per_unit, 0.2) << bars[i].label;
+    EXPECT_NEAR(drawn[i].y + drawn[i].height, drawn[0].y + drawn[0].height, 0.2);  // one baseline
+    EXPECT_NEAR(drawn[i].width, drawn[0].width, 0.1);
+    if (i > 0) {
+      EXPECT_GT(drawn[i].x, drawn[i - 1].x + drawn[i - 1].width);  // in order, apart
+    }
+  }
+  // Labels and the title escaped; short labels stay horizontal.
+  EXPECT_TRUE(contains(svg, ">&lt;64</text>"));
+  EXPECT_FALSE(contains(svg, "<64"));
+  EXPECT_TRUE(contains(svg, ">Lengths &lt;train&gt;</text>"));
+  EXPECT_TRUE(contains(svg, ">128+</text>"));
+  EXPECT_EQ(count(svg, "class=\"xtick\""), bars.size());
+  EXPECT_FALSE(contains(svg, "rotate(-45"));
+  // The y axis starts at 0 with round ticks up to at least the tallest bar.
+  EXPECT_TRUE(contains(svg, "text-anchor=\"end\">0</text>"));
+  EXPECT_TRUE(contains(svg, "text-anchor=\"end\">40</text>"));
+  // Few bars: each carries its value.
+  EXPECT_EQ(count(svg, "class=\"value\""), bars.size());
+  EXPECT_TRUE(contains(svg, "font-size=\"10\">25</text>"));
+  EXPECT_TRUE(contains(svg, "<title>&lt;64: 10</title>"));
+}
+
+TEST(SvgPlotTest, BarChartRotatesAndThinsCrowdedLabels) {
+  const std::vector<Bar> some = numbered_bars(30, "1024-");
+  const std::string svg = render_bar_chart_svg(some, "t", "x", "y");
+  expect_well_formed(svg);
+  EXPECT_EQ(drawn_bars(svg).size(), 30u);
+  EXPECT_EQ(count(svg, "class=\"xtick\""), 30u);
+  EXPECT_EQ(count(svg, "rotate(-45"), 30u);
+  EXPECT_EQ(count(svg, "class=\"value\""), 0u);  // more than 24 bars
+
+  // Hundreds of bins: too dense even turned, so only every k-th one is labelled.
+  const std::vector<Bar> many = numbered_bars(400, "bin ");
+  const std::string dense = render_bar_chart_svg(many, "t", "x", "y");
+  expect_well_formed(dense);
+  EXPECT_EQ(drawn_bars(dense).size(), 400u);
+  EXPECT_GT(count(dense, "class=\"xtick\""), 10u);
+  EXPECT_LT(count(dense, "class=\"xtick\""), 60u);
+  EXPECT_TRUE(contains(dense, ">bin 0</text>"));
+
+  // A long label is cut for the axis but kept whole in the tooltip.
+  const std::string long_label(80, 'w');
+  const std::string cut = render_bar_chart_svg({{long_label, 1}, {"b", 2}}, "t", "x", "y");
+  expect_well_formed(cut);
+  EXPECT_TRUE(contains(cut, ">" + std::string(23, 'w') + "\xE2\x80\xA6</text>"));
+  EXPECT_TRUE(contains(cut, "<title>" + long_label + ": 1</title>"));
+}
+
+TEST(SvgPlotTest, BarChartValuesOnlyForAtMost24Bars) {
+  const std::string few = render_bar_chart_svg(numbered_bars(24, "b"), "t", "x", "y");
+  EXPECT_EQ(count(few, "class=\"value\""), 24u);
+  const std::string more = render_bar_chart_svg(numbered_bars(25, "b"), "t", "x", "y");
+  EXPECT_EQ(count(more, "class=\"value\""), 0u);
+  const std::string fractions = render_bar_chart_svg({{"a", 0.125}, {"b", 1234.5}}, "t", "x", "y");
+  EXPECT_TRUE(contains(fractions, ">0.125</text>"));
+  EXPECT_TRUE(contains(fractions, ">1234</text>") || contains(fractions, ">1235</text>"));
+}
+
+TEST(SvgPlotTest, BarChartRejectsNonFiniteAndNegativeValues) {
+  for (double bad : {static_cast<double>(NAN), static_cast<double>(INFINITY), -1.0}) {
+    const std::string error = test::error_of([&] {
+      render_bar_chart_svg({{"ok", 3}, {"bad-bin", bad}}, "t", "x", "y");
+    });
+    EXPECT_TRUE(contains(error, "'bad-bin'")) << error;
+  }
+  EXPECT_THROW(
+      write_bar_chart_svg(::testing::TempDir() + "never.svg", {{"neg", -0.5}}, "t", "x", "y"),
+      volt::Error);
+}
+
+TEST(SvgPlotTest, BarChartWithoutBarsOrHeightStillDrawsAxes) {
+  const std::string empty = render_bar_chart_svg({}, "no corpus yet", "tokens", "documents");
+  expect_well_formed(empty);
+  EXPECT_TRUE(drawn_bars(empty).empty());
+  EXPECT_TRUE(contains(empty, ">no data</text>"));
+  EXPECT_TRUE(contains(empty, ">no corpus yet</text>"));
+  EXPECT_GE(count(empty, "class=\"ytick\""), 2u);
+  EXPECT_TRUE(contains(empty, "stroke=\"#444\""));  // the plot border
+
+  // All zero: flat bars on a [0, 1] axis, not an axis centred on 0.
+  const std::string zeros = render_bar_chart_svg({{"a", 0}, {"b", 0}}, "t", "x", "y");
+  expect_well_formed(zeros);
+  const std::vector<DrawnBar> drawn = drawn_bars(zeros);
+  ASSERT_EQ(drawn.size(), 2u);
+  EXPECT_EQ(drawn[0].height, 0);
+  EXPECT_EQ(drawn[1].height, 0);
+  EXPECT_TRUE(contains(zeros, "text-anchor=\"end\">0.0</text>"));
+  EXPECT_TRUE(contains(zeros, "text-anchor=\"end\">1.0</text>"));
+  EXPECT_FALSE(contains(zeros, "-0."));
+}
+
+TEST(SvgPlotTest, BarChartWritesAtomically) {
+  test::ScopedTempDir dir;
+  const std::string path = dir / "lengths.svg";
+  const std::vector<Bar> bars = {{"<64", 3}, {"64+", 5}};
+  write_bar_chart_svg(path, bars, "Lengths", "tokens", "documents");
+  EXPECT_EQ(read_all(path), render_bar_chart_svg(bars, "Lengths", "tokens", "documents"));
+  EXPECT_EQ(access((path + ".tmp").c_str(), F_OK), -1);
+  EXPECT_THROW(write_bar_chart_svg(dir / "missing/x.svg", bars, "t", "x", "y"), volt::Error);
 }
 
 }  // namespace

@@ -24,6 +24,11 @@ constexpr double kBottom = 62;  // x tick labels and the x label
 constexpr double kRight = 20;
 constexpr double kCharWidth = 7;  // rough advance of a 12 px sans-serif glyph, for layout only
 constexpr size_t kMaxMarkedPoints = 30;
+constexpr size_t kMaxValuedBars = 24;
+constexpr size_t kMaxBarLabelChars = 24;  // longer ones are cut; the bar's tooltip has them whole
+constexpr double kValueCharWidth = 6;     // advance of a 10 px glyph, for the values on the bars
+// Least horizontal distance between 45-degree labels: 12 px text needs ~13 px between baselines.
+constexpr double kRotatedLabelPitch = 19;
 // matplotlib's tab10: distinct, colour-blind-friendlier than pure RGB.
 const char* const kPalette[] = {"#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
                                 "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"};
@@ -91,6 +96,21 @@ size_t widest_name(const std::vector<Series>& series) {
   return widest;
 }
 
+// min_left and bottom are the margins the x axis labels need (below the plot, and to the left
+// of it for rotated ones); right_extra is the legend's room.
+Frame layout_frame(std::vector<double> xticks, std::vector<double> yticks, double min_left,
+                   double right_extra, double bottom) {
+  Frame f{};
+  f.xticks = std::move(xticks);
+  f.yticks = std::move(yticks);
+  // The y label sits at the far left, the tick labels right-aligned against the plot.
+  f.left = std::max(min_left, 40 + kCharWidth * static_cast<double>(widest_label(f.yticks)));
+  f.top = kTop;
+  f.width = std::max(200.0, kWidth - f.left - kRight - right_extra);
+  f.height = kHeight - kTop - bottom;
+  return f;
+}
+
 Frame make_frame(const std::vector<std::vector<Point>>& all, double legend_width) {
   double x0 = INFINITY, x1 = -INFINITY, y0 = INFINITY, y1 = -INFINITY;
   for (const auto& points : all) {
@@ -99,22 +119,25 @@ Frame make_frame(const std::vector<std::vector<Point>>& all, double legend_width
       y0 = std::min(y0, p.y), y1 = std::max(y1, p.y);
     }
   }
-  Frame f{};
-  f.xticks = nice_ticks(x0, x1);  // no points: infinite bounds, which nice_ticks maps to [0, 1]
-  f.yticks = nice_ticks(y0, y1);
-  // The y label sits at the far left, the tick labels right-aligned against the plot.
-  f.left = std::max(60.0, 40 + kCharWidth * static_cast<double>(widest_label(f.yticks)));
-  f.top = kTop;
-  f.width = std::max(200.0, kWidth - f.left - kRight - legend_width);
-  f.height = kHeight - kTop - kBottom;
-  return f;
+  // No points: infinite bounds, which nice_ticks maps to [0, 1].
+  return layout_frame(nice_ticks(x0, x1), nice_ticks(y0, y1), 60, legend_width, kBottom);
 }
 
-void append_grid_and_ticks(std::string& svg, const Frame& f) {
+std::string open_svg() {
+  const std::string w = num(kWidth), h = num(kHeight);
+  return "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"" + w + "\" height=\"" + h +
+         "\" viewBox=\"0 0 " + w + " " + h + "\" font-family=\"sans-serif\" font-size=\"12\">\n" +
+         "<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n";
+}
+
+// Gridlines and tick labels, the x ones only for a numeric x axis.
+void append_grid_and_ticks(std::string& svg, const Frame& f, bool numeric_x) {
   const double xstep = f.xticks[1] - f.xticks[0], ystep = f.yticks[1] - f.yticks[0];
   const std::string bottom = num(f.top + f.height), right = num(f.left + f.width);
   svg += "<g stroke=\"#e6e6e6\" stroke-width=\"1\">\n";
-  for (double t : f.xticks) {
+  // A bar chart's x axis is its bars: no numeric gridlines or ticks.
+  const std::vector<double> xticks = numeric_x ? f.xticks : std::vector<double>{};
+  for (double t : xticks) {
     const std::string x = num(f.px(t));
     svg += "<line x1=\"" + x + "\" y1=\"" + num(f.top) + "\" x2=\"" + x + "\" y2=\"" + bottom +
            "\"/>\n";
@@ -125,7 +148,7 @@ void append_grid_and_ticks(std::string& svg, const Frame& f) {
            "\"/>\n";
   }
   svg += "</g>\n<g fill=\"#333\">\n";
-  for (double t : f.xticks) {
+  for (double t : xticks) {
     svg += "<text class=\"xtick\" x=\"" + num(f.px(t)) + "\" y=\"" + num(f.top + f.height + 18) +
            "\" text-anchor=\"middle\">" + format_tick(t, xstep) + "</text>\n";
   }
@@ -133,7 +156,11 @@ void append_grid_and_ticks(std::string& svg, const Frame& f) {
     svg += "<text class=\"ytick\" x=\"" + num(f.left - 8) + "\" y=\"" + num(f.py(t) + 4) +
            "\" text-anchor=\"end\">" + format_tick(t, ystep) + "</text>\n";
   }
-  svg += "</g>\n<rect x=\"" + num(f.left) + "\" y=\"" + num(f.top) + "\" width=\"" + num(f.width) +
+  svg += "</g>\n";
+}
+
+void append_border(std::string& svg, const Frame& f) {
+  svg += "<rect x=\"" + num(f.left) + "\" y=\"" + num(f.top) + "\" width=\"" + num(f.width) +
          "\" height=\"" + num(f.height) + "\" fill=\"none\" stroke=\"#444\" stroke-width=\"1\"/>\n";
 }
 
@@ -146,6 +173,11 @@ void append_labels(std::string& svg, const Frame& f, const std::string& title,
          escape_xml(xlabel) + "</text>\n";
   svg += "<text x=\"20\" y=\"" + cy + "\" text-anchor=\"middle\" transform=\"rotate(-90 20 " + cy +
          ")\">" + escape_xml(ylabel) + "</text>\n";
+}
+
+void append_no_data(std::string& svg, const Frame& f) {
+  svg += "<text x=\"" + num(f.left + f.width / 2) + "\" y=\"" + num(f.top + f.height / 2) +
+         "\" text-anchor=\"middle\" fill=\"#888\">no data</text>\n";
 }
 
 // A polyline with far more points than pixel columns only bloats the file. Keep, per column,
@@ -208,6 +240,43 @@ void append_legend(std::string& svg, const Frame& f, const std::vector<Series>& 
   svg += "</g>\n";
 }
 
+// Layout counts characters, not bytes, so a UTF-8 label is not taken for a wider one.
+size_t glyphs(const std::string& text) {
+  size_t n = 0;
+  for (char c : text) n += (static_cast<unsigned char>(c) & 0xC0) != 0x80;
+  return n;
+}
+
+// At most max_glyphs characters, the last one an ellipsis when cut; never splits a character.
+std::string shorten(const std::string& text, size_t max_glyphs) {
+  if (glyphs(text) <= max_glyphs) return text;
+  size_t kept = 0, end = 0;
+  for (; end < text.size(); ++end) {
+    if ((static_cast<unsigned char>(text[end]) & 0xC0) != 0x80 && kept++ == max_glyphs - 1) break;
+  }
+  return text.substr(0, end) + "\xE2\x80\xA6";
+}
+
+// Bar values: counts exactly, other values to about three significant digits and, for ordinary
+// magnitudes, without an exponent.
+std::string format_value(double v) {
+  char buf[48];
+  if (v == std::floor(v) && v < 1e15) {
+    std::snprintf(buf, sizeof(buf), "%.0f", v);
+  } else if (v >= 1e15 || v < 1e-3) {
+    std::snprintf(buf, sizeof(buf), "%.3g", v);
+  } else {
+    const int decimals = static_cast<int>(std::clamp(2 - std::floor(std::log10(v)), 0.0, 5.0));
+    std::snprintf(buf, sizeof(buf), "%.*f", decimals, v);
+    std::string text = buf;
+    if (decimals > 0) {
+      text.erase(text.find_last_not_of('0') + 1);
+      if (text.back() == '.') text.pop_back();
+    }
+    return text;
+  }
+  return buf;
+}
 
 }  // namespace
 
@@ -261,17 +330,11 @@ std::string render_line_plot_svg(const std::vector<Series>& series, const std::s
   const double legend_width = series.empty() ? 0 : std::min(280.0, 60 + name_width);
   const Frame f = make_frame(points, legend_width);
 
-  const std::string w = num(kWidth), h = num(kHeight);
-  std::string svg = "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"" + w + "\" height=\"" + h +
-                    "\" viewBox=\"0 0 " + w + " " + h +
-                    "\" font-family=\"sans-serif\" font-size=\"12\">\n";
-  svg += "<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n";
-  append_grid_and_ticks(svg, f);
+  std::string svg = open_svg();
+  append_grid_and_ticks(svg, f, /*numeric_x=*/true);
+  append_border(svg, f);
   append_labels(svg, f, title, xlabel, ylabel);
-  if (!any_point) {
-    svg += "<text x=\"" + num(f.left + f.width / 2) + "\" y=\"" + num(f.top + f.height / 2) +
-           "\" text-anchor=\"middle\" fill=\"#888\">no data</text>\n";
-  }
+  if (!any_point) append_no_data(svg, f);
   for (size_t i = 0; i < series.size(); ++i) {
     if (!points[i].empty()) append_series(svg, f, points[i], kPalette[i % std::size(kPalette)]);
   }
@@ -283,6 +346,94 @@ void write_line_plot_svg(const std::string& path, const std::vector<Series>& ser
                          const std::string& title, const std::string& xlabel,
                          const std::string& ylabel) {
   write_file_atomic(path, render_line_plot_svg(series, title, xlabel, ylabel));
+}
+
+std::string render_bar_chart_svg(const std::vector<Bar>& bars, const std::string& title,
+                                 const std::string& xlabel, const std::string& ylabel) {
+  double highest = 0;
+  std::vector<std::string> labels;
+  size_t widest = 0;
+  for (size_t i = 0; i < bars.size(); ++i) {
+    const Bar& b = bars[i];
+    VOLT_CHECK(std::isfinite(b.value) && b.value >= 0, "[svg] bar '", b.label, "' (#", i,
+               "): value ", b.value, " is not a finite non-negative number");
+    highest = std::max(highest, b.value);
+    labels.push_back(shorten(b.label, kMaxBarLabelChars));
+    widest = std::max(widest, glyphs(labels.back()));
+  }
+  // Bar i fills the slot [i, i + 1] of the x axis. The y axis starts at 0, as a bar's length is
+  // its value; all-zero or no bars still get a [0, 1] axis rather than one around 0.
+  const double slots = static_cast<double>(std::max<size_t>(bars.size(), 1));
+  std::vector<double> yticks = nice_ticks(0, highest > 0 ? highest : 1);
+  Frame f = layout_frame({0, slots}, yticks, 60, 0, kBottom);
+  double slot = f.width / slots;
+
+  // Labels wider than their slot are turned 45 degrees, hanging down-left from the bar: the
+  // plot shrinks from below and, for the first labels, moves right to keep them on the canvas.
+  // Where even those would overlap, only every stride-th bar is labelled.
+  const double label_width = kCharWidth * static_cast<double>(widest);
+  const bool rotate = label_width + 6 > slot;
+  const double drop = rotate ? label_width * std::sqrt(0.5) : 0;  // both across and down
+  size_t stride = 1;
+  if (rotate) {
+    f = layout_frame({0, slots}, std::move(yticks), std::max(60.0, drop + 8 - slot / 2), 0,
+                     std::max(kBottom, drop + 48));
+    slot = f.width / slots;
+    stride = static_cast<size_t>(std::ceil(kRotatedLabelPitch / slot));
+  }
+
+  std::vector<std::string> values;
+  bool show_values = !bars.empty() && bars.size() <= kMaxValuedBars;
+  for (const Bar& b : bars) {
+    values.push_back(format_value(b.value));
+    const double width = kValueCharWidth * static_cast<double>(glyphs(values.back()));
+    show_values = show_values && width <= slot;
+  }
+
+  std::string svg = open_svg();
+  append_grid_and_ticks(svg, f, /*numeric_x=*/false);
+  // Gaps between bars would only alias once the bars are a few pixels wide.
+  const double gap = slot < 4 ? 0 : 0.1;
+  const double base = f.py(0);
+  svg += "<g fill=\"" + std::string(kPalette[0]) + "\">\n";
+  for (size_t i = 0; i < bars.size(); ++i) {
+    const double x = f.px(static_cast<double>(i) + gap), top = f.py(bars[i].value);
+    svg += "<rect class=\"bar\" x=\"" + num(x) + "\" y=\"" + num(top) + "\" width=\"" +
+           num(slot * (1 - 2 * gap)) + "\" height=\"" + num(base - top) + "\"><title>" +
+           escape_xml(bars[i].label) + ": " + values[i] + "</title></rect>\n";
+  }
+  svg += "</g>\n";
+  append_border(svg, f);  // after the bars, so the x axis line runs over their feet
+  append_labels(svg, f, title, xlabel, ylabel);
+  if (bars.empty()) append_no_data(svg, f);
+
+  svg += "<g fill=\"#333\">\n";
+  for (size_t i = 0; i < bars.size(); i += stride) {
+    const double cx = f.px(static_cast<double>(i) + 0.5);
+    if (!rotate) {
+      svg += "<text class=\"xtick\" x=\"" + num(cx) + "\" y=\"" + num(base + 18) +
+             "\" text-anchor=\"middle\">" + escape_xml(labels[i]) + "</text>\n";
+      continue;
+    }
+    // Nudged right so that the rotated text's middle, not its baseline, ends under the bar.
+    const std::string x = num(cx + 4), y = num(base + 12);
+    svg += "<text class=\"xtick\" x=\"" + x + "\" y=\"" + y +
+           "\" text-anchor=\"end\" transform=\"rotate(-45 " + x + " " + y + ")\">" +
+           escape_xml(labels[i]) + "</text>\n";
+  }
+  for (size_t i = 0; show_values && i < bars.size(); ++i) {
+    svg += "<text class=\"value\" x=\"" + num(f.px(static_cast<double>(i) + 0.5)) + "\" y=\"" +
+           num(f.py(bars[i].value) - 4) + "\" text-anchor=\"middle\" font-size=\"10\">" +
+           values[i] + "</text>\n";
+  }
+  svg += "</g>\n";
+  return svg + "</svg>\n";
+}
+
+void write_bar_chart_svg(const std::string& path, const std::vector<Bar>& bars,
+                         const std::string& title, const std::string& xlabel,
+                         const std::string& ylabel) {
+  write_file_atomic(path, render_bar_chart_svg(bars, title, xlabel, ylabel));
 }
 
 }  // namespace volt
