@@ -73,19 +73,6 @@ TextDataOptions text_data_options_from(ConfigSection& s, TextDataOptions o) {
   return o;
 }
 
-std::string resolve_data_path(const std::string& path) {
-  namespace fs = std::filesystem;
-  if (fs::exists(path)) return path;
-  std::vector<std::string> roots;
-  if (const char* d = std::getenv("VOLT_DATA_DIR")) roots.emplace_back(d);
-  roots.emplace_back("../shared/data");
-  for (const auto& r : roots) {
-    auto p = fs::path(r) / path;
-    if (fs::exists(p)) return p.string();
-  }
-  VOLT_FAIL("[data] ", path, ": no such file (looked here, in $VOLT_DATA_DIR and in ../shared/data)");
-}
-
 TextDataModule::TextDataModule(TextDataOptions options) : options_(std::move(options)) {}
 
 void TextDataModule::prepare_data() {

@@ -1,5 +1,6 @@
 #include "volt/train/trainer.h"
 
+#include <cmath>
 #include <filesystem>
 
 #include "volt/core/check.h"
@@ -162,6 +163,26 @@ void Trainer::publish_train_epoch_metrics() {
 void Trainer::flush_step_metrics(bool force) {
   publish_step_metrics();
   const bool log_now = force || global_step_ % options_.log_every_n_steps() == 0;
+  if (log_now && step_window_ > 0) {
+    // The share of step time spent waiting for the next batch (the GPU starving, on a GPU).
+    const double share = wait_window_ / step_window_;
+    callback_metrics_["data_wait"] = share;
+    if (timings_csv_) {
+      timings_csv_->log(global_step_, epoch_, {{"data_wait", share},
+                                               {"step_seconds", step_window_ / static_cast<double>(steps_window_)},
+                                               {"tokens_per_sec", tokens_per_sec_}});
+      timings_csv_->flush();
+    }
+    if (share > 0.10 && !warned_data_wait_) {
+      warned_data_wait_ = true;
+      print(str("[trainer] warning: ", std::round(1000.0 * share) / 10.0, "% of step time went to "
+                "waiting for data (", train_loader_->num_workers(), " loader workers). Give the "
+                "loader more workers (data.num_workers) or prefetch (data.prefetch_factor), or "
+                "tokenize ahead of time (volt data prepare)."));
+    }
+    wait_window_ = step_window_ = 0;
+    steps_window_ = 0;
+  }
   if (log_now && csv_ && !pending_log_.empty()) {
     csv_->log(global_step_, epoch_, pending_log_);
     csv_->flush();
@@ -213,8 +234,11 @@ void Trainer::run_validation(LightningModule& m) {
     torch::NoGradGuard no_grad;
     std::optional<compat::AutocastGuard> autocast;
     if (options_.precision() == "bf16-mixed") autocast.emplace(device_.type(), torch::kBFloat16);
+    PrefetchLoader batches(val_loader_, val_loader_->num_workers(), val_loader_->prefetch_factor(),
+                           device_.is_cuda());
+    batches.start(0, 0);
     for (int64_t i = 0; i < n; ++i) {
-      const Batch batch = val_loader_->get(0, i).to(device_);
+      const Batch batch = batches.next().to(device_, true);
       m.validation_step(batch, i);
       each_callback([&](Callback& c) { c.on_validation_batch_end(*this, m, batch, i); });
     }
@@ -267,6 +291,7 @@ void Trainer::fit(LightningModule& m, LightningDataModule& data, const std::stri
   fs::create_directories(run_dir());
   if (options_.logger()) {
     csv_ = std::make_unique<CSVLogger>((fs::path(run_dir()) / "metrics.csv").string());
+    timings_csv_ = std::make_unique<CSVLogger>((fs::path(run_dir()) / "timings.csv").string());
     if (!config_yaml_.empty()) io::write_file_atomic((fs::path(run_dir()) / "config.yaml").string(), config_yaml_);
   }
   if (!ckpt_path.empty()) load_checkpoint(m, ckpt_path);
@@ -284,15 +309,19 @@ void Trainer::fit(LightningModule& m, LightningDataModule& data, const std::stri
            (options_.max_time() > 0 && elapsed_seconds() >= options_.max_time());
   };
   double tokens_ema = 0;
+  train_batches_ = std::make_unique<PrefetchLoader>(train_loader_, train_loader_->num_workers(),
+                                                    train_loader_->prefetch_factor(), device_.is_cuda());
   while (!done()) {
     if (batch_in_epoch_ == 0) each_callback([&](Callback& c) { c.on_train_epoch_start(*this, m); });
+    train_batches_->start(epoch_, batch_in_epoch_);
     while (batch_in_epoch_ + acc <= train_loader_->size() && !done()) {
       const auto t0 = std::chrono::steady_clock::now();
+      const double wait0 = train_batches_->wait_seconds();
       int64_t tokens = 0;
       torch::Tensor loss;
       Batch first;
       for (int64_t k = 0; k < acc; ++k) {
-        const Batch batch = train_loader_->get(epoch_, batch_in_epoch_).to(device_, true);
+        const Batch batch = train_batches_->next().to(device_, true);
         if (k == 0) {
           first = batch;
           each_callback([&](Callback& c) { c.on_train_batch_start(*this, m, batch, batch_in_epoch_); });
@@ -307,6 +336,9 @@ void Trainer::fit(LightningModule& m, LightningDataModule& data, const std::stri
       const double tps = static_cast<double>(tokens) / std::max(dt, 1e-9);
       tokens_ema = tokens_ema == 0 ? tps : 0.9 * tokens_ema + 0.1 * tps;
       tokens_per_sec_ = tokens_ema;
+      const double waited = train_batches_->wait_seconds() - wait0;
+      wait_window_ += waited, step_window_ += dt, wait_total_ += waited, step_total_ += dt;
+      ++steps_window_;
       if (grad_norm.defined()) step_values_["grad_norm"].push_back(grad_norm);
       publish_step_metrics();
       each_callback([&](Callback& c) { c.on_train_batch_end(*this, m, loss, first, batch_in_epoch_ - 1); });
@@ -327,7 +359,12 @@ void Trainer::fit(LightningModule& m, LightningDataModule& data, const std::stri
       batch_in_epoch_ = 0;
     }
   }
+  train_batches_.reset();  // stop the workers
   flush_step_metrics(true);
+  if (step_total_ > 0 && options_.enable_progress_bar()) {
+    print(str("Data wait: ", std::round(1000.0 * wait_total_ / step_total_) / 10.0,
+              "% of step time over the run"));
+  }
   each_callback([&](Callback& c) { c.on_train_end(*this, m); });
   each_callback([&](Callback& c) { c.on_fit_end(*this, m); });
   if (csv_) {
@@ -440,6 +477,7 @@ void Trainer::load_checkpoint(LightningModule& m, const std::string& path) {
   }
   // Keep the metrics logged before the checkpoint, drop any logged after it.
   if (csv_) csv_->load_existing(global_step_);
+  if (timings_csv_) timings_csv_->load_existing(global_step_);
   print(str("Resumed from ", dir, " at step ", global_step_));
 }
 

@@ -16,6 +16,8 @@ Action add_generate(CLI::App& app);
 Action add_tokenize(CLI::App& app);
 /// `volt tokenizer` with its subcommands bench and train.
 Action add_tokenizer(CLI::App& app);
+/// `volt data` with its subcommands prepare and stats.
+Action add_data(CLI::App& app);
 /// `volt tokenizer train` (cmd_tokenizer_train.cpp).
 Action add_tokenizer_train(CLI::App& app);
 

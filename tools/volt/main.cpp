@@ -21,6 +21,8 @@ int main(int argc, char** argv) {
   add("fit", "Train a model from a YAML recipe (LightningCLI style)", volt::cli::add_fit);
   add("validate", "Evaluate a model on the validation set", volt::cli::add_validate);
   add("generate", "Sample text from a checkpoint", volt::cli::add_generate);
+  add("data", "Data pipeline: tokenize a corpus into its cache, padding and length statistics",
+      volt::cli::add_data);
   add("tokenize", "Text to token ids, or ids to text (--decode)", volt::cli::add_tokenize);
   add("tokenizer", "Tokenizer tools: train a BPE tokenizer, benchmark encoding speed",
       volt::cli::add_tokenizer);

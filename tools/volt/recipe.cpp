@@ -87,18 +87,41 @@ Recipe build_recipe(Config& config, const std::string& tokenizer_dir) {
   model_s.finish();
 
   auto data_s = root.child("data");
-  TextDataOptions data_defaults;
-  data_defaults.block_size = mc.block_size;  // the window defaults to the model's context
-  data_defaults.seed = r.trainer.seed();
-  const TextDataOptions dopt = text_data_options_from(data_s, data_defaults);
-  data_s.finish();
-  VOLT_CHECK(dopt.block_size <= mc.block_size, "[config] data.block_size ", dopt.block_size,
+  const std::string data_module = data_s.get<std::string>("module", "text");
+  VOLT_CHECK(data_module == "text" || data_module == "llm", "[config] data.module '", data_module,
+             "' is not one of text (one file, random windows, as nanoGPT) or llm (LLMDataModule)");
+  int64_t block_size = 0;
+  if (data_module == "text") {
+    TextDataOptions data_defaults;
+    data_defaults.block_size = mc.block_size;  // the window defaults to the model's context
+    data_defaults.seed = r.trainer.seed();
+    const TextDataOptions dopt = text_data_options_from(data_s, data_defaults);
+    data_s.finish();
+    block_size = dopt.block_size;
+    auto text = std::make_shared<TextDataModule>(dopt);
+    if (!tokenizer_dir.empty()) text->set_tokenizer(load_tokenizer(tokenizer_dir));
+    text->prepare_data();
+    text->setup("fit");
+    r.tokenizer = text->tokenizer();
+    r.data = text;
+  } else {
+    LLMDataOptions defaults;
+    defaults.block_size = mc.block_size;
+    defaults.seed = r.trainer.seed();
+    const LLMDataOptions dopt = llm_data_options_from(data_s, defaults);
+    data_s.finish();
+    block_size = dopt.block_size;
+    auto llm = std::make_shared<LLMDataModule>(dopt);
+    if (!tokenizer_dir.empty()) llm->set_tokenizer(load_tokenizer(tokenizer_dir), data::fingerprint_path(tokenizer_dir));
+    llm->set_progress(r.trainer.enable_progress_bar());
+    llm->prepare_data();
+    llm->setup("fit");
+    r.tokenizer = llm->tokenizer();
+    r.data = llm;
+  }
+  VOLT_CHECK(block_size <= mc.block_size, "[config] data.block_size ", block_size,
              " exceeds the model's context (model.block_size ", mc.block_size, ")");
-  r.data = std::make_shared<TextDataModule>(dopt);
-  if (!tokenizer_dir.empty()) r.data->set_tokenizer(load_tokenizer(tokenizer_dir));
-  r.data->prepare_data();
-  r.data->setup("fit");
-  const int64_t tok_vocab = r.data->tokenizer()->vocab_size();
+  const int64_t tok_vocab = r.tokenizer->vocab_size();
   if (mc.vocab_size == 0) mc.vocab_size = tok_vocab;
   VOLT_CHECK(mc.vocab_size >= tok_vocab, "[config] model.vocab_size ", mc.vocab_size,
              " is smaller than the tokenizer's vocabulary (", tok_vocab, ")");
@@ -118,8 +141,27 @@ Recipe build_recipe(Config& config, const std::string& tokenizer_dir) {
 
   // Seed before the weights are drawn (Lightning's seed_everything), so a config is one run.
   seed_everything(static_cast<uint64_t>(r.trainer.seed()));
-  r.module = std::make_shared<LMModule>(mc, adamw, scheduler, r.data->tokenizer());
+  r.module = std::make_shared<LMModule>(mc, adamw, scheduler, r.tokenizer);
   return r;
+}
+
+std::shared_ptr<LLMDataModule> build_llm_data(Config& config) {
+  ConfigSection root(config.root(), "", config.source());
+  LLMDataOptions defaults;
+  auto model_s = root.child("model");
+  if (model_s.has("preset")) {
+    defaults.block_size = ModelConfig::preset(model_s.get<std::string>("preset", "")).block_size;
+  }
+  defaults.block_size = model_s.get<int64_t>("block_size", defaults.block_size);
+  auto trainer_s = root.child("trainer");
+  defaults.seed = trainer_s.get<int64_t>("seed", defaults.seed);
+  auto data_s = root.child("data");
+  const std::string module = data_s.get<std::string>("module", "text");
+  VOLT_CHECK(module == "llm", "[config] ", config.source(), ": `volt data` works on data.module: "
+             "llm (this config's data.module is '", module, "')");
+  auto dm = std::make_shared<LLMDataModule>(llm_data_options_from(data_s, defaults));
+  data_s.finish();
+  return dm;
 }
 
 }  // namespace volt::cli

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "volt/core/config.h"
+#include "volt/data/data_path.h"
 #include "volt/data/datamodule.h"
 #include "volt/tokenizers/tokenizer.h"
 
@@ -46,8 +47,5 @@ class TextDataModule : public LightningDataModule {
   std::shared_ptr<Tokenizer> tokenizer_;
   torch::Tensor train_, val_;  // int64 token ids of each split
 };
-
-/// Resolves a data path: as given if it exists, else relative to VOLT_DATA_DIR or ../shared/data.
-std::string resolve_data_path(const std::string& path);
 
 }  // namespace volt

@@ -19,6 +19,7 @@
 #include "volt/core/config.h"
 #include "volt/core/csv_logger.h"
 #include "volt/data/datamodule.h"
+#include "volt/data/prefetch_loader.h"
 #include "volt/train/callback.h"
 #include "volt/train/lightning_module.h"
 
@@ -107,6 +108,11 @@ class Trainer {
   torch::Device device_{torch::kCPU};
   Optimizers optimizers_;
   std::shared_ptr<DataLoader> train_loader_, val_loader_;
+  std::unique_ptr<PrefetchLoader> train_batches_;  // train_loader_ behind its worker threads
+  // Share of step time spent waiting for data: since the last log line, and for the whole run.
+  double wait_window_ = 0, step_window_ = 0, wait_total_ = 0, step_total_ = 0;
+  int64_t steps_window_ = 0;
+  bool warned_data_wait_ = false;
   LightningModule* module_ = nullptr;
 
   int64_t global_step_ = 0, epoch_ = 0, batch_in_epoch_ = 0;
@@ -127,6 +133,9 @@ class Trainer {
   std::map<std::string, double> callback_metrics_, progress_metrics_, pending_log_;
   std::set<std::string> prog_bar_keys_;
   std::unique_ptr<CSVLogger> csv_;
+  // Wall-clock measurements (step time, data wait, throughput) go to timings.csv, not
+  // metrics.csv: they differ between two runs of one config, and metrics.csv must not.
+  std::unique_ptr<CSVLogger> timings_csv_;
   std::string config_yaml_;
 };
 
