@@ -255,5 +255,81 @@ TEST(Cli, TokenizerTrainThenTokenizeThenBench) {
   EXPECT_CONTAINS(b.out, "threads    2");
 }
 
+// volt data: prepare builds the token cache once and then reopens it; stats reports documents,
+// tokens and every collator's padding (--json, overrides applied); fit trains on the packed
+// collator and logs the data wait to timings.csv, not metrics.csv.
+TEST(Cli, DataPrepareStatsThenFitPacked) {
+  ScopedTempDir dir;
+  const std::string text = io::read_file(volt_test_data("corpora/tinyshakespeare/input.txt"));
+  test::write_text(dir / "plays.txt", text.substr(0, 20000));  // speeches separated by blank lines
+  const std::string yaml =
+      "name: data-cli\n"
+      "trainer: {max_steps: 3, val_check_interval: 3, limit_val_batches: 2, log_every_n_steps: 1,\n"
+      "          enable_progress_bar: false, num_threads: 1, default_root_dir: " + (dir / "runs") + "}\n"
+      "model: {preset: babygpt-tiny, n_layer: 1, n_embd: 32, vocab_size: 50304}\n"
+      "data:\n"
+      "  module: llm\n"
+      "  format: text\n"
+      "  documents: blank_line\n"
+      "  path: " + (dir / "plays.txt") + "\n"
+      "  tokenizer: " + volt_test_data("tokenizers/gpt2") + "\n"
+      "  cache_dir: " + (dir / "cache") + "\n"
+      "  block_size: 32\n"
+      "  batch_size: 4\n"
+      "  collator: packed\n"
+      "  val_fraction: 0.1\n"
+      "  num_workers: 2\n"
+      "optimizer: {lr: 1.0e-3}\n"
+      "scheduler: {warmup_steps: 1}\n";
+  const std::string recipe = dir / "recipe.yaml";
+  test::write_text(recipe, yaml);
+
+  auto p1 = run_cli(dir, "data prepare --config " + recipe);
+  ASSERT_EQ(p1.code, 0) << p1.out << p1.err;
+  EXPECT_CONTAINS(p1.out, "built in");
+  auto p2 = run_cli(dir, "data prepare --config " + recipe);
+  ASSERT_EQ(p2.code, 0) << p2.err;
+  EXPECT_CONTAINS(p2.out, "reopened");
+
+  auto s = run_cli(dir, "data stats --config " + recipe + " --json --data.block_size=64");
+  ASSERT_EQ(s.code, 0) << s.out << s.err;
+  const auto j = nlohmann::json::parse(s.out);
+  const int64_t docs = j.at("documents").get<int64_t>();
+  EXPECT_GT(docs, 50);
+  EXPECT_GT(j.at("tokens").get<int64_t>(), 4000);
+  EXPECT_EQ(j.at("block_size").get<int64_t>(), 64);
+  const auto& pad = j.at("padding_fraction");
+  EXPECT_LT(pad.at("packed").get<double>(), pad.at("static").get<double>());
+  EXPECT_LE(pad.at("dynamic").get<double>(), pad.at("static").get<double>());
+  EXPECT_TRUE(fs::exists(j.at("plot").get<std::string>()));
+  auto table = run_cli(dir, "data stats --config " + recipe + " --split val");
+  ASSERT_EQ(table.code, 0) << table.err;
+  EXPECT_CONTAINS(table.out, "length histogram");
+  EXPECT_CONTAINS(table.out, "packed");
+
+  auto fit = run_cli(dir, "fit --config " + recipe);
+  ASSERT_EQ(fit.code, 0) << fit.out << fit.err;
+  const std::string run = dir / "runs/data-cli";
+  const auto rows = CSVLogger::read(run + "/metrics.csv");
+  ASSERT_EQ(rows.size(), 3u);
+  EXPECT_EQ(rows[2].count("val_loss"), 1u);
+  EXPECT_EQ(rows[2].count("data_wait"), 0u);
+  const auto timings = CSVLogger::read(run + "/timings.csv");
+  ASSERT_EQ(timings.size(), 3u);
+  EXPECT_GE(timings[2].at("data_wait"), 0.0);
+  EXPECT_LE(timings[2].at("data_wait"), 1.0);
+
+  // Errors: a text-module config, a corpus that is not there, an unknown collator.
+  auto text_cfg = run_cli(dir, "data stats --config " + recipe + " --data.module=text");
+  EXPECT_EQ(text_cfg.code, 2);
+  EXPECT_CONTAINS(text_cfg.err, "data.module");
+  auto missing = run_cli(dir, "data prepare --config " + recipe + " --data.path=" + (dir / "nope.txt"));
+  EXPECT_EQ(missing.code, 2);
+  EXPECT_CONTAINS(missing.err, "nope.txt");
+  auto bad = run_cli(dir, "data stats --config " + recipe + " --data.collator=pack");
+  EXPECT_EQ(bad.code, 2);
+  EXPECT_CONTAINS(bad.err, "collator 'pack'");
+}
+
 }  // namespace
 }  // namespace volt

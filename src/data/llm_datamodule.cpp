@@ -149,10 +149,13 @@ void LLMDataModule::prepare_data() {
   for (auto& p : options_.corpus.paths) p = resolve_data_pattern(p);
   if (options_.cache.name == data::TokenCacheOptions().name) {
     // A readable directory name: the format and the first input's stem ("wikitext-valid").
-    std::string stem;
-    for (const auto& part : std::filesystem::path(options_.corpus.paths.front())) {
-      if (data::has_glob(part.string())) break;
-      stem = part.stem().string();
+    const std::filesystem::path first = options_.corpus.paths.front();
+    std::string stem = first.stem().string();
+    if (data::has_glob(first.string())) {  // the last fixed folder: "python3.11" of its /**/*.py
+      for (const auto& part : first) {
+        if (data::has_glob(part.string())) break;
+        stem = part.filename().string();
+      }
     }
     options_.cache.name = options_.corpus.format + "-" + stem;
   }

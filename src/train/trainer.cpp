@@ -362,8 +362,9 @@ void Trainer::fit(LightningModule& m, LightningDataModule& data, const std::stri
   train_batches_.reset();  // stop the workers
   flush_step_metrics(true);
   if (step_total_ > 0 && options_.enable_progress_bar()) {
-    print(str("Data wait: ", std::round(1000.0 * wait_total_ / step_total_) / 10.0,
-              "% of step time over the run"));
+    char share[32];
+    std::snprintf(share, sizeof share, "%.2f%%", 100.0 * wait_total_ / step_total_);
+    print(str("Data wait: ", share, " of step time over the run"));
   }
   each_callback([&](Callback& c) { c.on_train_end(*this, m); });
   each_callback([&](Callback& c) { c.on_fit_end(*this, m); });

@@ -4,6 +4,7 @@
 //   Documents, tokens, a document-length histogram (printed and plotted), and for each collator
 //   the share of padding and the real tokens per batch at the config's block and batch size.
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
@@ -121,8 +122,18 @@ Action add_stats(CLI::App& app) {
     write_bar_chart_svg(plot, bars, "Document lengths (" + a->split + ")", "tokens per document", "documents");
 
     const auto& o = dm->options();
+    // What the loader produces on one thread: batches of the configured collator, built from the
+    // memory-mapped cache (the other side of the model's tokens/s).
+    auto loader = dm->train_dataloader();
+    const int64_t timed = std::min<int64_t>(loader->size(), 200);
+    int64_t loaded = 0;
+    const auto t0 = std::chrono::steady_clock::now();
+    for (int64_t i = 0; i < timed; ++i) loaded += loader->get(0, i).input_ids.numel();
+    const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    const double loader_tps = static_cast<double>(loaded) / std::max(secs, 1e-9);
     if (a->json) {
       nlohmann::json j;
+      j["loader_tokens_per_sec"] = loader_tps;
       j["documents"] = static_cast<int64_t>(docs.size());
       j["tokens"] = tokens;
       j["split"] = a->split;
@@ -170,6 +181,8 @@ Action add_stats(CLI::App& app) {
                 static_cast<long long>(other.rows), static_cast<long long>(other.padding.batches),
                 100.0 * other.padding.padding_fraction(), other.padding.tokens_per_batch(),
                 o.group_by_length ? "false" : "true");
+    std::printf("\nloader (%s collator, one thread): %.0f batches/s = %.3g tokens/s\n", o.collator.c_str(),
+                static_cast<double>(timed) / std::max(secs, 1e-9), loader_tps);
     std::printf("static: padded to block_size; dynamic: to the longest row of each batch%s; packed: "
                 "best-fit decreasing, no attention across documents; concat: nanoGPT's stream\n",
                 o.group_by_length ? " (length-grouped)" : "");
