@@ -1,10 +1,5 @@
 #include "volt/io/safetensors.h"
 
-#include <fcntl.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
 #include <algorithm>
 #include <cerrno>
 #include <cstdint>
@@ -175,32 +170,6 @@ Json parse_header_json(const uint8_t* bytes, size_t size, const std::string& whe
   return header;
 }
 
-// --- Mapping the file. ---
-
-// The whole file mapped copy-on-write, so views may be written to without touching the file or
-// faulting; the file descriptor is closed on return (the mapping keeps the file alive).
-std::pair<void*, size_t> map_file(const std::string& path, const std::string& where) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  VOLT_CHECK(fd >= 0, where, ": ", errno == ENOENT ? "no such file" : std::strerror(errno));
-  struct stat st {};
-  if (::fstat(fd, &st) != 0) {
-    const int err = errno;
-    ::close(fd);
-    VOLT_FAIL(where, ": fstat failed: ", std::strerror(err));
-  }
-  const auto size = static_cast<size_t>(st.st_size);
-  if (!S_ISREG(st.st_mode) || size < 8) {
-    ::close(fd);
-    VOLT_CHECK(S_ISREG(st.st_mode), where, ": not a regular file");
-    VOLT_FAIL(where, ": file is ", size, " bytes, shorter than the 8-byte header length");
-  }
-  void* map = ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
-  const int err = errno;
-  ::close(fd);
-  VOLT_CHECK(map != MAP_FAILED, where, ": mmap failed: ", std::strerror(err));
-  return {map, size};
-}
-
 }  // namespace
 
 torch::Dtype dtype_from_safetensors(const std::string& code, const std::string& context) {
@@ -219,36 +188,31 @@ std::string dtype_to_safetensors(torch::Dtype dtype) {
 
 SafetensorsFile::SafetensorsFile(const std::string& path) : path_(path) {
   const std::string where = "[safetensors] " + path;
-  std::tie(map_, map_size_) = map_file(path, where);
-  try {
-    const auto* base = static_cast<const uint8_t*>(map_);
-    const uint64_t header_size = read_le64(base);
-    VOLT_CHECK(header_size <= map_size_ - 8, where, ": header length ", header_size,
-               " exceeds the ", map_size_ - 8, " bytes after the length field");
-    const Json header = parse_header_json(base + 8, header_size, where);
-    data_ = base + 8 + header_size;
-    const uint64_t data_size = map_size_ - 8 - header_size;
-    std::vector<const TensorInfo*> in_header_order;
-    for (const auto& [key, value] : header.items()) {
-      if (key == "__metadata__") {
-        metadata_ = parse_metadata(value, where);
-        continue;
-      }
-      // The JSON parser keeps one value per key, so every name here is new.
-      const auto it = tensors_.emplace(key, parse_tensor(key, value, data_size, where)).first;
-      in_header_order.push_back(&it->second);  // std::map nodes never move
+  map_ = io::MappedFile(path, where, io::MappedFile::Mode::kCopyOnWrite);
+  const size_t map_size = map_.size();
+  VOLT_CHECK(map_size >= 8, where, ": file is ", map_size, " bytes, shorter than the 8-byte header length");
+  const uint8_t* base = map_.data();
+  const uint64_t header_size = read_le64(base);
+  VOLT_CHECK(header_size <= map_size - 8, where, ": header length ", header_size,
+             " exceeds the ", map_size - 8, " bytes after the length field");
+  const Json header = parse_header_json(base + 8, header_size, where);
+  data_ = base + 8 + header_size;
+  const uint64_t data_size = map_size - 8 - header_size;
+  std::vector<const TensorInfo*> in_header_order;
+  for (const auto& [key, value] : header.items()) {
+    if (key == "__metadata__") {
+      metadata_ = parse_metadata(value, where);
+      continue;
     }
-    order_ = file_order(in_header_order);
-    check_no_overlap(order_, tensors_, where);
-  } catch (...) {
-    ::munmap(map_, map_size_);  // the destructor does not run for a throwing constructor
-    throw;
+    // The JSON parser keeps one value per key, so every name here is new.
+    const auto it = tensors_.emplace(key, parse_tensor(key, value, data_size, where)).first;
+    in_header_order.push_back(&it->second);  // std::map nodes never move
   }
+  order_ = file_order(in_header_order);
+  check_no_overlap(order_, tensors_, where);
 }
 
-SafetensorsFile::~SafetensorsFile() {
-  if (map_ != nullptr) ::munmap(map_, map_size_);
-}
+SafetensorsFile::~SafetensorsFile() = default;
 
 std::vector<std::string> SafetensorsFile::names() const { return order_; }
 

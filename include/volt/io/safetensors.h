@@ -7,6 +7,8 @@
 
 #include <torch/torch.h>
 
+#include "volt/io/mapped_file.h"
+
 #include <map>
 #include <memory>
 #include <optional>
@@ -52,8 +54,7 @@ class SafetensorsFile {
 
  private:
   std::string path_;
-  void* map_ = nullptr;
-  size_t map_size_ = 0;
+  io::MappedFile map_;  // copy-on-write: views may be written to without touching the file
   const uint8_t* data_ = nullptr;  // start of the data section
   std::map<std::string, TensorInfo> tensors_;
   std::vector<std::string> order_;  // names sorted by data offset (header order breaks ties)
