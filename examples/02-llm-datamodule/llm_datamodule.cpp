@@ -8,11 +8,13 @@
 //   3. one packed row, column by column: which articles it holds, position ids restarting at 0,
 //      document ids that keep attention inside each article, label -100 on the padding;
 //   4. training: a tiny BabyGPT on the packed batches with volt::Trainer, the loader's workers
-//      building batches ahead, and the share of step time spent waiting for data.
+//      building batches ahead, and the share of step time spent waiting for data, measured and
+//      predicted. --loader-delay-ms makes every batch that much slower to build (a stand-in for
+//      a slow disk or an on-the-fly tokenizer), so the prefetching arithmetic becomes visible.
 //
 //   cmake --build build --target example02_llm_datamodule -j1
-//   ./build/bin/example02_llm_datamodule                          # T = 1024, B = 8, 12 steps
-//   ./build/bin/example02_llm_datamodule --block-size 256 --batch-size 16 --steps 30 --workers 0
+//   ./build/bin/example02_llm_datamodule                          # T = 1024, B = 8, 8 steps
+//   ./build/bin/example02_llm_datamodule --block-size 64 --batch-size 4 --loader-delay-ms 300
 //
 // Exits 1 when packing does not pad less than static padding, or a loss is not finite, so ctest
 // can run it.
@@ -29,6 +31,7 @@
 #include <memory>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "volt/core/check.h"
@@ -56,7 +59,7 @@ constexpr uint64_t kSeed = 1337;          // splits, shuffles, weights
 
 // The model and its training: BabyGPT-tiny (2 blocks, 2 heads, 64 wide) with GPT-2's vocabulary.
 // Nearly all of its 3.3M weights are the 50,304 x 64 embedding, which is also the output layer.
-constexpr int64_t kDefaultSteps = 12;     // about a minute at T = 1024, B = 8 on 2 CPU cores
+constexpr int64_t kDefaultSteps = 8;      // about a minute at T = 1024, B = 8 on 2 CPU cores
 constexpr double kLR = 3e-3;              // a tiny model tolerates a large rate
 constexpr double kMinLR = 3e-4;
 constexpr double kWeightDecay = 0.1;
@@ -180,6 +183,7 @@ void print_packed_row(const volt::LLMDataModule& dm) {
     show.push_back(s);
     show.push_back(s + 1);
   }
+  show.push_back(row.inputs - 1);
   if (row.inputs < t) {
     show.push_back(row.inputs);
     show.push_back(t - 1);
@@ -207,17 +211,54 @@ void print_packed_row(const volt::LLMDataModule& dm) {
   }
 }
 
-// R_loader: every training batch of epoch 0 built on this thread, no workers.
-double measure_loader(volt::DataLoader& loader) {
+// A loader that takes `delay` longer per batch: a stand-in for a slow disk, a network file
+// system or tokenizing on the fly. It sleeps, so it costs time but no CPU.
+class DelayedLoader : public volt::DataLoader {
+ public:
+  DelayedLoader(std::shared_ptr<volt::DataLoader> inner, std::chrono::milliseconds delay)
+      : inner_(std::move(inner)), delay_(delay) {}
+  int64_t size() const override { return inner_->size(); }
+  volt::Batch get(int64_t epoch, int64_t index) const override {
+    if (delay_.count() > 0) std::this_thread::sleep_for(delay_);
+    return inner_->get(epoch, index);
+  }
+  int64_t num_workers() const override { return inner_->num_workers(); }
+  int64_t prefetch_factor() const override { return inner_->prefetch_factor(); }
+
+ private:
+  std::shared_ptr<volt::DataLoader> inner_;
+  std::chrono::milliseconds delay_;
+};
+
+// The LLMDataModule with its training batches delayed (validation is left alone).
+class DelayedData : public volt::LightningDataModule {
+ public:
+  DelayedData(volt::LLMDataModule& inner, std::chrono::milliseconds delay) : inner_(inner), delay_(delay) {}
+  void prepare_data() override { inner_.prepare_data(); }
+  void setup(const std::string& stage) override { inner_.setup(stage); }
+  std::shared_ptr<volt::DataLoader> train_dataloader() override {
+    return std::make_shared<DelayedLoader>(inner_.train_dataloader(), delay_);
+  }
+  std::shared_ptr<volt::DataLoader> val_dataloader() override { return inner_.val_dataloader(); }
+
+ private:
+  volt::LLMDataModule& inner_;
+  std::chrono::milliseconds delay_;
+};
+
+// R_loader: training batches of epoch 0 built on this thread, no workers (all of them, or 3 when
+// each is delayed). Returns the seconds per batch, t_load.
+double measure_loader(volt::DataLoader& loader, bool delayed) {
+  const int64_t n = delayed ? std::min<int64_t>(3, loader.size()) : loader.size();
   const auto t0 = std::chrono::steady_clock::now();
   int64_t tokens = 0;
-  for (int64_t i = 0; i < loader.size(); ++i) tokens += loader.get(0, i).num_target_tokens();
+  for (int64_t i = 0; i < n; ++i) tokens += loader.get(0, i).num_target_tokens();
   const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  const double rate = static_cast<double>(tokens) / std::max(s, 1e-9);
-  std::printf("\nThe loader alone, one thread: %lld packed batches (%s real tokens) in %.3f s = %.2fM "
-              "tokens/s\n", static_cast<long long>(loader.size()), thousands(tokens).c_str(), s,
-              rate / 1e6);
-  return rate;
+  std::printf("\nThe loader alone, one thread: %lld packed batches (%s real tokens) in %.3f s = %.3f ms "
+              "per batch, %s real tokens/s\n", static_cast<long long>(n), thousands(tokens).c_str(), s,
+              1e3 * s / static_cast<double>(n),
+              thousands(std::llround(static_cast<double>(tokens) / std::max(s, 1e-9))).c_str());
+  return s / static_cast<double>(n);
 }
 
 // Prints every step as it ends and remembers its loss.
@@ -248,7 +289,9 @@ class StepPrinter : public volt::Callback {
 // timings.csv (one row per logged step): the share of each step spent waiting for data, and the
 // step's length. Returns {run share, first step's share, share of the others}.
 struct WaitShares {
-  double run = 0, first = 0, rest = 0, seconds = 0;
+  double run = 0, first = 0, rest = 0;
+  double seconds = 0;       // all steps
+  double compute_rest = 0;  // mean step time minus its wait, after the first step: t_compute
 };
 WaitShares read_data_wait(const std::string& path) {
   std::ifstream in(path);
@@ -268,6 +311,7 @@ WaitShares read_data_wait(const std::string& path) {
   };
   const size_t wi = index("data_wait"), si = index("step_seconds");
   double wait_all = 0, step_all = 0, wait_rest = 0, step_rest = 0;
+  int64_t steps_rest = 0;
   WaitShares w;
   bool first = true;
   while (std::getline(in, line)) {
@@ -283,16 +327,19 @@ WaitShares read_data_wait(const std::string& path) {
       first = false;
     } else {
       wait_rest += share * step, step_rest += step;
+      ++steps_rest;
     }
   }
   w.run = step_all > 0 ? wait_all / step_all : 0;
   w.rest = step_rest > 0 ? wait_rest / step_rest : 0;
   w.seconds = step_all;
+  w.compute_rest = steps_rest > 0 ? (step_rest - wait_rest) / static_cast<double>(steps_rest) : 0;
   return w;
 }
 
 struct Args {
   int64_t block = kDefaultBlock, batch = kDefaultBatch, steps = kDefaultSteps, workers = kDefaultWorkers;
+  int64_t delay_ms = 0;
 };
 
 bool parse_args(int argc, char** argv, Args& a) {
@@ -302,11 +349,13 @@ bool parse_args(int argc, char** argv, Args& a) {
                       : arg == "--batch-size" ? &a.batch
                       : arg == "--steps"      ? &a.steps
                       : arg == "--workers"    ? &a.workers
+                      : arg == "--loader-delay-ms" ? &a.delay_ms
                                               : nullptr;
     if (target == nullptr || i + 1 >= argc) return false;
     char* end = nullptr;
     *target = std::strtoll(argv[++i], &end, 10);
-    if (end == argv[i] || *end != '\0' || *target < (target == &a.workers ? 0 : 1)) return false;
+    const int64_t lowest = target == &a.workers || target == &a.delay_ms ? 0 : 1;
+    if (end == argv[i] || *end != '\0' || *target < lowest) return false;
   }
   return true;
 }
@@ -319,9 +368,11 @@ int main(int argc, char** argv) {
     const std::string first = argc > 1 ? argv[1] : "";
     std::printf(
         "usage: %s [--block-size %lld] [--batch-size %lld] [--steps %lld] [--workers %lld]\n"
+        "          [--loader-delay-ms 0]\n"
         "Builds an LLMDataModule on Wikitext-2 (GPT-2 tokens), prints the padding of the four\n"
         "collators and one packed row, then trains BabyGPT-tiny on packed rows with volt::Trainer\n"
-        "and prints the share of step time spent waiting for data.\n"
+        "and prints the share of step time spent waiting for data. --loader-delay-ms makes each\n"
+        "training batch that much slower to build (a stand-in for a slow loader).\n"
         "Data: $VOLT_DATA_DIR, else ../shared/data beside the repository. Token cache:\n"
         "$VOLT_CACHE_DIR, else %s.\n",
         argv[0], static_cast<long long>(kDefaultBlock), static_cast<long long>(kDefaultBatch),
@@ -370,7 +421,9 @@ int main(int argc, char** argv) {
     print_packed_row(dm);
 
     // Part 4: train on packed rows. First the loader's own speed, R_loader.
-    const double loader_rate = measure_loader(*dm.train_dataloader());
+    const std::chrono::milliseconds delay(args.delay_ms);
+    DelayedData data(dm, delay);
+    const double t_load = measure_loader(*data.train_dataloader(), args.delay_ms > 0);
 
     volt::ModelConfig mc = volt::ModelConfig::preset("babygpt-tiny");
     mc.block_size = args.block;  // the position table covers the rows
@@ -399,9 +452,11 @@ int main(int argc, char** argv) {
                               .enable_checkpointing(false),
                           {printer});
     std::printf("\nTraining BabyGPT-tiny (2 blocks, 64 wide, vocabulary %lld, context %lld) on packed "
-                "rows, %lld loader workers:\n", static_cast<long long>(mc.vocab_size),
-                static_cast<long long>(mc.block_size), static_cast<long long>(args.workers));
-    trainer.fit(model, dm);
+                "rows, %lld loader worker%s%s:\n", static_cast<long long>(mc.vocab_size),
+                static_cast<long long>(mc.block_size), static_cast<long long>(args.workers),
+                args.workers == 1 ? "" : "s",
+                args.delay_ms > 0 ? (", each batch delayed " + std::to_string(args.delay_ms) + " ms").c_str() : "");
+    trainer.fit(model, data);
     const auto val = trainer.validate(model, dm);
     const double val_loss = val.count("val_loss") ? val.at("val_loss") : std::nan("");
 
@@ -410,12 +465,22 @@ int main(int argc, char** argv) {
     std::printf("\nval_loss %.4f on %lld batches (a uniform guess over the vocabulary: ln %lld = %.2f)\n",
                 val_loss, static_cast<long long>(kValBatches), static_cast<long long>(mc.vocab_size),
                 std::log(static_cast<double>(mc.vocab_size)));
-    std::printf("model: %.0f real tokens/s; loader: %.2fM tokens/s on one thread, %.0fx faster\n",
-                model_rate, loader_rate / 1e6, loader_rate / std::max(model_rate, 1e-9));
-    std::printf("data wait: %.2f%% of step time over the run (first step %.2f%%, the others %.2f%%)\n",
-                100 * wait.run, 100 * wait.first, 100 * wait.rest);
-    std::printf("  a synchronous loader would wait R_model / (R_model + R_loader) = %.3f%%\n",
-                100 * model_rate / (model_rate + loader_rate));
+    std::printf("model: %s real tokens/s over the run\n", thousands(std::llround(model_rate)).c_str());
+    std::printf("data wait: %.3f%% of step time over the run (first step %.3f%%: the queue starts "
+                "empty; the others %.3f%%)\n", 100 * wait.run, 100 * wait.first, 100 * wait.rest);
+    if (args.steps > 1) {
+      // Section 1 of the docs: synchronous, the step is t_compute + t_load; with k workers
+      // building ahead, it is max(t_compute, t_load / k).
+      const double tc = wait.compute_rest;
+      const auto k = static_cast<double>(args.workers);
+      const double predicted = args.workers == 0 ? t_load / (t_load + tc)
+                                                 : std::max(0.0, 1.0 - k * tc / t_load);
+      std::printf("  predicted after the first step, from t_compute %.3f s and t_load %.3f ms with %lld "
+                  "worker%s: %s = %.3f%%\n", tc, 1e3 * t_load, static_cast<long long>(args.workers),
+                  args.workers == 1 ? "" : "s",
+                  args.workers == 0 ? "t_load / (t_load + t_compute)" : "max(0, 1 - k t_compute / t_load)",
+                  100 * predicted);
+    }
 
     bool ok = true;
     if (!(packed_pad < static_pad)) {
