@@ -191,9 +191,12 @@ class SlowLoader : public DataLoader {
     int prev = max_in_flight.load();
     while (now > prev && !max_in_flight.compare_exchange_weak(prev, now)) {
     }
+    if (index == fail_at) {
+      --in_flight;
+      VOLT_FAIL("[test] batch ", index, " is broken");  // fails at once, before slower batches
+    }
     std::this_thread::sleep_for(delay_);
     --in_flight;
-    if (index == fail_at) VOLT_FAIL("[test] batch ", index, " is broken");
     Batch b;
     b.input_ids = torch::full({1, 2}, epoch * 1000 + index, torch::kLong);
     b.labels = b.input_ids.clone();
@@ -233,12 +236,16 @@ TEST(PrefetchLoader, OverlapsLoadingWithComputeAndRethrowsErrors) {
   sync.start(0, 0);
   for (int i = 0; i < 5; ++i) sync.next();
   EXPECT_GE(sync.wait_seconds(), 0.045);  // building batches on the training thread is waiting
+  // Batch 2 fails at once while 0 and 1 are still being built: they are still handed out, in
+  // order, as they would be without workers; then the error.
   loader->fail_at = 2;
-  PrefetchLoader f(loader, 2, 2, false);
+  PrefetchLoader f(loader, 3, 2, false);
   f.start(0, 0);
-  f.next();
-  f.next();
+  EXPECT_EQ(f.next().input_ids[0][0].item<int64_t>(), 0);
+  EXPECT_EQ(f.next().input_ids[0][0].item<int64_t>(), 1);
   EXPECT_NE(error_of([&] { f.next(); }).find("batch 2 is broken"), std::string::npos);
+  PrefetchLoader unstarted(loader, 2, 2, false);
+  EXPECT_NE(error_of([&] { unstarted.next(); }).find("before start()"), std::string::npos);
 }
 
 class SlowDataModule : public LightningDataModule {

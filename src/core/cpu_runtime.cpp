@@ -1,8 +1,10 @@
 #include "volt/core/cpu_runtime.h"
 
 #include <dlfcn.h>
+#include <malloc.h>
 
 #include <cstdlib>
+#include <cstring>
 #include <thread>
 
 #include <torch/torch.h>
@@ -28,6 +30,14 @@ int openblas_threads() {
   return get ? get() : 0;
 }
 
+// Training allocates and frees the same large tensors every step: keep them in the heap.
+bool keep_heap() {
+  if (std::getenv("MALLOC_MMAP_MAX_") || std::getenv("MALLOC_TRIM_THRESHOLD_")) return false;
+  if (const char* m = std::getenv("VOLT_MALLOC"); m && std::strcmp(m, "default") == 0) return false;
+  static const bool done = mallopt(M_MMAP_MAX, 0) == 1 && mallopt(M_TRIM_THRESHOLD, INT32_MAX) == 1;
+  return done;
+}
+
 int cores() { return static_cast<int>(std::max(1u, std::thread::hardware_concurrency())); }
 
 }  // namespace
@@ -45,6 +55,7 @@ CpuRuntimeInfo configure_cpu_threads(int64_t torch_threads) {
     info.torch_threads = info.blas_threads > 1 ? 1 : cores();
   }
   torch::set_num_threads(info.torch_threads);
+  info.heap_kept = keep_heap();
   return info;
 }
 
@@ -52,6 +63,7 @@ std::string cpu_runtime_summary() {
   std::string s = "torch " TORCH_VERSION ", " + std::to_string(torch::get_num_threads()) + " intra-op thread(s)";
   const std::string core = openblas_core();
   if (!core.empty()) s += ", OpenBLAS " + core + " x " + std::to_string(openblas_threads()) + " thread(s)";
+  if (keep_heap()) s += ", heap kept";
   return s;
 }
 

@@ -147,6 +147,15 @@ void LLMDataModule::set_tokenizer(std::shared_ptr<Tokenizer> t, std::string fing
 void LLMDataModule::prepare_data() {
   if (prepared_) return;
   for (auto& p : options_.corpus.paths) p = resolve_data_pattern(p);
+  // The paths are now absolute: an exclude written relative to the working directory
+  // ("data/test/**") must still match them.
+  std::vector<std::string> exclude = options_.corpus.exclude;
+  for (const auto& e : options_.corpus.exclude) {
+    if (!std::filesystem::path(e).is_absolute() && e.rfind("**", 0) != 0) {
+      exclude.push_back((std::filesystem::absolute(e)).lexically_normal().string());
+    }
+  }
+  options_.corpus.exclude = exclude;
   if (options_.cache.name == data::TokenCacheOptions().name) {
     // A readable directory name: the format and the first input's stem ("wikitext-valid").
     const std::filesystem::path first = options_.corpus.paths.front();
@@ -240,7 +249,9 @@ std::shared_ptr<DataLoader> LLMDataModule::loader(const std::vector<int64_t>& do
   data::SamplerOptions s;
   s.batch_size = options_.batch_size;
   s.seed = static_cast<uint64_t>(options_.seed);
-  s.shuffle = train && options_.shuffle;
+  // Evaluation shuffles too (always epoch 0, so always the same order): a val_batches subset is
+  // then a fair sample, not the longest pieces that packing and length grouping put first.
+  s.shuffle = train ? options_.shuffle : true;
   s.drop_last = train && options_.drop_last;
   s.group_by_length = options_.collator == "dynamic" && options_.group_by_length;
   return std::make_shared<RowLoader>(cache_, build_rows(options_.collator, docs, *cache_, options_.block_size),

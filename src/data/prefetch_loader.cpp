@@ -26,7 +26,7 @@ void PrefetchLoader::stop() {
   for (auto& t : threads_) t.join();
   threads_.clear();
   done_.clear();
-  error_ = nullptr;
+  errors_.clear();
   stopping_ = false;
 }
 
@@ -34,6 +34,7 @@ void PrefetchLoader::start(int64_t epoch, int64_t first) {
   stop();
   epoch_ = epoch;
   next_to_build_ = next_to_take_ = first;
+  started_ = true;
   for (int64_t i = 0; i < workers_; ++i) threads_.emplace_back([this] { work(); });
 }
 
@@ -45,7 +46,7 @@ void PrefetchLoader::work() {
       std::unique_lock<std::mutex> lock(mu_);
       // Bounded: never more than capacity_ batches ahead of the consumer.
       space_.wait(lock, [&] { return stopping_ || next_to_build_ < next_to_take_ + capacity_; });
-      if (stopping_ || next_to_build_ >= end || error_) return;
+      if (stopping_ || next_to_build_ >= end || !errors_.empty()) return;
       index = next_to_build_++;
     }
     try {
@@ -54,8 +55,9 @@ void PrefetchLoader::work() {
       std::lock_guard<std::mutex> lock(mu_);
       done_.emplace(index, std::move(b));
     } catch (...) {
+      // Kept with its index: batches before it are still handed out, as without workers.
       std::lock_guard<std::mutex> lock(mu_);
-      if (!error_) error_ = std::current_exception();
+      errors_.emplace(index, std::current_exception());
     }
     ready_.notify_all();
   }
@@ -69,9 +71,13 @@ Batch PrefetchLoader::next() {
     if (pin_) b = b.pin_memory();
   } else {
     std::unique_lock<std::mutex> lock(mu_);
+    VOLT_CHECK(started_, "[data] PrefetchLoader::next() before start()");
     VOLT_CHECK(next_to_take_ < loader_->size(), "[data] the epoch has no batch ", next_to_take_);
-    ready_.wait(lock, [&] { return error_ || done_.count(next_to_take_) > 0; });
-    if (error_ && done_.count(next_to_take_) == 0) std::rethrow_exception(error_);
+    // Workers stop at the first error, so batches past it may never come: wait for this index
+    // or for an error at or before it.
+    auto failed = [&] { return !errors_.empty() && errors_.begin()->first <= next_to_take_; };
+    ready_.wait(lock, [&] { return failed() || done_.count(next_to_take_) > 0; });
+    if (done_.count(next_to_take_) == 0) std::rethrow_exception(errors_.begin()->second);
     auto it = done_.find(next_to_take_++);
     b = std::move(it->second);
     done_.erase(it);

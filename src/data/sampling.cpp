@@ -153,7 +153,10 @@ std::vector<Row> concatenate_and_chunk(const std::vector<int64_t>& docs,
       }
     }
   }
-  if (row_tokens >= 2) {
+  // The stream's tail: kept if it predicts anything (a piece of 2+ tokens holds a label).
+  const bool has_label = std::any_of(row.pieces.begin(), row.pieces.end(),
+                                     [](const Piece& p) { return p.length >= 2; });
+  if (row_tokens >= 2 && has_label) {
     row.inputs = row_tokens - 1;
     rows.push_back(std::move(row));
   }

@@ -1,5 +1,7 @@
 #include "volt/data/token_cache.h"
 
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -10,6 +12,9 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <mutex>
+#include <set>
+#include <optional>
 #include <thread>
 
 #include "volt/core/atomic_file.h"
@@ -28,6 +33,24 @@ constexpr int kFormatVersion = 1;
 // Tokenize in chunks of about this much text: large enough to keep every thread busy, small
 // enough that the texts and their ids stay a modest share of memory.
 constexpr size_t kChunkBytes = size_t{8} << 20;
+
+// An exclusive flock(2) on a file, released when destroyed (or when the process dies).
+class FileLock {
+ public:
+  explicit FileLock(const std::string& path) {
+    fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    VOLT_CHECK(fd_ >= 0, "[data] ", path, ": cannot open the lock file: ", std::strerror(errno));
+    while (::flock(fd_, LOCK_EX) != 0) {
+      VOLT_CHECK(errno == EINTR, "[data] ", path, ": flock failed: ", std::strerror(errno));
+    }
+  }
+  ~FileLock() { ::close(fd_); }
+  FileLock(const FileLock&) = delete;
+  FileLock& operator=(const FileLock&) = delete;
+
+ private:
+  int fd_ = -1;
+};
 
 struct FileStat {
   int64_t size = 0, mtime_ns = 0;
@@ -52,21 +75,23 @@ Json manifest(const std::vector<std::string>& files, int threads) {
   std::vector<std::string> hashes(files.size());
   std::vector<FileStat> stats(files.size());
   std::atomic<size_t> next{0};
+  std::mutex mu;
+  std::exception_ptr error;
   auto work = [&] {
-    for (size_t i; (i = next.fetch_add(1)) < files.size();) {
-      stats[i] = stat_file(files[i]);
-      hashes[i] = sha256_hex(io::read_file(files[i]));
+    try {
+      for (size_t i; (i = next.fetch_add(1)) < files.size();) {
+        stats[i] = stat_file(files[i]);
+        hashes[i] = sha256_hex(io::read_file(files[i]));
+      }
+    } catch (...) {  // an unreadable file: the first error wins, the other threads stop
+      std::lock_guard<std::mutex> lock(mu);
+      if (!error) error = std::current_exception();
+      next = files.size();
     }
   };
   std::vector<std::thread> pool;
   for (int t = 1; t < threads; ++t) pool.emplace_back(work);
-  std::exception_ptr error;
-  try {
-    work();
-  } catch (...) {
-    error = std::current_exception();
-    next = files.size();
-  }
+  work();
   for (auto& t : pool) t.join();
   if (error) std::rethrow_exception(error);
   for (size_t i = 0; i < files.size(); ++i) {
@@ -250,9 +275,16 @@ std::string default_cache_dir() {
 std::string fingerprint_path(const std::string& path) {
   VOLT_CHECK(fs::exists(path), "[data] ", path, ": no such file or directory");
   if (!fs::is_directory(path)) return sha256_hex(io::read_file(path));
+  // Only what load_tokenizer reads: a checkpoint directory also holds gigabytes of weights.
+  auto is_tokenizer_file = [](const fs::path& p) {
+    static const std::set<std::string> names = {"tokenizer.json", "tokenizer_config.json", "vocab.json",
+                                                "merges.txt", "special_tokens_map.json", "added_tokens.json"};
+    const auto ext = p.extension().string();
+    return names.count(p.filename().string()) > 0 || ext == ".model" || ext == ".tiktoken";
+  };
   std::vector<fs::path> files;
   for (const auto& e : fs::directory_iterator(path)) {
-    if (e.is_regular_file()) files.push_back(e.path());
+    if (e.is_regular_file() && is_tokenizer_file(e.path())) files.push_back(e.path());
   }
   std::sort(files.begin(), files.end());
   Sha256 h;
@@ -276,30 +308,47 @@ TokenCache TokenCache::open_or_build(const CorpusOptions& corpus, const Tokenize
   const auto files = corpus_files(corpus);
   const int threads = o.threads > 0 ? o.threads
                                     : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-
   TokenCacheReport r;
-  r.reason = o.force_rebuild ? "rebuild requested" : "new";
-  if (!o.force_rebuild && fs::exists(dir / "meta.json")) {
+  auto done = [&](TokenCache cache) {
+    r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    if (report) *report = r;
+    return cache;
+  };
+  // The cache when it is current; else why not, in r.reason.
+  auto current = [&]() -> std::optional<TokenCache> {
+    r.reason = o.force_rebuild ? "rebuild requested" : "new";
+    if (o.force_rebuild || !fs::exists(dir / "meta.json")) return std::nullopt;
     try {
       Json meta = io::read_json((dir / "meta.json").string());
       bool refreshed = false;
-      r.reason = stale_inputs(meta["inputs"], files, &refreshed);
-      if (r.reason.empty()) {
-        if (refreshed) io::write_json((dir / "meta.json").string(), meta);
-        TokenCache cache = open(dir.string());
-        r.input_bytes = meta.value("input_bytes", int64_t{0});
-        r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-        if (report) *report = r;
-        return cache;
+      r.reason = stale_inputs(meta.at("inputs"), files, &refreshed);
+      if (!r.reason.empty()) return std::nullopt;
+      TokenCache cache = open(dir.string());
+      if (refreshed) {
+        // Best effort: a read-only or shared cache stays usable; the next open hashes again.
+        try {
+          io::write_json((dir / "meta.json").string(), meta);
+        } catch (const std::exception&) {
+        }
       }
-    } catch (const Error& e) {
+      r.input_bytes = meta.value("input_bytes", int64_t{0});
+      return cache;
+    } catch (const std::exception& e) {  // volt, JSON and filesystem errors alike
       r.reason = std::string("unreadable cache (") + e.what() + ")";
+      return std::nullopt;
     }
-  }
+  };
+  if (auto cache = current()) return done(std::move(*cache));
 
+  // Build under a lock: concurrent runs on one cache (a sweep, prepare beside fit) build it once.
   fs::create_directories(root);
-  const fs::path tmp = root / (dir.filename().string() + ".tmp-" + std::to_string(::getpid()));
-  fs::remove_all(tmp);
+  FileLock lock((root / (dir.filename().string() + ".lock")).string());
+  if (!o.force_rebuild) {
+    if (auto cache = current()) return done(std::move(*cache));  // another process built it
+  }
+  const std::string unique = std::to_string(::getpid()) + "-" +
+      std::to_string(std::chrono::steady_clock::now().time_since_epoch().count());
+  const fs::path tmp = root / (dir.filename().string() + ".tmp-" + unique);
   fs::create_directories(tmp);
   try {
     Json meta = build(corpus, tok, spec, files, o, tmp.string(), progress, threads);
@@ -307,26 +356,31 @@ TokenCache TokenCache::open_or_build(const CorpusOptions& corpus, const Tokenize
         std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     io::write_json((tmp / "meta.json").string(), meta);
     r.input_bytes = meta["input_bytes"].get<int64_t>();
+    // Publish: a reader sees the old directory or the new one, never a half-written one.
+    const fs::path old = root / (dir.filename().string() + ".old-" + unique);
+    if (fs::exists(dir)) fs::rename(dir, old);
+    fs::rename(tmp, dir);
+    fsync_dir(root.string());
+    std::error_code ec;
+    fs::remove_all(old, ec);
   } catch (...) {
     std::error_code ec;
     fs::remove_all(tmp, ec);
     throw;
   }
-  // Publish: a reader sees the old directory or the new one, never a half-written one.
-  const fs::path old = root / (dir.filename().string() + ".old-" + std::to_string(::getpid()));
-  if (fs::exists(dir)) fs::rename(dir, old);
-  fs::rename(tmp, dir);
-  fsync_dir(root.string());
-  std::error_code ec;
-  fs::remove_all(old, ec);
   r.built = true;
-  TokenCache cache = open(dir.string());
-  r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  if (report) *report = r;
-  return cache;
+  return done(open(dir.string()));
 }
 
 TokenCache TokenCache::open(const std::string& dir) {
+  try {
+    return open_checked(dir);
+  } catch (const nlohmann::json::exception& e) {
+    VOLT_FAIL("[data] token cache ", dir, "/meta.json: ", e.what());
+  }
+}
+
+TokenCache TokenCache::open_checked(const std::string& dir) {
   TokenCache c;
   c.dir_ = dir;
   const std::string where = "[data] token cache " + dir;
@@ -389,6 +443,8 @@ void TokenCache::read(int64_t doc, int64_t begin, int64_t count, int64_t* out) c
   auto it = std::upper_bound(shards_.begin(), shards_.end(), first,
                              [](int64_t t, const std::shared_ptr<Shard>& s) { return t < s->first_token; });
   const Shard& s = **(it - 1);
+  VOLT_CHECK(first + count <= s.first_token + s.tokens, "[data] token cache ", dir_, ": document ", doc,
+             " runs past the end of its shard (index.bin and the shards disagree)");
   const uint8_t* p = s.file.data() + (first - s.first_token) * bytes_per_token_;
   if (bytes_per_token_ == 2) {
     for (int64_t i = 0; i < count; ++i) {

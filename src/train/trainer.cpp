@@ -173,10 +173,12 @@ void Trainer::flush_step_metrics(bool force) {
                                                {"tokens_per_sec", tokens_per_sec_}});
       timings_csv_->flush();
     }
-    if (share > 0.10 && !warned_data_wait_) {
+    const double steady = warn_step_ > 0 ? warn_wait_ / warn_step_ : 0.0;
+    warn_wait_ = warn_step_ = 0;
+    if (steady > 0.10 && !warned_data_wait_) {
       warned_data_wait_ = true;
-      print(str("[trainer] warning: ", std::round(1000.0 * share) / 10.0, "% of step time went to "
-                "waiting for data (", train_loader_->num_workers(), " loader workers). Give the "
+      print(str("[trainer] warning: ", std::round(1000.0 * steady) / 10.0, "% of step time went to "
+                "waiting for data (loader workers: ", train_loader_->num_workers(), "). Give the "
                 "loader more workers (data.num_workers) or prefetch (data.prefetch_factor), or "
                 "tokenize ahead of time (volt data prepare)."));
     }
@@ -314,6 +316,7 @@ void Trainer::fit(LightningModule& m, LightningDataModule& data, const std::stri
   while (!done()) {
     if (batch_in_epoch_ == 0) each_callback([&](Callback& c) { c.on_train_epoch_start(*this, m); });
     train_batches_->start(epoch_, batch_in_epoch_);
+    bool first_step_of_loader = true;
     while (batch_in_epoch_ + acc <= train_loader_->size() && !done()) {
       const auto t0 = std::chrono::steady_clock::now();
       const double wait0 = train_batches_->wait_seconds();
@@ -337,8 +340,13 @@ void Trainer::fit(LightningModule& m, LightningDataModule& data, const std::stri
       tokens_ema = tokens_ema == 0 ? tps : 0.9 * tokens_ema + 0.1 * tps;
       tokens_per_sec_ = tokens_ema;
       const double waited = train_batches_->wait_seconds() - wait0;
-      wait_window_ += waited, step_window_ += dt, wait_total_ += waited, step_total_ += dt;
+      wait_total_ += waited, step_total_ += dt;
+      wait_window_ += waited, step_window_ += dt;
       ++steps_window_;
+      // The first step after the workers (re)start finds an empty queue: that wait is the
+      // pipeline filling, not starvation, so it is logged but does not decide the warning.
+      if (!first_step_of_loader) warn_wait_ += waited, warn_step_ += dt;
+      first_step_of_loader = false;
       if (grad_norm.defined()) step_values_["grad_norm"].push_back(grad_norm);
       publish_step_metrics();
       each_callback([&](Callback& c) { c.on_train_batch_end(*this, m, loss, first, batch_in_epoch_ - 1); });

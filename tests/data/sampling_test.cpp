@@ -152,6 +152,12 @@ TEST(Sampling, ConcatenateAndChunkCutsOneStreamIntoOverlappingRows) {
   const auto r3 = concatenate_and_chunk({0}, [&](int64_t d) { return ten[d]; }, 4);
   ASSERT_EQ(r3.size(), 3u);
   EXPECT_EQ(r3[2].inputs, 1);
+  // A tail of one-token documents predicts nothing (every label would cross a document): no row,
+  // rather than a batch whose loss is the mean over zero labels.
+  const std::vector<int64_t> tail = {5, 1, 1};
+  const auto r4 = concatenate_and_chunk({0, 1, 2}, [&](int64_t d) { return tail[d]; }, 4);
+  ASSERT_EQ(r4.size(), 1u);
+  EXPECT_EQ(r4[0].inputs, 4);
 }
 
 TEST(Sampling, EpochBatchesAreReproducibleAndDifferPerEpoch) {

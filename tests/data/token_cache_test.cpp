@@ -95,10 +95,13 @@ TEST(TokenCache, ReopensUntilAnInputOrASettingChanges) {
   EXPECT_TRUE(r.built);
   EXPECT_NE(c.dir(), dir);
   EXPECT_NE(c.document(0).back(), 50256);
-  // Leftovers of the builds are gone: only the two cache directories remain.
-  int entries = 0;
-  for (const auto& e : fs::directory_iterator(f.opts.cache_dir)) entries += e.is_directory() ? 1 : 100;
-  EXPECT_EQ(entries, 2);
+  // Leftovers of the builds are gone: only the two cache directories remain (beside their locks).
+  int dirs = 0;
+  for (const auto& e : fs::directory_iterator(f.opts.cache_dir)) {
+    if (e.is_directory()) ++dirs;
+    else EXPECT_EQ(e.path().extension(), ".lock") << e.path();
+  }
+  EXPECT_EQ(dirs, 2);
 }
 
 TEST(TokenCache, RepairsADamagedCache) {
@@ -153,12 +156,34 @@ TEST(TokenCache, BadInputsNameTheDocument) {
   write(f.tmp / "a.txt", "\n \n");
   write(f.tmp / "b.txt", "\n");
   EXPECT_NE(error_of([&] { f.open(nullptr); }).find("no documents"), std::string::npos);
-  // A failed build leaves nothing behind.
-  int entries = 0;
+  // A failed build leaves nothing behind but its lock file.
+  int dirs = 0;
   if (fs::exists(f.opts.cache_dir)) {
-    for ([[maybe_unused]] const auto& e : fs::directory_iterator(f.opts.cache_dir)) ++entries;
+    for (const auto& e : fs::directory_iterator(f.opts.cache_dir)) dirs += e.is_directory() ? 1 : 0;
   }
-  EXPECT_EQ(entries, 0);
+  EXPECT_EQ(dirs, 0);
+}
+
+TEST(TokenCache, ConcurrentBuildersBuildOnceAndLeaveNoTemporaries) {
+  Fixture f;
+  std::vector<TokenCacheReport> reports(3);
+  std::vector<std::string> errors(3);
+  std::vector<std::thread> threads;
+  for (size_t i = 0; i < 3; ++i) {
+    threads.emplace_back([&, i] { errors[i] = error_of([&] { f.open(&reports[i]); }); });
+  }
+  for (auto& t : threads) t.join();
+  int built = 0;
+  for (size_t i = 0; i < 3; ++i) {
+    EXPECT_EQ(errors[i], "<no error>");
+    built += reports[i].built ? 1 : 0;
+  }
+  EXPECT_EQ(built, 1);  // the others waited on the lock and found the cache current
+  for (const auto& e : fs::directory_iterator(f.opts.cache_dir)) {
+    const std::string name = e.path().filename().string();
+    EXPECT_EQ(name.find(".tmp-"), std::string::npos) << name;
+    EXPECT_EQ(name.find(".old-"), std::string::npos) << name;
+  }
 }
 
 TEST(TokenCache, FingerprintsChangeWithContent) {
@@ -169,6 +194,9 @@ TEST(TokenCache, FingerprintsChangeWithContent) {
   write(tmp / "tok/tokenizer_config.json", "{}");
   const auto b = fingerprint_path(tmp / "tok");
   EXPECT_NE(a, b);
+  EXPECT_EQ(b, fingerprint_path(tmp / "tok"));
+  // A checkpoint directory's weights are not part of the tokenizer's identity.
+  write(tmp / "tok/model.safetensors", "weights");
   EXPECT_EQ(b, fingerprint_path(tmp / "tok"));
   EXPECT_EQ(fingerprint_path(tmp / "tok/tokenizer.json").size(), 64u);
 }

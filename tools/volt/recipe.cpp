@@ -133,7 +133,9 @@ Recipe build_recipe(Config& config, const std::string& tokenizer_dir) {
   auto scheduler = scheduler_from(sched_s, adamw.lr, r.trainer.max_steps());
   sched_s.finish();
 
-  r.callbacks.push_back(std::make_shared<ModelCheckpoint>(checkpoint_from(ckpt_s, true)));
+  // Without validation batches (val_fraction 0, or a split too short) monitor nothing.
+  const auto val = r.data->val_dataloader();
+  r.callbacks.push_back(std::make_shared<ModelCheckpoint>(checkpoint_from(ckpt_s, val && val->size() > 0)));
   ckpt_s.finish();
   trainer_s.finish();
   r.callbacks.push_back(std::make_shared<LearningRateMonitor>());

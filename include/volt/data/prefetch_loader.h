@@ -44,9 +44,10 @@ class PrefetchLoader {
   std::mutex mu_;
   std::condition_variable ready_, space_;
   std::map<int64_t, Batch> done_;  // built, not yet taken
-  std::exception_ptr error_;
+  std::map<int64_t, std::exception_ptr> errors_;  // by batch index
   int64_t epoch_ = 0, next_to_build_ = 0, next_to_take_ = 0;
   bool stopping_ = false;
+  bool started_ = false;
   double wait_seconds_ = 0;
 };
 

@@ -40,8 +40,9 @@ struct TokenCacheOptions {
 /// $VOLT_CACHE_DIR, else $XDG_CACHE_HOME/volt/data, else ~/.cache/volt/data.
 std::string default_cache_dir();
 
-/// A tokenizer's identity for cache keys: sha256 over the file, or over a directory's files
-/// (names and contents, sorted by name).
+/// A tokenizer's identity for cache keys: sha256 over the file, or over a directory's tokenizer
+/// files (tokenizer.json, tokenizer_config.json, vocab.json, merges.txt, *.model, *.tiktoken, ...;
+/// names and contents, sorted by name), so a checkpoint's weights do not change it.
 std::string fingerprint_path(const std::string& path);
 
 /// What a build or an open did, for the CLI and the benchmarks.
@@ -78,6 +79,7 @@ class TokenCache {
   const nlohmann::json& meta() const { return meta_; }
 
  private:
+  static TokenCache open_checked(const std::string& dir);
   struct Shard {
     io::MappedFile file;
     int64_t first_token = 0, tokens = 0;

@@ -112,6 +112,7 @@ class Trainer {
   // Share of step time spent waiting for data: since the last log line, and for the whole run.
   double wait_window_ = 0, step_window_ = 0, wait_total_ = 0, step_total_ = 0;
   int64_t steps_window_ = 0;
+  double warn_wait_ = 0, warn_step_ = 0;  // the same, without the first step after a (re)start
   bool warned_data_wait_ = false;
   LightningModule* module_ = nullptr;
 
