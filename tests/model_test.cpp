@@ -358,7 +358,69 @@ TEST(ModelConfig, HfJsonRoundTripAndErrors) {
   EXPECT_NE(error_of([] { ModelConfig::from_hf_json({{"n_embd", 10}, {"n_head", 3}}, "cfg.json"); })
                 .find("multiple of n_head"),
             std::string::npos);
-  EXPECT_NE(error_of([] { ModelConfig::from_hf_json({{"model_type", "llama"}}, "cfg.json"); }).find("llama"),
+  EXPECT_NE(error_of([] { ModelConfig::from_hf_json({{"model_type", "falcon"}}, "cfg.json"); })
+                .find("'falcon' is not supported (gpt2, llama, mistral)"),
+            std::string::npos);
+}
+
+TEST(ModelConfig, PresetParameterCountsMatchThePublishedOnes) {
+  // Counted by arithmetic, nothing allocated: the figures the model cards publish.
+  EXPECT_EQ(count_parameters(ModelConfig::preset("gpt2")), 124439808);
+  EXPECT_EQ(count_parameters(ModelConfig::preset("tinyllama-1.1b")), 1100048384);
+  EXPECT_EQ(count_parameters(ModelConfig::preset("llama-2-7b")), 6738415616);
+  EXPECT_EQ(count_parameters(ModelConfig::preset("llama-3-8b")), 8030261248);
+  EXPECT_EQ(count_parameters(ModelConfig::preset("llama-3.1-8b")), 8030261248);
+  EXPECT_EQ(count_parameters(ModelConfig::preset("mistral-7b-v0.1")), 7241732096);
+  for (const auto& name : ModelConfig::preset_names()) ModelConfig::preset(name).validate();
+}
+
+TEST(ModelConfig, LlamaAndMistralConfigJsonRoundTrip) {
+  // Llama 3.1 8B's config.json as transformers writes it (the keys volt reads).
+  const auto hf = nlohmann::json::parse(R"({
+    "architectures": ["LlamaForCausalLM"], "model_type": "llama", "vocab_size": 128256,
+    "hidden_size": 4096, "intermediate_size": 14336, "num_hidden_layers": 32,
+    "num_attention_heads": 32, "num_key_value_heads": 8, "max_position_embeddings": 131072,
+    "rms_norm_eps": 1e-05, "rope_theta": 500000.0, "hidden_act": "silu", "attention_bias": false,
+    "mlp_bias": false, "tie_word_embeddings": false, "bos_token_id": 128000, "eos_token_id": 128001,
+    "rope_scaling": {"factor": 8.0, "low_freq_factor": 1.0, "high_freq_factor": 4.0,
+                     "original_max_position_embeddings": 8192, "rope_type": "llama3"}})");
+  const auto c = ModelConfig::from_hf_json(hf, "llama31.json");
+  EXPECT_EQ(c.model_type, "llama");
+  EXPECT_EQ(c.kv_heads(), 8);
+  EXPECT_EQ(c.head_dim(), 128);
+  EXPECT_EQ(c.block_size, 131072);
+  EXPECT_EQ(c.rope_scaling.type, "llama3");
+  EXPECT_EQ(c.rope_theta, 500000.0);
+  EXPECT_EQ(count_parameters(c), 8030261248);
+  const auto again = ModelConfig::from_hf_json(c.to_hf_json(), "round-trip");
+  EXPECT_EQ(again.to_hf_json(), c.to_hf_json());
+  EXPECT_EQ(c.to_hf_json().at("architectures")[0], "LlamaForCausalLM");
+
+  const auto m = ModelConfig::preset("mistral-7b-v0.1");
+  const auto mj = m.to_hf_json();
+  EXPECT_EQ(mj.at("architectures")[0], "MistralForCausalLM");
+  EXPECT_EQ(mj.at("sliding_window"), 4096);
+  const auto mb = ModelConfig::from_hf_json(mj, "mistral.json");
+  EXPECT_EQ(mb.sliding_window, 4096);
+  EXPECT_EQ(count_parameters(mb), 7241732096);
+
+  // Errors name the file and the problem.
+  auto bad = hf;
+  bad["num_key_value_heads"] = 5;
+  EXPECT_NE(error_of([&] { ModelConfig::from_hf_json(bad, "b.json"); }).find("multiple of n_kv_head (5)"),
+            std::string::npos);
+  bad = hf;
+  bad["rope_scaling"]["rope_type"] = "yarn";
+  EXPECT_NE(error_of([&] { ModelConfig::from_hf_json(bad, "b.json"); }).find("rope_scaling type 'yarn'"),
+            std::string::npos);
+  bad = hf;
+  bad["mlp_bias"] = true;
+  EXPECT_NE(error_of([&] { ModelConfig::from_hf_json(bad, "b.json"); }).find("b.json"), std::string::npos);
+  // Building one is not there yet, and says so.
+  auto tinyllama = ModelConfig::preset("tinyllama-1.1b");
+  tinyllama.n_layer = 1, tinyllama.n_embd = 64, tinyllama.n_head = 4, tinyllama.n_kv_head = 2;
+  tinyllama.n_inner = 128, tinyllama.vocab_size = 100;
+  EXPECT_NE(error_of([&] { CausalLM m(tinyllama); }).find("builds only the gpt2 architecture"),
             std::string::npos);
 }
 

@@ -25,6 +25,8 @@ torch::Tensor BlockImpl::forward(torch::Tensor x, nn::KVCache* cache, int64_t la
 
 CausalLMImpl::CausalLMImpl(const ModelConfig& cfg) : cfg_(cfg) {
   cfg_.validate();
+  VOLT_CHECK(cfg_.model_type == "gpt2", "[model] model_type '", cfg_.model_type, "': its config "
+             "loads and its parameters are counted, but CausalLM builds only the gpt2 architecture so far");
   wte = register_module("wte", torch::nn::Embedding(cfg_.vocab_size, cfg_.n_embd));
   wpe = register_module("wpe", torch::nn::Embedding(cfg_.block_size, cfg_.n_embd));
   drop = register_module("drop", torch::nn::Dropout(cfg_.dropout));

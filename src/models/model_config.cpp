@@ -1,5 +1,6 @@
 #include "volt/models/model_config.h"
 
+#include <algorithm>
 #include <map>
 
 #include "volt/core/check.h"
@@ -7,17 +8,37 @@
 namespace volt {
 
 void ModelConfig::validate() const {
-  VOLT_CHECK(model_type == "gpt2", "[model] model_type '", model_type,
-             "' is not supported yet (supported: gpt2)");
+  VOLT_CHECK(model_type == "gpt2" || is_llama_family(), "[model] model_type '", model_type,
+             "' is not supported (gpt2, llama, mistral)");
   VOLT_CHECK(n_layer > 0, "[model] n_layer must be positive, got ", n_layer);
   VOLT_CHECK(n_head > 0, "[model] n_head must be positive, got ", n_head);
-  VOLT_CHECK(n_embd > 0 && n_embd % n_head == 0, "[model] n_embd (", n_embd,
+  VOLT_CHECK(n_embd > 0 && (head_dim_override > 0 || n_embd % n_head == 0), "[model] n_embd (", n_embd,
              ") must be a positive multiple of n_head (", n_head, ")");
   VOLT_CHECK(block_size > 0, "[model] block_size must be positive, got ", block_size);
   VOLT_CHECK(vocab_size > 0, "[model] vocab_size must be positive, got ", vocab_size);
   VOLT_CHECK(dropout >= 0.0 && dropout < 1.0, "[model] dropout must be in [0, 1), got ", dropout);
-  VOLT_CHECK(activation == "gelu" || activation == "gelu_new", "[model] activation '", activation,
-             "' is not supported (gelu, gelu_new)");
+  if (model_type == "gpt2") {
+    VOLT_CHECK(activation == "gelu" || activation == "gelu_new", "[model] activation '", activation,
+               "' is not supported for gpt2 (gelu, gelu_new)");
+    VOLT_CHECK(kv_heads() == n_head, "[model] gpt2 has no grouped-query attention (n_kv_head ",
+               n_kv_head, " != n_head ", n_head, ")");
+    return;
+  }
+  VOLT_CHECK(activation == "silu", "[model] activation '", activation, "' is not supported for ",
+             model_type, " (silu: the SwiGLU MLP)");
+  VOLT_CHECK(kv_heads() > 0 && n_head % kv_heads() == 0, "[model] n_head (", n_head,
+             ") must be a multiple of n_kv_head (", kv_heads(), ")");
+  VOLT_CHECK(head_dim() % 2 == 0, "[model] RoPE needs an even head_dim, got ", head_dim());
+  VOLT_CHECK(rope_theta > 0, "[model] rope_theta must be positive, got ", rope_theta);
+  VOLT_CHECK(rope_scaling.type.empty() || rope_scaling.type == "llama3", "[model] rope_scaling type '",
+             rope_scaling.type, "' is not supported (llama3, or none)");
+  if (rope_scaling.type == "llama3") {
+    VOLT_CHECK(rope_scaling.factor >= 1 && rope_scaling.high_freq_factor > rope_scaling.low_freq_factor &&
+                   rope_scaling.original_max_position_embeddings > 0,
+               "[model] rope_scaling (llama3) needs factor >= 1, high_freq_factor > low_freq_factor "
+               "and original_max_position_embeddings > 0");
+  }
+  VOLT_CHECK(sliding_window >= 0, "[model] sliding_window must be >= 0, got ", sliding_window);
 }
 
 namespace {
@@ -44,6 +65,28 @@ std::map<std::string, ModelConfig> make_presets() {
   p["gpt2-medium"] = gpt2(24, 16, 1024);
   p["gpt2-large"] = gpt2(36, 20, 1280);
   p["gpt2-xl"] = gpt2(48, 25, 1600);
+  // The Hugging Face config.json of each model.
+  auto llama = [](int64_t v, int64_t l, int64_t h, int64_t kv, int64_t e, int64_t f, int64_t ctx) {
+    ModelConfig c;
+    c.model_type = "llama";
+    c.vocab_size = v, c.n_layer = l, c.n_head = h, c.n_kv_head = kv, c.n_embd = e, c.n_inner = f;
+    c.block_size = ctx;
+    c.bias = false;
+    c.tie_word_embeddings = false;
+    c.activation = "silu";
+    return c;
+  };
+  p["tinyllama-1.1b"] = llama(32000, 22, 32, 4, 2048, 5632, 2048);  // TinyLlama-1.1B-Chat-v1.0
+  p["llama-2-7b"] = llama(32000, 32, 32, 32, 4096, 11008, 4096);    // meta-llama/Llama-2-7b-hf
+  p["llama-2-7b"].layer_norm_eps = 1e-5;
+  p["llama-3-8b"] = llama(128256, 32, 32, 8, 4096, 14336, 8192);   // Meta-Llama-3-8B
+  p["llama-3-8b"].rope_theta = 500000.0;
+  p["llama-3.1-8b"] = p["llama-3-8b"];                              // Llama-3.1-8B
+  p["llama-3.1-8b"].block_size = 131072;
+  p["llama-3.1-8b"].rope_scaling.type = "llama3";
+  p["mistral-7b-v0.1"] = llama(32000, 32, 32, 8, 4096, 14336, 32768);  // Mistral-7B-v0.1
+  p["mistral-7b-v0.1"].model_type = "mistral";
+  p["mistral-7b-v0.1"].sliding_window = 4096;
   return p;
 }
 const std::map<std::string, ModelConfig>& presets() {
@@ -68,7 +111,48 @@ std::vector<std::string> ModelConfig::preset_names() {
   return names;
 }
 
+namespace {
+
+nlohmann::json llama_hf_json(const ModelConfig& c) {
+  nlohmann::json j;
+  j["architectures"] = {c.model_type == "mistral" ? "MistralForCausalLM" : "LlamaForCausalLM"};
+  j["model_type"] = c.model_type;
+  j["vocab_size"] = c.vocab_size;
+  j["hidden_size"] = c.n_embd;
+  j["intermediate_size"] = c.mlp_width();
+  j["num_hidden_layers"] = c.n_layer;
+  j["num_attention_heads"] = c.n_head;
+  j["num_key_value_heads"] = c.kv_heads();
+  if (c.head_dim_override > 0) j["head_dim"] = c.head_dim_override;
+  j["max_position_embeddings"] = c.block_size;
+  j["rms_norm_eps"] = c.layer_norm_eps;
+  j["rope_theta"] = c.rope_theta;
+  if (c.rope_scaling.type.empty()) {
+    j["rope_scaling"] = nullptr;
+  } else {
+    j["rope_scaling"] = {{"rope_type", c.rope_scaling.type},
+                         {"factor", c.rope_scaling.factor},
+                         {"low_freq_factor", c.rope_scaling.low_freq_factor},
+                         {"high_freq_factor", c.rope_scaling.high_freq_factor},
+                         {"original_max_position_embeddings", c.rope_scaling.original_max_position_embeddings}};
+  }
+  if (c.model_type == "mistral") {
+    j["sliding_window"] = c.sliding_window > 0 ? nlohmann::json(c.sliding_window) : nlohmann::json(nullptr);
+  }
+  j["hidden_act"] = c.activation;
+  j["attention_bias"] = c.bias;
+  j["mlp_bias"] = c.bias;
+  j["attention_dropout"] = c.dropout;
+  j["initializer_range"] = c.initializer_range;
+  j["tie_word_embeddings"] = c.tie_word_embeddings;
+  j["torch_dtype"] = "float32";
+  return j;
+}
+
+}  // namespace
+
 nlohmann::json ModelConfig::to_hf_json() const {
+  if (is_llama_family()) return llama_hf_json(*this);
   nlohmann::json j;
   j["architectures"] = {"GPT2LMHeadModel"};
   j["model_type"] = model_type;
@@ -94,28 +178,74 @@ nlohmann::json ModelConfig::to_hf_json() const {
 ModelConfig ModelConfig::from_hf_json(const nlohmann::json& j, const std::string& source) {
   VOLT_CHECK(j.is_object(), "[config.json] ", source, ": expected a JSON object");
   ModelConfig c;
-  auto get = [&](const char* key, auto& out) {
-    if (!j.contains(key) || j[key].is_null()) return;
+  auto get = [&](const nlohmann::json& obj, const char* key, auto& out) {
+    if (!obj.contains(key) || obj[key].is_null()) return;
     try {
-      out = j[key].get<std::decay_t<decltype(out)>>();
+      out = obj[key].get<std::decay_t<decltype(out)>>();
     } catch (const nlohmann::json::exception&) {
-      VOLT_FAIL("[config.json] ", source, ": key '", key, "' has the wrong type (", j[key].dump(),
+      VOLT_FAIL("[config.json] ", source, ": key '", key, "' has the wrong type (", obj[key].dump(),
                 ")");
     }
   };
-  get("model_type", c.model_type);
-  get("n_layer", c.n_layer);
-  get("n_head", c.n_head);
-  get("n_embd", c.n_embd);
-  get("n_positions", c.block_size);
-  get("vocab_size", c.vocab_size);
-  get("n_inner", c.n_inner);
-  get("activation_function", c.activation);
-  get("layer_norm_epsilon", c.layer_norm_eps);
-  get("resid_pdrop", c.dropout);
-  get("initializer_range", c.initializer_range);
-  get("tie_word_embeddings", c.tie_word_embeddings);
-  get("bias", c.bias);
+  get(j, "model_type", c.model_type);
+  if (c.model_type == "llama" || c.model_type == "mistral") {
+    // LlamaConfig's defaults where a key is absent.
+    c.bias = false;
+    c.tie_word_embeddings = false;
+    c.activation = "silu";
+    c.layer_norm_eps = 1e-6;
+    c.block_size = 2048;
+    c.n_embd = 4096, c.n_layer = 32, c.n_head = 32, c.n_inner = 11008, c.vocab_size = 32000;
+    if (c.model_type == "mistral") c.n_inner = 14336, c.n_kv_head = 8, c.block_size = 131072, c.sliding_window = 4096;
+    get(j, "vocab_size", c.vocab_size);
+    get(j, "hidden_size", c.n_embd);
+    get(j, "intermediate_size", c.n_inner);
+    get(j, "num_hidden_layers", c.n_layer);
+    get(j, "num_attention_heads", c.n_head);
+    get(j, "num_key_value_heads", c.n_kv_head);
+    get(j, "head_dim", c.head_dim_override);
+    if (c.head_dim_override == c.n_embd / std::max<int64_t>(c.n_head, 1)) c.head_dim_override = 0;
+    get(j, "max_position_embeddings", c.block_size);
+    get(j, "rms_norm_eps", c.layer_norm_eps);
+    get(j, "rope_theta", c.rope_theta);
+    get(j, "hidden_act", c.activation);
+    get(j, "attention_bias", c.bias);
+    bool mlp_bias = c.bias;
+    get(j, "mlp_bias", mlp_bias);
+    VOLT_CHECK(mlp_bias == c.bias, "[config.json] ", source, ": attention_bias and mlp_bias differ; "
+               "volt has one bias switch");
+    get(j, "attention_dropout", c.dropout);
+    get(j, "initializer_range", c.initializer_range);
+    get(j, "tie_word_embeddings", c.tie_word_embeddings);
+    if (c.model_type == "mistral") {
+      c.sliding_window = 0;
+      get(j, "sliding_window", c.sliding_window);
+    }
+    if (j.contains("rope_scaling") && !j["rope_scaling"].is_null()) {
+      const auto& rs = j["rope_scaling"];
+      VOLT_CHECK(rs.is_object(), "[config.json] ", source, ": rope_scaling must be an object or null");
+      get(rs, "type", c.rope_scaling.type);       // older configs
+      get(rs, "rope_type", c.rope_scaling.type);  // transformers >= 4.43
+      get(rs, "factor", c.rope_scaling.factor);
+      get(rs, "low_freq_factor", c.rope_scaling.low_freq_factor);
+      get(rs, "high_freq_factor", c.rope_scaling.high_freq_factor);
+      get(rs, "original_max_position_embeddings", c.rope_scaling.original_max_position_embeddings);
+      if (c.rope_scaling.type == "default") c.rope_scaling.type.clear();
+    }
+  } else {
+    get(j, "n_layer", c.n_layer);
+    get(j, "n_head", c.n_head);
+    get(j, "n_embd", c.n_embd);
+    get(j, "n_positions", c.block_size);
+    get(j, "vocab_size", c.vocab_size);
+    get(j, "n_inner", c.n_inner);
+    get(j, "activation_function", c.activation);
+    get(j, "layer_norm_epsilon", c.layer_norm_eps);
+    get(j, "resid_pdrop", c.dropout);
+    get(j, "initializer_range", c.initializer_range);
+    get(j, "tie_word_embeddings", c.tie_word_embeddings);
+    get(j, "bias", c.bias);
+  }
   try {
     c.validate();
   } catch (const Error& e) {
@@ -126,6 +256,18 @@ ModelConfig ModelConfig::from_hf_json(const nlohmann::json& j, const std::string
 
 int64_t count_parameters(const ModelConfig& c) {
   const int64_t e = c.n_embd, f = c.mlp_width(), b = c.bias ? 1 : 0;
+  if (c.is_llama_family()) {
+    const int64_t q = c.n_head * c.head_dim(), kv = c.kv_heads() * c.head_dim();
+    const int64_t per_layer = 2 * e                          // input / post-attention RMSNorm
+                              + e * q + b * q                // q_proj
+                              + 2 * (e * kv + b * kv)        // k_proj, v_proj
+                              + q * e + b * e                // o_proj
+                              + 2 * (e * f + b * f)          // gate_proj, up_proj
+                              + f * e + b * e;               // down_proj
+    int64_t n = c.vocab_size * e + c.n_layer * per_layer + e;  // embed_tokens, layers, final norm
+    if (!c.tie_word_embeddings) n += c.vocab_size * e;        // lm_head
+    return n;
+  }
   const int64_t per_layer = 2 * (e + b * e)          // ln_1, ln_2
                             + e * 3 * e + b * 3 * e  // c_attn
                             + e * e + b * e          // attn.c_proj
