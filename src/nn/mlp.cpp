@@ -15,4 +15,17 @@ torch::Tensor GeluMLPImpl::forward(const torch::Tensor& x) {
   return p_ > 0.0 ? dropout(y) : y;
 }
 
+SwiGLUMLPImpl::SwiGLUMLPImpl(int64_t n_embd, int64_t hidden, bool bias) {
+  auto linear = [&](const char* name, int64_t in, int64_t out) {
+    return register_module(name, torch::nn::Linear(torch::nn::LinearOptions(in, out).bias(bias)));
+  };
+  gate_proj = linear("gate_proj", n_embd, hidden);
+  up_proj = linear("up_proj", n_embd, hidden);
+  down_proj = linear("down_proj", hidden, n_embd);
+}
+
+torch::Tensor SwiGLUMLPImpl::forward(const torch::Tensor& x) {
+  return down_proj(torch::silu(gate_proj(x)) * up_proj(x));
+}
+
 }  // namespace volt::nn

@@ -1,5 +1,8 @@
-// The GPT-2 feed-forward block: expand, GELU, project back.
+// The feed-forward blocks.
+// GPT-2: expand, GELU, project back.
 //   MLP(x) = W_2 GELU(W_1 x + b_1) + b_2,  W_1: (4C, C), W_2: (C, 4C)
+// Llama / Mistral (SwiGLU, Shazeer 2020): a gated unit, SiLU(z) = z * sigmoid(z):
+//   MLP(x) = W_down (SiLU(W_gate x) * (W_up x)),  W_gate, W_up: (F, C), W_down: (C, F)
 #pragma once
 
 #include <torch/torch.h>
@@ -23,5 +26,17 @@ class GeluMLPImpl : public torch::nn::Module {
   double p_;
 };
 TORCH_MODULE(GeluMLP);
+
+class SwiGLUMLPImpl : public torch::nn::Module {
+ public:
+  SwiGLUMLPImpl(int64_t n_embd, int64_t hidden, bool bias);
+  torch::Tensor forward(const torch::Tensor& x);
+
+  // Hugging Face's names, so the state dict maps one to one.
+  torch::nn::Linear gate_proj{nullptr};  // (C) -> (F)
+  torch::nn::Linear up_proj{nullptr};    // (C) -> (F)
+  torch::nn::Linear down_proj{nullptr};  // (F) -> (C)
+};
+TORCH_MODULE(SwiGLUMLP);
 
 }  // namespace volt::nn
