@@ -166,7 +166,7 @@ TEST(CpuAttention, RejectsMismatchedShapes) {
 
 TEST(CausalSelfAttention, ModuleComputesMultiHeadCausalAttention) {
   torch::manual_seed(1);
-  volt::nn::CausalSelfAttention attn(volt::nn::CausalSelfAttentionOptions(16, 2).max_seq_len(8));
+  volt::nn::CausalSelfAttention attn(volt::nn::CausalSelfAttentionOptions(16, 2));
   auto x = torch::randn({2, 8, 16});
   // By hand: project, split into 2 heads of 8, attend causally, merge, project.
   auto qkv = attn->c_attn(x).split(16, 2);
@@ -180,7 +180,7 @@ TEST(CausalSelfAttention, ModuleComputesMultiHeadCausalAttention) {
 // explicit masked softmax (the fused kernel is float32 only).
 TEST(CausalSelfAttention, ModuleHonoursPackedDocumentsOnBothPaths) {
   torch::manual_seed(2);
-  volt::nn::CausalSelfAttention attn(volt::nn::CausalSelfAttentionOptions(16, 2).max_seq_len(16));
+  volt::nn::CausalSelfAttention attn(volt::nn::CausalSelfAttentionOptions(16, 2));
   auto key_start = packed_key_start();  // (3, 12)
   for (auto dtype : {torch::kFloat32, torch::kFloat64}) {
     attn->to(dtype);
@@ -196,6 +196,77 @@ TEST(CausalSelfAttention, ModuleHonoursPackedDocumentsOnBothPaths) {
   }
   auto x = torch::randn({3, 12, 16}, torch::kFloat64);
   EXPECT_THROW(attn(x, nullptr, 0, torch::zeros({3, 11}, torch::kLong)), volt::Error);
+}
+
+
+// Grouped-query attention with a sliding window and a cache, against a reference written here
+// with loops over heads and an explicit mask, in double precision (the explicit path) and in
+// float32 (the fused CPU kernel where it applies).
+torch::Tensor reference_gqa(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
+                            int64_t window) {
+  const int64_t nh = q.size(1), nkv = k.size(1), t = q.size(2), s = k.size(2);
+  auto out = torch::zeros_like(q);
+  for (int64_t h = 0; h < nh; ++h) {
+    const int64_t kvh = h / (nh / nkv);
+    auto scores = torch::matmul(q.select(1, h), k.select(1, kvh).transpose(-2, -1)) /
+                  std::sqrt(static_cast<double>(q.size(-1)));  // (B, T, S)
+    for (int64_t i = 0; i < t; ++i) {
+      const int64_t pos = s - t + i;
+      for (int64_t j = 0; j < s; ++j) {
+        const bool hidden = j > pos || (window > 0 && j <= pos - window);
+        if (hidden) scores.select(1, i).select(1, j).fill_(-std::numeric_limits<double>::infinity());
+      }
+    }
+    out.select(1, h).copy_(torch::matmul(torch::softmax(scores, -1), v.select(1, kvh)));
+  }
+  return out;
+}
+
+TEST(GroupedQueryAttention, MatchesPerHeadReferenceWithWindowsAndCaches) {
+  torch::manual_seed(5);
+  for (auto dtype : {torch::kFloat32, torch::kFloat64}) {
+    for (int64_t window : {0, 1, 3, 100}) {
+      for (int64_t cached : {0, 4}) {
+        auto q = torch::randn({2, 4, 6, 8}, dtype);
+        auto k = torch::randn({2, 2, 6 + cached, 8}, dtype), v = torch::randn({2, 2, 6 + cached, 8}, dtype);
+        auto got = volt::nn::causal_attention(q, k, v, torch::Tensor(), window);
+        auto want = reference_gqa(q.to(torch::kFloat64), k.to(torch::kFloat64), v.to(torch::kFloat64), window);
+        EXPECT_LE((got.to(torch::kFloat64) - want).abs().max().item<double>(), 1e-5)
+            << dtype << " window " << window << " cached " << cached;
+      }
+    }
+  }
+  // Window 1: each token sees only itself, so the output is its own value vector.
+  auto q = torch::randn({1, 2, 5, 4}), k = torch::randn({1, 1, 5, 4}), v = torch::randn({1, 1, 5, 4});
+  auto self_only = volt::nn::causal_attention(q, k, v, torch::Tensor(), 1);
+  EXPECT_TRUE(torch::allclose(self_only.select(1, 1), v.select(1, 0), 1e-5, 1e-6));
+  EXPECT_THROW(volt::nn::causal_attention(q, torch::randn({1, 3, 5, 4}), torch::randn({1, 3, 5, 4})), volt::Error);
+}
+
+TEST(GroupedQueryAttention, ModuleIsProjectionsRopeAndGroupedAttention) {
+  torch::manual_seed(6);
+  volt::nn::GroupedQueryAttentionOptions o;
+  o.n_embd = 16, o.n_head = 4, o.n_kv_head = 2, o.head_dim = 4, o.sliding_window = 3;
+  volt::nn::GroupedQueryAttention attn(o);
+  attn->to(torch::kFloat64);
+  EXPECT_EQ(attn->k_proj->weight.sizes(), (std::vector<int64_t>{8, 16}));
+  volt::nn::RopeOptions ro;
+  ro.head_dim = 4;
+  auto pos = torch::arange(7, torch::kLong).view({1, 7}).expand({2, 7});
+  auto [cos, sin] = volt::nn::rope_cos_sin(volt::nn::rope_inv_freq(ro), pos);
+  auto x = torch::randn({2, 7, 16}, torch::kFloat64);
+  auto heads = [](const torch::Tensor& y, int64_t n) { return y.view({2, 7, n, 4}).transpose(1, 2); };
+  auto q = volt::nn::apply_rope(heads(attn->q_proj(x), 4), cos, sin);
+  auto k = volt::nn::apply_rope(heads(attn->k_proj(x), 2), cos, sin);
+  auto y = reference_gqa(q, k, heads(attn->v_proj(x), 2), 3);
+  auto want = attn->o_proj(y.transpose(1, 2).contiguous().view({2, 7, 16}));
+  EXPECT_LE((attn(x, cos, sin) - want).abs().max().item<double>(), 1e-10);
+  // Decoding with a cache of kv heads gives the same last output as the full forward.
+  volt::nn::KVCache cache(1, 2, 2, 7, 4, x.options());
+  attn(x.narrow(1, 0, 6), cos.narrow(1, 0, 6), sin.narrow(1, 0, 6), &cache, 0);
+  cache.advance(6);
+  auto last = attn(x.narrow(1, 6, 1), cos.narrow(1, 6, 1), sin.narrow(1, 6, 1), &cache, 0);
+  EXPECT_LE((last.select(1, 0) - want.select(1, 6)).abs().max().item<double>(), 1e-10);
 }
 
 }  // namespace

@@ -11,8 +11,7 @@ BlockImpl::BlockImpl(const ModelConfig& c) {
   attn = register_module(
       "attn", nn::CausalSelfAttention(nn::CausalSelfAttentionOptions(c.n_embd, c.n_head)
                                           .bias(c.bias)
-                                          .dropout(c.dropout)
-                                          .max_seq_len(c.block_size)));
+                                          .dropout(c.dropout)));
   ln_2 = register_module("ln_2", nn::LayerNorm(c.n_embd, c.bias, c.layer_norm_eps));
   mlp = register_module("mlp", nn::GeluMLP(c.n_embd, c.mlp_width(), c.bias, c.dropout, c.activation));
 }

@@ -1,6 +1,8 @@
-// Multi-head causal self-attention (GPT-2): one fused QKV projection, scaled dot-product
-// attention with a causal mask, an output projection.
+// Causal self-attention: the function every model uses (causal_attention), GPT-2's module (one
+// fused QKV projection) and Llama's (separate projections, RoPE, grouped-query attention, an
+// optional sliding window as in Mistral).
 //   Attention(Q, K, V) = softmax(Q K^T / sqrt(d_head) + M) V,  M_ij = -inf for j > i
+// A sliding window W also hides keys more than W - 1 positions back: M_ij = -inf for j <= i - W.
 // Packed rows (several documents per row) narrow the mask further, so no token sees another
 // document: with start(i) the index of the first token of query i's document,
 //   M_ij = -inf unless start(i) <= j <= i
@@ -11,6 +13,7 @@
 #include <torch/torch.h>
 
 #include "volt/nn/kv_cache.h"
+#include "volt/nn/rope.h"
 
 namespace volt::nn {
 
@@ -19,13 +22,21 @@ namespace volt::nn {
 /// first key it may attend to. Computed once per forward and shared by every layer.
 torch::Tensor document_key_start(const torch::Tensor& document_ids);
 
+/// q: (B, nh, T, hd); k, v: (B, nkv, S, hd), nh a multiple of nkv (grouped-query attention:
+/// each group of nh / nkv query heads shares one key/value head), S >= T (the first S - T keys
+/// come from a cache). Query i sits at position S - T + i and sees keys lo_i .. S - T + i, with
+/// lo_i = max(key_start[b, i] (0 when undefined), S - T + i - window + 1 (when window > 0)).
+/// dropout_p > 0 drops attention probabilities (training only). Returns (B, nh, T, hd).
+torch::Tensor causal_attention(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
+                               const torch::Tensor& key_start = torch::Tensor(), int64_t window = 0,
+                               double dropout_p = 0.0);
+
 struct CausalSelfAttentionOptions {
   CausalSelfAttentionOptions(int64_t n_embd, int64_t n_head) : n_embd_(n_embd), n_head_(n_head) {}
   TORCH_ARG(int64_t, n_embd);
   TORCH_ARG(int64_t, n_head);
   TORCH_ARG(bool, bias) = true;
   TORCH_ARG(double, dropout) = 0.0;
-  TORCH_ARG(int64_t, max_seq_len) = 1024;  // size of the cached causal mask
 };
 
 class CausalSelfAttentionImpl : public torch::nn::Module {
@@ -41,14 +52,30 @@ class CausalSelfAttentionImpl : public torch::nn::Module {
   torch::nn::Linear c_attn{nullptr};  // (C) -> (3C): queries, keys, values of all heads
   torch::nn::Linear c_proj{nullptr};  // (C) -> (C)
   torch::nn::Dropout attn_dropout{nullptr}, resid_dropout{nullptr};
-
- private:
-  torch::Tensor attend(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
-                       const torch::Tensor& key_start);
-  /// True where query i may not see key j: (T, S), or (B, 1, T, S) with key_start.
-  torch::Tensor blocked_mask(int64_t t, int64_t s, const torch::Tensor& key_start) const;
-  torch::Tensor causal_mask_;  // (max_seq_len, max_seq_len) bool, true above the diagonal
 };
 TORCH_MODULE(CausalSelfAttention);
+
+struct GroupedQueryAttentionOptions {
+  int64_t n_embd = 0, n_head = 0, n_kv_head = 0, head_dim = 0;
+  bool bias = false;
+  double dropout = 0.0;
+  int64_t sliding_window = 0;  // 0: none
+};
+
+/// Llama's attention (transformers' LlamaAttention / MistralAttention), with Hugging Face's
+/// module names: q, k, v projected separately, RoPE on q and k, n_kv_head key/value heads.
+class GroupedQueryAttentionImpl : public torch::nn::Module {
+ public:
+  explicit GroupedQueryAttentionImpl(const GroupedQueryAttentionOptions& options);
+  /// x: (B, T, C); cos, sin: (B, T, head_dim) from rope_cos_sin for these tokens' positions. A
+  /// cache holds post-RoPE keys of n_kv_head heads. key_start as in causal_attention.
+  torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& cos, const torch::Tensor& sin,
+                        KVCache* cache = nullptr, int64_t layer = 0,
+                        const torch::Tensor& key_start = torch::Tensor());
+
+  GroupedQueryAttentionOptions options;
+  torch::nn::Linear q_proj{nullptr}, k_proj{nullptr}, v_proj{nullptr}, o_proj{nullptr};
+};
+TORCH_MODULE(GroupedQueryAttention);
 
 }  // namespace volt::nn
