@@ -416,12 +416,74 @@ TEST(ModelConfig, LlamaAndMistralConfigJsonRoundTrip) {
   bad = hf;
   bad["mlp_bias"] = true;
   EXPECT_NE(error_of([&] { ModelConfig::from_hf_json(bad, "b.json"); }).find("b.json"), std::string::npos);
-  // Building one is not there yet, and says so.
-  auto tinyllama = ModelConfig::preset("tinyllama-1.1b");
-  tinyllama.n_layer = 1, tinyllama.n_embd = 64, tinyllama.n_head = 4, tinyllama.n_kv_head = 2;
-  tinyllama.n_inner = 128, tinyllama.vocab_size = 100;
-  EXPECT_NE(error_of([&] { CausalLM m(tinyllama); }).find("builds only the gpt2 architecture"),
-            std::string::npos);
+}
+
+// A tiny Llama / Mistral: 2 layers, 4 query heads sharing 2 key/value heads, head_dim 8.
+ModelConfig tiny_llama(const std::string& type = "llama") {
+  auto c = ModelConfig::preset(type == "mistral" ? "mistral-7b-v0.1" : "llama-3.1-8b");
+  c.n_layer = 2, c.n_embd = 32, c.n_head = 4, c.n_kv_head = 2, c.n_inner = 48, c.vocab_size = 97;
+  c.block_size = 64;
+  c.rope_scaling.original_max_position_embeddings = 16;  // so the scaling bands matter at T = 64
+  if (type == "mistral") c.sliding_window = 5;
+  return c;
+}
+
+TEST(CausalLMLlama, HfParameterNamesShapesAndCount) {
+  const auto c = tiny_llama();
+  auto m = make_model(c);
+  std::set<std::string> names;
+  int64_t n = 0;
+  for (const auto& kv : m->named_parameters()) names.insert(kv.key()), n += kv.value().numel();
+  for (const char* want : {"model.embed_tokens.weight", "model.layers.0.self_attn.q_proj.weight",
+                           "model.layers.1.self_attn.k_proj.weight", "model.layers.0.mlp.gate_proj.weight",
+                           "model.layers.0.input_layernorm.weight",
+                           "model.layers.0.post_attention_layernorm.weight", "model.norm.weight",
+                           "lm_head.weight"}) {
+    EXPECT_EQ(names.count(want), 1u) << want;
+  }
+  EXPECT_EQ(n, count_parameters(c));
+  EXPECT_EQ(m->model->layers[0]->as<LlamaBlockImpl>()->self_attn->k_proj->weight.sizes(),
+            (std::vector<int64_t>{16, 32}));  // 2 kv heads x 8
+}
+
+TEST(CausalLMLlama, KVCacheDecodingAndPackingMatchTheFullForward) {
+  for (const std::string type : {"llama", "mistral"}) {
+    SCOPED_TRACE(type);
+    auto m = make_model(tiny_llama(type), 3);
+    torch::NoGradGuard ng;
+    auto ids = random_ids(2, 20, 97, 4);
+    auto full = m->forward(ids);
+    auto cache = m->make_cache(2, 20);
+    auto first = m->forward(ids.narrow(1, 0, 12), torch::Tensor(), &cache);
+    auto rest = m->forward(ids.narrow(1, 12, 8), torch::Tensor(), &cache);
+    EXPECT_LE((torch::cat({first, rest}, 1) - full).abs().max().item<double>(), 1e-4);
+    // Two documents packed in one row: each equals its own forward (positions restart).
+    auto a = ids.narrow(1, 0, 7).narrow(0, 0, 1), b = ids.narrow(1, 7, 13).narrow(0, 0, 1);
+    auto pos = torch::cat({torch::arange(7), torch::arange(13)}).view({1, 20});
+    auto doc = torch::cat({torch::zeros({7}, torch::kLong), torch::ones({13}, torch::kLong)}).view({1, 20});
+    auto packed = m->forward(ids.narrow(0, 0, 1), pos, nullptr, doc);
+    EXPECT_LE((packed.narrow(1, 0, 7) - m->forward(a)).abs().max().item<double>(), 1e-4);
+    EXPECT_LE((packed.narrow(1, 7, 13) - m->forward(b)).abs().max().item<double>(), 1e-4);
+  }
+}
+
+TEST(CausalLMLlama, SaveAndLoadPretrainedIsBitIdentical) {
+  ScopedTempDir dir;
+  auto m = make_model(tiny_llama("mistral"), 5);
+  save_pretrained(*m, dir.path());
+  const auto cfg = io::read_json(dir / "config.json");
+  EXPECT_EQ(cfg.at("architectures")[0], "MistralForCausalLM");
+  io::SafetensorsFile f(dir / "model.safetensors");
+  EXPECT_TRUE(f.contains("model.layers.1.self_attn.v_proj.weight"));
+  EXPECT_FALSE(f.contains("rope_inv_freq"));
+  auto back = from_pretrained(dir.path());
+  for (const auto& kv : m->named_parameters()) {
+    EXPECT_TRUE(torch::equal(kv.value(), back->named_parameters()[kv.key()])) << kv.key();
+  }
+  torch::NoGradGuard ng;
+  auto ids = random_ids(1, 9, 97, 6);
+  back->eval();
+  EXPECT_TRUE(torch::equal(m->forward(ids), back->forward(ids)));
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -22,10 +22,49 @@ torch::Tensor BlockImpl::forward(torch::Tensor x, nn::KVCache* cache, int64_t la
   return x + mlp(ln_2(x));
 }
 
+LlamaBlockImpl::LlamaBlockImpl(const ModelConfig& c) {
+  input_layernorm = register_module("input_layernorm", nn::RMSNorm(c.n_embd, c.layer_norm_eps));
+  nn::GroupedQueryAttentionOptions o;
+  o.n_embd = c.n_embd, o.n_head = c.n_head, o.n_kv_head = c.kv_heads(), o.head_dim = c.head_dim();
+  o.bias = c.bias, o.dropout = c.dropout, o.sliding_window = c.sliding_window;
+  self_attn = register_module("self_attn", nn::GroupedQueryAttention(o));
+  post_attention_layernorm = register_module("post_attention_layernorm", nn::RMSNorm(c.n_embd, c.layer_norm_eps));
+  mlp = register_module("mlp", nn::SwiGLUMLP(c.n_embd, c.mlp_width(), c.bias));
+}
+
+torch::Tensor LlamaBlockImpl::forward(torch::Tensor x, const torch::Tensor& cos, const torch::Tensor& sin,
+                                      nn::KVCache* cache, int64_t layer, const torch::Tensor& key_start) {
+  x = x + self_attn(input_layernorm(x), cos, sin, cache, layer, key_start);
+  return x + mlp(post_attention_layernorm(x));
+}
+
+LlamaBodyImpl::LlamaBodyImpl(const ModelConfig& c) {
+  embed_tokens = register_module("embed_tokens", torch::nn::Embedding(c.vocab_size, c.n_embd));
+  layers = register_module("layers", torch::nn::ModuleList());
+  for (int64_t i = 0; i < c.n_layer; ++i) layers->push_back(LlamaBlock(c));
+  norm = register_module("norm", nn::RMSNorm(c.n_embd, c.layer_norm_eps));
+}
+
 CausalLMImpl::CausalLMImpl(const ModelConfig& cfg) : cfg_(cfg) {
   cfg_.validate();
-  VOLT_CHECK(cfg_.model_type == "gpt2", "[model] model_type '", cfg_.model_type, "': its config "
-             "loads and its parameters are counted, but CausalLM builds only the gpt2 architecture so far");
+  if (cfg_.is_llama_family()) {
+    model = register_module("model", LlamaBody(cfg_));
+    if (!cfg_.tie_word_embeddings) {
+      lm_head = register_module("lm_head", torch::nn::Linear(
+          torch::nn::LinearOptions(cfg_.n_embd, cfg_.vocab_size).bias(false)));
+    }
+    nn::RopeOptions ro;
+    ro.head_dim = cfg_.head_dim();
+    ro.theta = cfg_.rope_theta;
+    ro.scaling = cfg_.rope_scaling.type;
+    ro.factor = cfg_.rope_scaling.factor;
+    ro.low_freq_factor = cfg_.rope_scaling.low_freq_factor;
+    ro.high_freq_factor = cfg_.rope_scaling.high_freq_factor;
+    ro.original_max_position_embeddings = cfg_.rope_scaling.original_max_position_embeddings;
+    inv_freq_ = register_buffer("rope_inv_freq", nn::rope_inv_freq(ro));
+    reset_parameters();
+    return;
+  }
   wte = register_module("wte", torch::nn::Embedding(cfg_.vocab_size, cfg_.n_embd));
   wpe = register_module("wpe", torch::nn::Embedding(cfg_.block_size, cfg_.n_embd));
   drop = register_module("drop", torch::nn::Dropout(cfg_.dropout));
@@ -49,7 +88,9 @@ void CausalLMImpl::reset_parameters() {
     const std::string& name = kv.key();
     auto& p = kv.value();
     if (p.dim() < 2) continue;  // norms and biases are set by their modules
-    const bool residual_proj = name.size() > 13 && name.compare(name.size() - 13, 13, "c_proj.weight") == 0;
+    // GPT-2 scales its residual projections; transformers' Llama init does not.
+    const bool residual_proj = !cfg_.is_llama_family() && name.size() > 13 &&
+                               name.compare(name.size() - 13, 13, "c_proj.weight") == 0;
     p.normal_(0.0, residual_proj ? proj_std : std);
   }
   for (auto& kv : named_parameters()) {
@@ -78,6 +119,7 @@ torch::Tensor CausalLMImpl::forward(const torch::Tensor& input_ids, const torch:
   torch::Tensor pos = position_ids.defined()
                           ? position_ids
                           : torch::arange(past, past + t, input_ids.options().dtype(torch::kLong));
+  if (cfg_.is_llama_family()) return forward_llama(input_ids, pos, cache, key_start);
   auto x = wte(input_ids) + wpe(pos);  // (B, T, C)
   if (cfg_.dropout > 0.0) x = drop(x);
   int64_t layer = 0;
@@ -87,9 +129,29 @@ torch::Tensor CausalLMImpl::forward(const torch::Tensor& input_ids, const torch:
   return lm_head ? lm_head(x) : torch::linear(x, wte->weight);  // (B, T, vocab_size)
 }
 
+torch::Tensor CausalLMImpl::forward_llama(const torch::Tensor& input_ids, torch::Tensor pos,
+                                          nn::KVCache* cache, const torch::Tensor& key_start) {
+  const int64_t b = input_ids.size(0), t = input_ids.size(1);
+  if (pos.dim() == 1) pos = pos.unsqueeze(0);
+  pos = pos.expand({b, t});
+  auto [cos, sin] = nn::rope_cos_sin(inv_freq_, pos);  // (B, T, head_dim), once for every layer
+  auto x = model->embed_tokens(input_ids);
+  int64_t layer = 0;
+  for (auto& block : *model->layers) {
+    x = block->as<LlamaBlockImpl>()->forward(x, cos, sin, cache, layer++, key_start);
+  }
+  if (cache) cache->advance(t);
+  x = model->norm(x);
+  return lm_head ? lm_head(x) : torch::linear(x, model->embed_tokens->weight);
+}
+
+const torch::Tensor& CausalLMImpl::embedding_weight() const {
+  return cfg_.is_llama_family() ? model->embed_tokens->weight : wte->weight;
+}
+
 nn::KVCache CausalLMImpl::make_cache(int64_t batch, int64_t capacity) const {
-  const auto& w = wte->weight;
-  return nn::KVCache(cfg_.n_layer, batch, cfg_.n_head, capacity, cfg_.head_dim(), w.options());
+  const auto& w = embedding_weight();
+  return nn::KVCache(cfg_.n_layer, batch, cfg_.kv_heads(), capacity, cfg_.head_dim(), w.options());
 }
 
 torch::Tensor causal_lm_loss(const torch::Tensor& logits, const torch::Tensor& labels) {

@@ -37,7 +37,7 @@ std::vector<int64_t> generate(CausalLMImpl& model, const std::vector<int64_t>& p
   const bool was_training = model.is_training();
   model.eval();
   auto gen = at::make_generator<at::CPUGeneratorImpl>(o.seed);
-  const auto device = model.wte->weight.device();
+  const auto device = model.embedding_weight().device();
   auto opts = torch::TensorOptions().dtype(torch::kLong).device(device);
 
   std::vector<int64_t> context = prompt, out;

@@ -45,6 +45,10 @@ std::vector<HfEntry> hf_entries(const CausalLMImpl& model) {
       out.push_back({hf, torch::Tensor(), zero_shape});
     }
   };
+  if (c.is_llama_family()) {  // our names are transformers' names, weights (out, in) alike
+    for (auto& kv : params) out.push_back({kv.key(), kv.value(), kv.value().sizes().vec()});
+    return out;
+  }
   const int64_t e = c.n_embd, f = c.mlp_width();
   add("wte.weight");
   add("wpe.weight");
@@ -79,8 +83,10 @@ void load_hf_safetensors(CausalLMImpl& model, const std::string& path) {
   io::SafetensorsFile file(path);
   // Accept both layouts: GPT2LMHeadModel ("transformer." prefix) and GPT2Model (none).
   std::map<std::string, std::string> by_name;  // canonical hf name -> name in the file
+  const bool gpt2 = !model.config().is_llama_family();
   for (const auto& n : file.names()) {
-    by_name[n.rfind("transformer.", 0) == 0 || n.rfind("lm_head.", 0) == 0 ? n : "transformer." + n] = n;
+    const bool prefixed = n.rfind("transformer.", 0) == 0 || n.rfind("lm_head.", 0) == 0;
+    by_name[gpt2 && !prefixed ? "transformer." + n : n] = n;
   }
   std::set<std::string> used;
   torch::NoGradGuard no_grad;
@@ -111,7 +117,9 @@ void load_hf_safetensors(CausalLMImpl& model, const std::string& path) {
         (canonical.size() > mask_suffix.size() &&
          canonical.compare(canonical.size() - mask_suffix.size(), mask_suffix.size(), mask_suffix) == 0) ||
         canonical.find(".attn.masked_bias") != std::string::npos;
-    if (mask_buffer) {
+    // Older Llama checkpoints store RoPE's frequencies; volt computes them from config.json.
+    const bool rope_buffer = canonical.find("rotary_emb.inv_freq") != std::string::npos;
+    if (mask_buffer || rope_buffer) {
       continue;
     }
     VOLT_FAIL("[pretrained] ", path, ": unexpected tensor '", name, "'");

@@ -1,7 +1,11 @@
-// A decoder-only causal language model built from a ModelConfig: today the GPT-2 architecture
-// (nanoGPT's GPT). It knows nothing about training: it maps token ids to next-token logits.
-//   h_0 = wte[x] + wpe[pos];  h_l = h_{l-1} + Attn(LN(h_{l-1}));  h_l += MLP(LN(h_l))
-//   logits = LN_f(h_L) W_e^T            (weights tied with the token embedding)
+// A decoder-only causal language model built from a ModelConfig. It knows nothing about
+// training: it maps token ids to next-token logits.
+//   gpt2:   h_0 = wte[x] + wpe[pos];  h_l = h_{l-1} + Attn(LN(h_{l-1}));  h_l += MLP(LN(h_l))
+//           logits = LN_f(h_L) W_e^T            (weights tied with the token embedding)
+//   llama / mistral: h_0 = E[x];  h_l = h_{l-1} + GQA(RMSNorm(h_{l-1}), RoPE(pos));
+//           h_l += SwiGLU(RMSNorm(h_l));  logits = RMSNorm(h_L) W_out^T
+// Parameter names are Hugging Face's: GPT-2's under transformer. once exported (pretrained.cpp),
+// Llama's exactly (model.layers.0.self_attn.q_proj.weight, ...).
 #pragma once
 
 #include <torch/torch.h>
@@ -27,6 +31,28 @@ class BlockImpl : public torch::nn::Module {
 };
 TORCH_MODULE(Block);
 
+class LlamaBlockImpl : public torch::nn::Module {
+ public:
+  explicit LlamaBlockImpl(const ModelConfig& cfg);
+  torch::Tensor forward(torch::Tensor x, const torch::Tensor& cos, const torch::Tensor& sin,
+                        nn::KVCache* cache, int64_t layer, const torch::Tensor& key_start);
+
+  nn::RMSNorm input_layernorm{nullptr}, post_attention_layernorm{nullptr};
+  nn::GroupedQueryAttention self_attn{nullptr};
+  nn::SwiGLUMLP mlp{nullptr};
+};
+TORCH_MODULE(LlamaBlock);
+
+/// transformers' LlamaModel: the embedding, the blocks and the final norm (named "model").
+class LlamaBodyImpl : public torch::nn::Module {
+ public:
+  explicit LlamaBodyImpl(const ModelConfig& cfg);
+  torch::nn::Embedding embed_tokens{nullptr};
+  torch::nn::ModuleList layers{nullptr};
+  nn::RMSNorm norm{nullptr};
+};
+TORCH_MODULE(LlamaBody);
+
 class CausalLMImpl : public torch::nn::Module {
  public:
   explicit CausalLMImpl(const ModelConfig& cfg);
@@ -48,15 +74,25 @@ class CausalLMImpl : public torch::nn::Module {
 
   const ModelConfig& config() const { return cfg_; }
 
+  /// The token embedding (wte for gpt2, model.embed_tokens for llama).
+  const torch::Tensor& embedding_weight() const;
+
+  // gpt2
   torch::nn::Embedding wte{nullptr};  // (vocab_size, C)
   torch::nn::Embedding wpe{nullptr};  // (block_size, C)
   torch::nn::Dropout drop{nullptr};
   torch::nn::ModuleList h{nullptr};   // n_layer x Block
   nn::LayerNorm ln_f{nullptr};
-  torch::nn::Linear lm_head{nullptr};  // (C) -> (vocab_size); null when tied to wte
+  // llama / mistral
+  LlamaBody model{nullptr};
+  // both: (C) -> (vocab_size); null when tied to the embedding
+  torch::nn::Linear lm_head{nullptr};
 
  private:
+  torch::Tensor forward_llama(const torch::Tensor& input_ids, torch::Tensor pos, nn::KVCache* cache,
+                              const torch::Tensor& key_start);
   ModelConfig cfg_;
+  torch::Tensor inv_freq_;  // RoPE frequencies (llama), a buffer so .to(device) moves it
 };
 TORCH_MODULE(CausalLM);
 
