@@ -206,6 +206,25 @@ TEST(Cli, TinyFitThenValidateThenGenerate) {
   for (char c : g1.out) EXPECT_EQ(alphabet.count(c), 1u) << "char " << static_cast<int>(c);
   auto g2 = run_cli(dir, gen_args);
   EXPECT_EQ(g2.out, g1.out);
+
+  // score: text and the same ids give one number; perplexity = e^mean_nll; bad ids exit 2.
+  const std::string ckpt = run + "/checkpoints/last";
+  auto tok = run_cli(dir, "tokenize --tokenizer " + ckpt + " --text \"To be, or not\"");
+  ASSERT_EQ(tok.code, 0) << tok.err;
+  std::string ids = tok.out;
+  while (!ids.empty() && (ids.back() == '\n' || ids.back() == ' ')) ids.pop_back();
+  auto st = run_cli(dir, "score --model " + ckpt + " --text \"To be, or not\" --json");
+  ASSERT_EQ(st.code, 0) << st.err;
+  auto si = run_cli(dir, "score --model " + ckpt + " --ids \"" + ids + "\" --json");
+  ASSERT_EQ(si.code, 0) << si.err;
+  const auto jt = nlohmann::json::parse(st.out), ji = nlohmann::json::parse(si.out);
+  EXPECT_EQ(jt.at("tokens").get<int64_t>(), 12);  // 13 characters, all but the first scored
+  EXPECT_DOUBLE_EQ(jt.at("mean_nll").get<double>(), ji.at("mean_nll").get<double>());
+  EXPECT_NEAR(jt.at("perplexity").get<double>(), std::exp(jt.at("mean_nll").get<double>()), 1e-9);
+  EXPECT_GT(jt.at("mean_nll").get<double>(), 0.5);
+  auto bad = run_cli(dir, "score --model " + ckpt + " --ids \"1 99999\"");
+  EXPECT_EQ(bad.code, 2);
+  EXPECT_CONTAINS(bad.err, "token id 99999");
 }
 
 // volt tokenize: ids as decimal numbers separated by single spaces; --decode inverts it exactly;

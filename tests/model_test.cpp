@@ -18,6 +18,7 @@
 #include "volt/models/generate.h"
 #include "volt/models/model_config.h"
 #include "volt/models/pretrained.h"
+#include "volt/models/score.h"
 
 namespace volt {
 namespace {
@@ -594,6 +595,41 @@ TEST(Generate, SampleNextHonoursTopKAndTopP) {
   o.temperature = 0;
   o.top_p = 1.0;
   EXPECT_EQ(sample_next(logits, o, gen), 1);
+}
+
+
+TEST(Score, IsTheMeanNextTokenCrossEntropyAndWindowsScoreEveryTokenOnce) {
+  auto m = make_model(tiny(), 7);  // block_size 64
+  std::vector<int64_t> ids;
+  auto r = random_ids(1, 150, 65, 8);
+  for (int64_t i = 0; i < 150; ++i) ids.push_back(r[0][i].item<int64_t>());
+  torch::NoGradGuard ng;
+  // Within the context: exactly causal_lm_loss on the shifted sequence.
+  std::vector<int64_t> head(ids.begin(), ids.begin() + 30);
+  const auto s30 = score_tokens(*m, head);
+  auto x = torch::tensor(head, torch::kLong).unsqueeze(0);
+  const double want = causal_lm_loss(m->forward(x.narrow(1, 0, 29)), x.narrow(1, 1, 29)).item<double>();
+  EXPECT_NEAR(s30.mean_nll, want, 1e-6);
+  EXPECT_EQ(s30.tokens, 29);
+  EXPECT_NEAR(s30.perplexity, std::exp(want), 1e-6 * std::exp(want));
+  // Longer than the context: windows of 64 advancing by 32; every token is scored exactly once.
+  const auto sw = score_tokens(*m, ids, 32);
+  EXPECT_EQ(sw.tokens, 149);
+  // By hand with the same windows (begin 0, 32, 64, 96; each scores tokens not yet scored).
+  double nll = 0;
+  int64_t scored_until = 1;
+  auto all = torch::tensor(ids, torch::kLong);
+  for (int64_t begin = 0;; begin += 32) {
+    const int64_t end = std::min<int64_t>(begin + 64, 150);
+    auto logp = torch::log_softmax(m->forward(all.slice(0, begin, end).unsqueeze(0))[0].to(torch::kFloat64), -1);
+    for (int64_t j = std::max(scored_until, begin + 1); j < end; ++j) nll -= logp[j - 1 - begin][ids[j]].item<double>();
+    scored_until = end;
+    if (end == 150) break;
+  }
+  EXPECT_NEAR(sw.mean_nll, nll / 149.0, 1e-9);
+  EXPECT_NE(error_of([&] { score_tokens(*m, {3}); }).find("at least 2 tokens"), std::string::npos);
+  EXPECT_NE(error_of([&] { score_tokens(*m, ids, 64); }).find("windows overlap"), std::string::npos);
+  EXPECT_NE(error_of([&] { score_tokens(*m, {3, 65}); }).find("token id 65 at position 1"), std::string::npos);
 }
 
 }  // namespace

@@ -13,6 +13,7 @@ using Action = std::function<int()>;
 Action add_fit(CLI::App& app);
 Action add_validate(CLI::App& app);
 Action add_generate(CLI::App& app);
+Action add_score(CLI::App& app);
 Action add_tokenize(CLI::App& app);
 /// `volt tokenizer` with its subcommands bench and train.
 Action add_tokenizer(CLI::App& app);
