@@ -24,6 +24,7 @@ namespace volt {
 namespace {
 
 using test::ScopedTempDir;
+namespace fs = std::filesystem;
 
 ModelConfig tiny(int64_t vocab = 65) {
   auto c = ModelConfig::preset("babygpt-tiny");
@@ -597,6 +598,53 @@ TEST(Generate, SampleNextHonoursTopKAndTopP) {
   EXPECT_EQ(sample_next(logits, o, gen), 1);
 }
 
+
+TEST(CausalLMLlama, ShardedCheckpointsAndHalfPrecisionFilesLoad) {
+  ScopedTempDir dir;
+  auto m = make_model(tiny_llama(), 9);
+  save_pretrained(*m, dir / "sharded", 20000);  // ~60 KB of weights: several shards
+  EXPECT_FALSE(fs::exists(dir / "sharded/model.safetensors"));
+  const auto index = io::read_json(dir / "sharded/model.safetensors.index.json");
+  std::set<std::string> shard_files;
+  for (const auto& [tensor, file] : index.at("weight_map").items()) shard_files.insert(file.get<std::string>());
+  EXPECT_GE(shard_files.size(), 3u);
+  EXPECT_EQ(shard_files.count("model-00001-of-0000" + std::to_string(shard_files.size()) + ".safetensors"), 1u);
+  auto back = from_pretrained(dir / "sharded");
+  for (const auto& kv : m->named_parameters()) {
+    EXPECT_TRUE(torch::equal(kv.value(), back->named_parameters()[kv.key()])) << kv.key();
+  }
+  // Saving unsharded into the same directory replaces the index: one layout per directory.
+  save_pretrained(*m, dir / "sharded", 0);
+  EXPECT_FALSE(fs::exists(dir / "sharded/model.safetensors.index.json"));
+  EXPECT_TRUE(fs::exists(dir / "sharded/model.safetensors"));
+
+  // A bf16 file loads into float32 parameters, converted on the way (values exactly bf16's).
+  fs::create_directories(dir / "bf16");
+  io::write_json(dir / "bf16/config.json", m->config().to_hf_json());
+  auto sd = to_hf_state_dict(*m);
+  for (auto& [name, t] : sd) t = t.to(torch::kBFloat16);
+  io::save_safetensors(dir / "bf16/model.safetensors", sd);
+  auto half = from_pretrained(dir / "bf16");
+  const auto& w = m->named_parameters()["model.layers.0.mlp.up_proj.weight"];
+  EXPECT_TRUE(torch::equal(half->named_parameters()["model.layers.0.mlp.up_proj.weight"],
+                           w.to(torch::kBFloat16).to(torch::kFloat32)));
+
+  // Broken indexes name the problem.
+  save_pretrained(*m, dir / "broken", 20000);
+  auto j = io::read_json(dir / "broken/model.safetensors.index.json");
+  j["weight_map"]["model.norm.weight"] = "model-00099-of-00099.safetensors";
+  io::write_json(dir / "broken/model.safetensors.index.json", j);
+  EXPECT_NE(error_of([&] { from_pretrained(dir / "broken"); }).find("model-00099-of-00099.safetensors"),
+            std::string::npos);
+  j["weight_map"]["model.norm.weight"] = j["weight_map"]["model.embed_tokens.weight"];
+  io::write_json(dir / "broken/model.safetensors.index.json", j);
+  EXPECT_NE(error_of([&] { from_pretrained(dir / "broken"); }).find("tensor 'model.norm.weight' is not in"),
+            std::string::npos);
+  fs::remove_all(dir / "empty");
+  fs::create_directories(dir / "empty");
+  io::write_json(dir / "empty/config.json", m->config().to_hf_json());
+  EXPECT_NE(error_of([&] { from_pretrained(dir / "empty"); }).find("no model.safetensors"), std::string::npos);
+}
 
 TEST(Score, IsTheMeanNextTokenCrossEntropyAndWindowsScoreEveryTokenOnce) {
   auto m = make_model(tiny(), 7);  // block_size 64

@@ -1,6 +1,9 @@
 #include "volt/models/pretrained.h"
 
+#include <cstdio>
 #include <filesystem>
+#include <map>
+#include <memory>
 #include <set>
 
 #include "volt/core/check.h"
@@ -80,13 +83,29 @@ std::vector<std::pair<std::string, torch::Tensor>> to_hf_state_dict(const Causal
 }
 
 void load_hf_safetensors(CausalLMImpl& model, const std::string& path) {
-  io::SafetensorsFile file(path);
+  load_hf_safetensors(model, std::vector<std::string>{path});
+}
+
+void load_hf_safetensors(CausalLMImpl& model, const std::vector<std::string>& paths) {
+  VOLT_CHECK(!paths.empty(), "[pretrained] no safetensors file to load");
+  const std::string path = paths.size() == 1 ? paths[0] : fs::path(paths[0]).parent_path().string();
+  // Every file memory-mapped; a tensor is read (and converted to the parameter's dtype) when
+  // copied, so a sharded 16-bit checkpoint never sits in memory whole.
+  std::vector<std::unique_ptr<io::SafetensorsFile>> files;
+  for (const auto& p : paths) files.push_back(std::make_unique<io::SafetensorsFile>(p));
   // Accept both layouts: GPT2LMHeadModel ("transformer." prefix) and GPT2Model (none).
   std::map<std::string, std::string> by_name;  // canonical hf name -> name in the file
+  std::map<std::string, const io::SafetensorsFile*> file_of;  // canonical name -> its file
   const bool gpt2 = !model.config().is_llama_family();
-  for (const auto& n : file.names()) {
-    const bool prefixed = n.rfind("transformer.", 0) == 0 || n.rfind("lm_head.", 0) == 0;
-    by_name[gpt2 && !prefixed ? "transformer." + n : n] = n;
+  for (size_t i = 0; i < files.size(); ++i) {
+    for (const auto& n : files[i]->names()) {
+      const bool prefixed = n.rfind("transformer.", 0) == 0 || n.rfind("lm_head.", 0) == 0;
+      const std::string canonical = gpt2 && !prefixed ? "transformer." + n : n;
+      VOLT_CHECK(!file_of.count(canonical), "[pretrained] tensor '", n, "' is in two files: ",
+                 file_of.count(canonical) ? file_of[canonical]->path() : "", " and ", paths[i]);
+      by_name[canonical] = n;
+      file_of[canonical] = files[i].get();
+    }
   }
   std::set<std::string> used;
   torch::NoGradGuard no_grad;
@@ -95,13 +114,14 @@ void load_hf_safetensors(CausalLMImpl& model, const std::string& path) {
     if (it == by_name.end() && !e.param.defined()) continue;  // a bias-free model's zero bias
     VOLT_CHECK(it != by_name.end(), "[pretrained] ", path, ": missing tensor '", e.hf_name, "'");
     used.insert(it->first);
+    const io::SafetensorsFile& file = *file_of.at(it->first);
     const auto& info = file.info(it->second);
-    VOLT_CHECK(info.shape == e.hf_shape, "[pretrained] ", path, ": tensor '", it->second,
+    VOLT_CHECK(info.shape == e.hf_shape, "[pretrained] ", file.path(), ": tensor '", it->second,
                "' has shape ", c10::IntArrayRef(info.shape), ", the model expects ",
                c10::IntArrayRef(e.hf_shape));
     auto t = file.view(it->second);
     if (!e.param.defined()) {
-      VOLT_CHECK(t.abs().max().item<double>() == 0.0, "[pretrained] ", path, ": tensor '", it->second,
+      VOLT_CHECK(t.abs().max().item<double>() == 0.0, "[pretrained] ", file.path(), ": tensor '", it->second,
                  "' is not zero, but config.json says bias: false");
       continue;
     }
@@ -132,16 +152,67 @@ ModelConfig load_model_config(const std::string& dir) {
   return ModelConfig::from_hf_json(io::read_json(path), path);
 }
 
-void save_pretrained(const CausalLMImpl& model, const std::string& dir) {
+void save_pretrained(const CausalLMImpl& model, const std::string& dir, int64_t max_shard_bytes) {
   fs::create_directories(dir);
   io::write_json((fs::path(dir) / "config.json").string(), model.config().to_hf_json());
-  io::save_safetensors((fs::path(dir) / "model.safetensors").string(), to_hf_state_dict(model),
-                       {{"format", "pt"}});
+  auto tensors = to_hf_state_dict(model);
+  int64_t total = 0;
+  for (const auto& [name, t] : tensors) total += static_cast<int64_t>(t.nbytes());
+  const fs::path single = fs::path(dir) / "model.safetensors", index = fs::path(dir) / "model.safetensors.index.json";
+  if (max_shard_bytes <= 0 || total <= max_shard_bytes) {
+    io::save_safetensors(single.string(), tensors, {{"format", "pt"}});
+    fs::remove(index);  // one layout per directory: a stale index would win over this file
+    return;
+  }
+  // transformers' layout: model-0000k-of-0000n.safetensors filled in order, and an index.
+  std::vector<std::vector<std::pair<std::string, torch::Tensor>>> shards(1);
+  int64_t fill = 0;
+  for (auto& nt : tensors) {
+    const auto bytes = static_cast<int64_t>(nt.second.nbytes());
+    if (fill > 0 && fill + bytes > max_shard_bytes) shards.emplace_back(), fill = 0;
+    shards.back().push_back(std::move(nt));
+    fill += bytes;
+  }
+  nlohmann::json weight_map = nlohmann::json::object();
+  char name[64];
+  for (size_t k = 0; k < shards.size(); ++k) {
+    std::snprintf(name, sizeof name, "model-%05zu-of-%05zu.safetensors", k + 1, shards.size());
+    io::save_safetensors((fs::path(dir) / name).string(), shards[k], {{"format", "pt"}});
+    for (const auto& nt : shards[k]) weight_map[nt.first] = name;
+  }
+  io::write_json(index.string(), {{"metadata", {{"total_size", total}}}, {"weight_map", weight_map}});
+  fs::remove(single);
+}
+
+std::vector<std::string> pretrained_weight_files(const std::string& dir) {
+  const fs::path single = fs::path(dir) / "model.safetensors", index = fs::path(dir) / "model.safetensors.index.json";
+  if (fs::exists(single)) return {single.string()};
+  VOLT_CHECK(fs::exists(index), "[pretrained] ", dir, ": no model.safetensors and no model.safetensors.index.json");
+  const auto j = io::read_json(index.string());
+  VOLT_CHECK(j.contains("weight_map") && j["weight_map"].is_object() && !j["weight_map"].empty(),
+             "[pretrained] ", index.string(), ": no weight_map");
+  std::set<std::string> shards;
+  for (const auto& [tensor, file] : j["weight_map"].items()) {
+    VOLT_CHECK(file.is_string(), "[pretrained] ", index.string(), ": weight_map['", tensor, "'] is not a file name");
+    const auto name = file.get<std::string>();
+    VOLT_CHECK(name.find('/') == std::string::npos && fs::exists(fs::path(dir) / name), "[pretrained] ",
+               index.string(), ": tensor '", tensor, "' is in '", name, "', which is not in ", dir);
+    shards.insert(name);
+  }
+  std::vector<std::string> out;
+  for (const auto& s : shards) out.push_back((fs::path(dir) / s).string());
+  // The index must agree with the shards: every listed tensor is where it says.
+  for (const auto& [tensor, file] : j["weight_map"].items()) {
+    io::SafetensorsFile f((fs::path(dir) / file.get<std::string>()).string());
+    VOLT_CHECK(f.contains(tensor), "[pretrained] ", index.string(), ": tensor '", tensor, "' is not in ",
+               file.get<std::string>());
+  }
+  return out;
 }
 
 CausalLM from_pretrained(const std::string& dir) {
   CausalLM model(load_model_config(dir));
-  load_hf_safetensors(*model, (fs::path(dir) / "model.safetensors").string());
+  load_hf_safetensors(*model, pretrained_weight_files(dir));
   model->eval();  // as transformers' from_pretrained: dropout off until train() is called
   return model;
 }

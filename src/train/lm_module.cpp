@@ -41,7 +41,7 @@ void LMModule::save_pretrained(const std::string& dir) const {
 }
 
 void LMModule::load_pretrained_weights(const std::string& dir) {
-  load_hf_safetensors(*lm, (std::filesystem::path(dir) / "model.safetensors").string());
+  load_hf_safetensors(*lm, pretrained_weight_files(dir));
 }
 
 }  // namespace volt

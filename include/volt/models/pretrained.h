@@ -16,10 +16,19 @@ std::vector<std::pair<std::string, torch::Tensor>> to_hf_state_dict(const Causal
 /// Copies a Hugging Face safetensors file into the model. Every missing, unexpected or
 /// mis-shaped tensor is an error naming it.
 void load_hf_safetensors(CausalLMImpl& model, const std::string& path);
+/// The same over the shards of one checkpoint (each tensor in exactly one file). Tensors are
+/// converted to the parameters' dtype as they are copied (fp16 / bf16 / fp32 files alike).
+void load_hf_safetensors(CausalLMImpl& model, const std::vector<std::string>& paths);
 
-/// Writes config.json and model.safetensors into dir (created if needed).
-void save_pretrained(const CausalLMImpl& model, const std::string& dir);
-/// Builds the model from dir/config.json and loads dir/model.safetensors.
+/// Writes config.json and the weights into dir (created if needed): model.safetensors, or, above
+/// max_shard_bytes (0: never), transformers' model-0000k-of-0000n.safetensors shards plus
+/// model.safetensors.index.json.
+void save_pretrained(const CausalLMImpl& model, const std::string& dir,
+                     int64_t max_shard_bytes = int64_t{5} << 30);
+/// The weight files of a directory: model.safetensors, else the shards its index names (checked
+/// to exist and to hold the tensors the index says).
+std::vector<std::string> pretrained_weight_files(const std::string& dir);
+/// Builds the model from dir/config.json and loads its weights (single file or sharded).
 CausalLM from_pretrained(const std::string& dir);
 /// Reads dir/config.json.
 ModelConfig load_model_config(const std::string& dir);
