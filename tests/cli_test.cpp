@@ -13,6 +13,7 @@
 #include "test_helpers.h"
 #include "volt/core/csv_logger.h"
 #include "volt/io/files.h"
+#include "volt/io/safetensors.h"
 
 namespace volt {
 namespace {
@@ -207,8 +208,26 @@ TEST(Cli, TinyFitThenValidateThenGenerate) {
   auto g2 = run_cli(dir, gen_args);
   EXPECT_EQ(g2.out, g1.out);
 
-  // score: text and the same ids give one number; perplexity = e^mean_nll; bad ids exit 2.
+  // Fine-tuning from the checkpoint as a Hugging Face directory: at lr 0 the weights stay the
+  // loaded ones, so they must equal the checkpoint's bit for bit (the weights were loaded).
   const std::string ckpt = run + "/checkpoints/last";
+  std::string ft_yaml = test::read_text(recipe);
+  const std::string preset_line = "  preset: babygpt-tiny\n";
+  ft_yaml.replace(ft_yaml.find(preset_line), preset_line.size(), "  from_pretrained: " + ckpt + "\n");
+  test::write_text(dir / "finetune.yaml", ft_yaml);
+  auto ft = run_cli(dir, "fit --config " + (dir / "finetune.yaml") + " --optimizer.lr=0 --trainer.max_steps=2 "
+                         "--trainer.default_root_dir=" + (dir / "runs-ft"));
+  ASSERT_EQ(ft.code, 0) << ft.out << ft.err;
+  {
+    io::SafetensorsFile a(ckpt + "/model.safetensors"), b(dir / "runs-ft/tiny-cli/checkpoints/last/model.safetensors");
+    ASSERT_EQ(a.names(), b.names());
+    for (const auto& n : a.names()) EXPECT_TRUE(torch::equal(a.load(n), b.load(n))) << n;
+  }
+  auto ft_bad = run_cli(dir, "fit --config " + (dir / "finetune.yaml") + " --model.n_layer=3");
+  EXPECT_EQ(ft_bad.code, 2);
+  EXPECT_CONTAINS(ft_bad.err, "model.n_layer cannot be set with model.from_pretrained");
+
+  // score: text and the same ids give one number; perplexity = e^mean_nll; bad ids exit 2.
   auto tok = run_cli(dir, "tokenize --tokenizer " + ckpt + " --text \"To be, or not\"");
   ASSERT_EQ(tok.code, 0) << tok.err;
   std::string ids = tok.out;

@@ -4,6 +4,7 @@
 
 #include "volt/core/check.h"
 #include "volt/core/seed.h"
+#include "volt/models/pretrained.h"
 #include "volt/tokenizers/tokenizer.h"
 
 namespace volt::cli {
@@ -83,8 +84,25 @@ Recipe build_recipe(Config& config, const std::string& tokenizer_dir) {
   auto ckpt_s = trainer_s.child("checkpoint");
   r.trainer = trainer_options_from(trainer_s);
   auto model_s = root.child("model");
-  ModelConfig mc = model_config_from(model_s);
+  // Fine-tuning: the architecture, the weights and the tokenizer come from a Hugging Face
+  // directory (a volt checkpoint is one too); only dropout may be changed.
+  const std::string pretrained = model_s.get<std::string>("from_pretrained", "");
+  ModelConfig mc;
+  if (!pretrained.empty()) {
+    VOLT_CHECK(fs::is_directory(pretrained), "[config] model.from_pretrained ", pretrained,
+               ": no such directory");
+    mc = load_model_config(pretrained);
+    mc.dropout = model_s.get<double>("dropout", mc.dropout);
+    for (const auto& k : model_s.keys()) {
+      VOLT_CHECK(k == "from_pretrained" || k == "dropout", "[config] model.", k, " cannot be set "
+                 "with model.from_pretrained (the architecture comes from ", pretrained, "/config.json)");
+    }
+  } else {
+    mc = model_config_from(model_s);
+  }
   model_s.finish();
+  // The tokenizer: a resumed checkpoint's, else the pretrained directory's, else data.tokenizer.
+  const std::string tok_dir = !tokenizer_dir.empty() ? tokenizer_dir : pretrained;
 
   auto data_s = root.child("data");
   const std::string data_module = data_s.get<std::string>("module", "text");
@@ -99,7 +117,7 @@ Recipe build_recipe(Config& config, const std::string& tokenizer_dir) {
     data_s.finish();
     block_size = dopt.block_size;
     auto text = std::make_shared<TextDataModule>(dopt);
-    if (!tokenizer_dir.empty()) text->set_tokenizer(load_tokenizer(tokenizer_dir));
+    if (!tok_dir.empty()) text->set_tokenizer(load_tokenizer(tok_dir));
     text->prepare_data();
     text->setup("fit");
     r.tokenizer = text->tokenizer();
@@ -112,7 +130,7 @@ Recipe build_recipe(Config& config, const std::string& tokenizer_dir) {
     data_s.finish();
     block_size = dopt.block_size;
     auto llm = std::make_shared<LLMDataModule>(dopt);
-    if (!tokenizer_dir.empty()) llm->set_tokenizer(load_tokenizer(tokenizer_dir), data::fingerprint_path(tokenizer_dir));
+    if (!tok_dir.empty()) llm->set_tokenizer(load_tokenizer(tok_dir), data::fingerprint_path(tok_dir));
     llm->set_progress(r.trainer.enable_progress_bar());
     llm->prepare_data();
     llm->setup("fit");
@@ -144,6 +162,7 @@ Recipe build_recipe(Config& config, const std::string& tokenizer_dir) {
   // Seed before the weights are drawn (Lightning's seed_everything), so a config is one run.
   seed_everything(static_cast<uint64_t>(r.trainer.seed()));
   r.module = std::make_shared<LMModule>(mc, adamw, scheduler, r.tokenizer);
+  if (!pretrained.empty()) r.module->load_pretrained_weights(pretrained);
   return r;
 }
 
