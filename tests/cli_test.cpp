@@ -369,5 +369,24 @@ TEST(Cli, DataPrepareStatsThenFitPacked) {
   EXPECT_CONTAINS(bad.err, "collator 'pack'");
 }
 
+// volt init writes a random model that generate and score accept; --no-kv-cache changes the
+// work, not the tokens.
+TEST(Cli, InitThenGenerateWithAndWithoutTheCache) {
+  ScopedTempDir dir;
+  auto init = run_cli(dir, "init --preset babygpt-tiny --out " + (dir / "m") + " --tokenizer " +
+                               volt_test_data("tokenizers/gpt2") + " --seed 3");
+  ASSERT_EQ(init.code, 0) << init.err;
+  EXPECT_EQ(io::read_json(dir / "m/config.json").at("vocab_size").get<int64_t>(), 50257);
+  const std::string gen = "generate --model " + (dir / "m") + " --prompt Hello --max-new-tokens 12 --temperature 0";
+  auto a = run_cli(dir, gen), b = run_cli(dir, gen + " --no-kv-cache");
+  ASSERT_EQ(a.code, 0) << a.err;
+  ASSERT_EQ(b.code, 0) << b.err;
+  EXPECT_EQ(a.out, b.out);
+  EXPECT_CONTAINS(a.err, "tokens/s");
+  auto bad = run_cli(dir, "init --preset gpt5 --out " + (dir / "x"));
+  EXPECT_EQ(bad.code, 2);
+  EXPECT_CONTAINS(bad.err, "unknown preset 'gpt5'");
+}
+
 }  // namespace
 }  // namespace volt

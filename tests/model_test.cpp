@@ -521,6 +521,19 @@ TEST(Generate, GreedyIsDeterministicAndMatchesArgmaxDecoding) {
   EXPECT_EQ(a, reference_greedy(*m, prompt, 30));
 }
 
+TEST(Generate, WithoutTheCacheGivesTheSameGreedyTokens) {
+  for (const auto& c : {tiny(), tiny_llama("mistral")}) {
+    auto m = make_model(c, 11);
+    GenerationOptions o;
+    o.temperature = 0;
+    o.max_new_tokens = 80;  // past the context (64): the window slides both ways
+    const std::vector<int64_t> prompt = {1, 2, 3};
+    const auto cached = generate(*m, prompt, o);
+    o.use_cache = false;
+    EXPECT_EQ(generate(*m, prompt, o), cached) << c.model_type;
+  }
+}
+
 TEST(Generate, TopKOneEqualsGreedy) {
   auto m = make_model(tiny(65), 12);
   GenerationOptions greedy;

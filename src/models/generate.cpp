@@ -52,7 +52,10 @@ std::vector<int64_t> generate(CausalLMImpl& model, const std::vector<int64_t>& p
     if (o.eos_id && next == *o.eos_id) break;
     context.push_back(next);
     if (i + 1 == o.max_new_tokens) break;
-    if (cache.length < block) {
+    if (!o.use_cache) {  // every step from scratch: O(T^2) work per token, for comparison
+      if (static_cast<int64_t>(context.size()) > block) context.erase(context.begin(), context.end() - block);
+      logits = model.forward(torch::tensor(context, opts).unsqueeze(0));
+    } else if (cache.length < block) {
       logits = model.forward(torch::tensor({next}, opts).unsqueeze(0), {}, &cache);
     } else {  // the window is full: slide it and recompute (positions are absolute in GPT-2)
       context.erase(context.begin(), context.end() - block);

@@ -28,6 +28,8 @@ Action add_generate(CLI::App& app) {
   app.add_option("--top-p", args->gen.top_p, "nucleus sampling threshold (1: off)")
       ->capture_default_str()->check(CLI::Range(0.0, 1.0));
   app.add_option("--seed", args->gen.seed, "random seed")->capture_default_str();
+  app.add_flag("--no-kv-cache", [args](int64_t) { args->gen.use_cache = false; },
+               "recompute the whole context for every new token (to measure what the cache saves)");
   return [args]() {
     torch::set_num_threads(1);  // one sequence of small matmuls: threads cost more than they give
     auto model = from_pretrained(args->checkpoint);

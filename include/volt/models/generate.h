@@ -17,6 +17,7 @@ struct GenerationOptions {
   double top_p = 1.0;        // 1: off
   uint64_t seed = 1337;
   std::optional<int64_t> eos_id;  // stop when sampled
+  bool use_cache = true;     // false: recompute the whole context every step (the baseline)
 };
 
 /// Continues `prompt` (non-empty ids) and returns only the new ids. Contexts longer than the
