@@ -14,6 +14,7 @@
 #include "volt/core/csv_logger.h"
 #include "volt/io/files.h"
 #include "volt/io/safetensors.h"
+#include "volt/models/pretrained.h"
 
 namespace volt {
 namespace {
@@ -383,6 +384,21 @@ TEST(Cli, InitThenGenerateWithAndWithoutTheCache) {
   ASSERT_EQ(b.code, 0) << b.err;
   EXPECT_EQ(a.out, b.out);
   EXPECT_CONTAINS(a.err, "tokens/s");
+  // convert: bf16 shards and the tokenizer, no trainer state; the result loads and generates.
+  auto conv = run_cli(dir, "convert --in " + (dir / "m") + " --out " + (dir / "hf") +
+                               " --dtype bfloat16 --max-shard-size 0.004");
+  ASSERT_EQ(conv.code, 0) << conv.err;
+  EXPECT_TRUE(fs::exists(dir / "hf/model.safetensors.index.json"));
+  EXPECT_TRUE(fs::exists(dir / "hf/tokenizer.json"));
+  EXPECT_EQ(io::read_json(dir / "hf/config.json").at("torch_dtype"), "bfloat16");
+  {
+    const auto files = pretrained_weight_files(dir / "hf");
+    EXPECT_GE(files.size(), 2u);
+    io::SafetensorsFile f(files[0]);
+    EXPECT_EQ(f.info(f.names()[0]).dtype, torch::kBFloat16);
+  }
+  auto g = run_cli(dir, "generate --model " + (dir / "hf") + " --prompt Hello --max-new-tokens 4 --temperature 0");
+  EXPECT_EQ(g.code, 0) << g.err;
   auto bad = run_cli(dir, "init --preset gpt5 --out " + (dir / "x"));
   EXPECT_EQ(bad.code, 2);
   EXPECT_CONTAINS(bad.err, "unknown preset 'gpt5'");

@@ -15,6 +15,7 @@ Action add_validate(CLI::App& app);
 Action add_generate(CLI::App& app);
 Action add_score(CLI::App& app);
 Action add_init(CLI::App& app);
+Action add_convert(CLI::App& app);
 Action add_tokenize(CLI::App& app);
 /// `volt tokenizer` with its subcommands bench and train.
 Action add_tokenizer(CLI::App& app);

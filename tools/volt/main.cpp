@@ -24,6 +24,8 @@ int main(int argc, char** argv) {
   add("data", "Data pipeline: tokenize a corpus into its cache, padding and length statistics",
       volt::cli::add_data);
   add("init", "A randomly initialised model from a preset, as a Hugging Face directory", volt::cli::add_init);
+  add("convert", "A checkpoint or Hugging Face directory to a plain Hugging Face directory (dtype, shards)",
+      volt::cli::add_convert);
   add("score", "Mean cross-entropy (nats/token) and perplexity of a text under a model", volt::cli::add_score);
   add("tokenize", "Text to token ids, or ids to text (--decode)", volt::cli::add_tokenize);
   add("tokenizer", "Tokenizer tools: train a BPE tokenizer, benchmark encoding speed",
