@@ -34,6 +34,7 @@
 #include <thread>
 #include <vector>
 
+#include "example_data.h"
 #include "volt/core/check.h"
 #include "volt/core/seed.h"
 #include "volt/data/collate.h"
@@ -67,19 +68,7 @@ constexpr double kClipNorm = 1.0;
 
 namespace {
 
-// The data directory: $VOLT_DATA_DIR, else ../shared/data beside the repository.
-std::string data_dir() {
-  if (const char* env = std::getenv("VOLT_DATA_DIR"); env != nullptr && *env != '\0') return env;
-  return std::string(VOLT_SOURCE_DIR) + "/../shared/data";
-}
-
-std::string data_file(const std::string& rel) {
-  const std::string path = data_dir() + "/" + rel;
-  VOLT_CHECK(fs::exists(path), "[example02-data] ", path,
-             ": no such file. Set VOLT_DATA_DIR to the data directory (it holds "
-             "corpora/wikitext-2/valid.txt and tokenizers/gpt2/)");
-  return fs::absolute(path).lexically_normal().string();
-}
+using volt::examples::data_file;
 
 // Where the token cache and the run live: $VOLT_CACHE_DIR for the cache (as volt's CLI), else
 // the system's temp directory. The cache is kept between runs; the run directory is not.

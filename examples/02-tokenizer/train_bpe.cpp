@@ -22,6 +22,7 @@
 #include <string>
 #include <vector>
 
+#include "example_data.h"
 #include "volt/core/check.h"
 #include "volt/io/files.h"
 #include "volt/tokenizers/bpe_trainer.h"
@@ -41,19 +42,7 @@ const char* const kSpecialToken = "<|endoftext|>";
 
 namespace {
 
-// The data directory: $VOLT_DATA_DIR, else ../shared/data beside the repository.
-std::string data_dir() {
-  if (const char* env = std::getenv("VOLT_DATA_DIR"); env != nullptr && *env != '\0') return env;
-  return std::string(VOLT_SOURCE_DIR) + "/../shared/data";
-}
-
-std::string data_file(const std::string& rel) {
-  const std::string path = data_dir() + "/" + rel;
-  VOLT_CHECK(std::filesystem::exists(path), "[example02] ", path,
-             ": no such file. Set VOLT_DATA_DIR to the data directory (it holds "
-             "corpora/tinyshakespeare/input.txt and tokenizers/gpt2/)");
-  return path;
-}
+using volt::examples::data_file;
 
 std::vector<int64_t> parse_sizes(const std::string& list) {
   std::vector<int64_t> out;

@@ -286,7 +286,11 @@ std::vector<std::string> corpus_files(const CorpusOptions& options) {
 
 void read_corpus_file(const CorpusOptions& options, const std::string& path,
                       const std::function<void(Document&&)>& sink) {
-  std::string text = io::read_file(path);
+  read_corpus_text(options, path, io::read_file(path), sink);
+}
+
+void read_corpus_text(const CorpusOptions& options, const std::string& path, std::string text,
+                      const std::function<void(Document&&)>& sink) {
   const std::string& format = options.format;
   if (format == "files" || (format == "text" && options.split == "file")) {
     if (!is_blank(text)) sink(Document{std::move(text), path});

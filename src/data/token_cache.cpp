@@ -6,13 +6,11 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <atomic>
 #include <cctype>
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
-#include <mutex>
 #include <set>
 #include <optional>
 #include <thread>
@@ -67,38 +65,6 @@ std::string shard_name(size_t i) {
   char buf[32];
   std::snprintf(buf, sizeof buf, "tokens-%05zu.bin", i);
   return buf;
-}
-
-// The manifest entry of every input file: stat plus content hash, hashed on `threads` threads.
-Json manifest(const std::vector<std::string>& files, int threads) {
-  Json entries = Json::array();
-  std::vector<std::string> hashes(files.size());
-  std::vector<FileStat> stats(files.size());
-  std::atomic<size_t> next{0};
-  std::mutex mu;
-  std::exception_ptr error;
-  auto work = [&] {
-    try {
-      for (size_t i; (i = next.fetch_add(1)) < files.size();) {
-        stats[i] = stat_file(files[i]);
-        hashes[i] = sha256_hex(io::read_file(files[i]));
-      }
-    } catch (...) {  // an unreadable file: the first error wins, the other threads stop
-      std::lock_guard<std::mutex> lock(mu);
-      if (!error) error = std::current_exception();
-      next = files.size();
-    }
-  };
-  std::vector<std::thread> pool;
-  for (int t = 1; t < threads; ++t) pool.emplace_back(work);
-  work();
-  for (auto& t : pool) t.join();
-  if (error) std::rethrow_exception(error);
-  for (size_t i = 0; i < files.size(); ++i) {
-    entries.push_back({{"path", files[i]}, {"size", stats[i].size}, {"mtime_ns", stats[i].mtime_ns},
-                       {"sha256", hashes[i]}});
-  }
-  return entries;
 }
 
 // Why the recorded inputs no longer describe `files` ("" when they still do). Inputs whose stat
@@ -207,9 +173,11 @@ std::string sanitize(const std::string& name) {
 Json build(const CorpusOptions& corpus, const Tokenizer& tok, const Json& spec,
            const std::vector<std::string>& files, const TokenCacheOptions& o, const std::string& tmp,
            const TokenCache::Progress& progress, int threads) {
-  Json inputs = manifest(files, threads);
+  // Each input is read once: hashed for the manifest, then split into documents.
+  Json inputs = Json::array();
   int64_t total_bytes = 0;
-  for (const auto& in : inputs) total_bytes += in["size"].get<int64_t>();
+  std::vector<FileStat> stats;
+  for (const auto& f : files) stats.push_back(stat_file(f)), total_bytes += stats.back().size;
 
   const int64_t vocab = tok.vocab_size();
   const int bytes_per_token = vocab <= 65536 ? 2 : 4;
@@ -240,8 +208,12 @@ Json build(const CorpusOptions& corpus, const Tokenizer& tok, const Json& spec,
     sources.clear();
     chunk_bytes = 0;
   };
-  for (const auto& file : files) {
-    read_corpus_file(corpus, file, [&](Document&& d) {
+  for (size_t i = 0; i < files.size(); ++i) {
+    const std::string& file = files[i];
+    std::string bytes = io::read_file(file);
+    inputs.push_back({{"path", file}, {"size", static_cast<int64_t>(bytes.size())},
+                      {"mtime_ns", stats[i].mtime_ns}, {"sha256", sha256_hex(bytes)}});
+    read_corpus_text(corpus, file, std::move(bytes), [&](Document&& d) {
       chunk_bytes += d.text.size();
       texts.push_back(std::move(d.text));
       sources.push_back(std::move(d.source));

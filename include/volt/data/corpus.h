@@ -50,6 +50,11 @@ void read_corpus(const CorpusOptions& options, const std::function<void(Document
 void read_corpus_file(const CorpusOptions& options, const std::string& path,
                       const std::function<void(Document&&)>& sink);
 
+/// The same for a file's bytes already in memory (the token cache reads each input once, to hash
+/// it and to split it).
+void read_corpus_text(const CorpusOptions& options, const std::string& path, std::string text,
+                      const std::function<void(Document&&)>& sink);
+
 /// True when `path` matches `pattern`: '*' and '?' never cross '/', "**" as a whole path
 /// component matches zero or more folders, "[abc]" / "[a-z]" / "[!a]" are character classes.
 /// '?' and classes take one UTF-8 character; names starting with '.' are not special; there is
