@@ -23,5 +23,7 @@ Action add_tokenizer(CLI::App& app);
 Action add_data(CLI::App& app);
 /// `volt tokenizer train` (cmd_tokenizer_train.cpp).
 Action add_tokenizer_train(CLI::App& app);
+/// `volt dtype-info VALUE`: a number's bits in FP32, FP16 and BF16 (cmd_dtype_info.cpp).
+Action add_dtype_info(CLI::App& app);
 
 }  // namespace volt::cli
