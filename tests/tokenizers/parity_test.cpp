@@ -31,7 +31,7 @@ namespace {
 namespace fs = std::filesystem;
 using Ids = std::vector<int64_t>;
 
-// tests/goldens: env VOLT_GOLDENS_DIR (set by ctest), else beside this source file.
+// tests/goldens: env VOLT_GOLDENS_DIR, else beside this source file.
 fs::path goldens_dir() {
   if (const char* env = std::getenv("VOLT_GOLDENS_DIR"); env != nullptr && *env != '\0') return env;
   return fs::path(__FILE__).parent_path().parent_path() / "goldens";
