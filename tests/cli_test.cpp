@@ -4,6 +4,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cmath>
 #include <cstdlib>
 #include <filesystem>
 #include <set>
@@ -22,7 +23,7 @@ namespace {
 namespace fs = std::filesystem;
 using test::ScopedTempDir;
 
-// The CLI binary: env VOLT_CLI (set by ctest), else `volt` next to this test binary.
+// The CLI binary: env VOLT_CLI, else `volt` next to this test binary.
 std::string cli_path() {
   if (const char* env = std::getenv("VOLT_CLI"); env != nullptr && *env != '\0') {
     if (!fs::exists(env)) throw std::runtime_error(std::string("VOLT_CLI=") + env + " does not exist");
@@ -402,6 +403,45 @@ TEST(Cli, InitThenGenerateWithAndWithoutTheCache) {
   auto bad = run_cli(dir, "init --preset gpt5 --out " + (dir / "x"));
   EXPECT_EQ(bad.code, 2);
   EXPECT_CONTAINS(bad.err, "unknown preset 'gpt5'");
+}
+
+// The repository's shipped configs: env VOLT_CONFIGS_DIR, else configs/ in the source tree.
+std::string shipped_config(const std::string& name) {
+  std::string dir = VOLT_TEST_CONFIGS_DIR;
+  if (const char* env = std::getenv("VOLT_CONFIGS_DIR"); env != nullptr && *env != '\0') dir = env;
+  const std::string path = dir + "/" + name;
+  if (!fs::exists(path)) throw std::runtime_error(path + " does not exist (env VOLT_CONFIGS_DIR)");
+  return path;
+}
+
+double json_val_loss(const CliResult& r) {
+  EXPECT_EQ(r.code, 0) << r.err;
+  const auto open = r.out.find('{'), close = r.out.rfind('}');  // the JSON line among others
+  if (open == std::string::npos || close == std::string::npos) return std::nan("");
+  return nlohmann::json::parse(r.out.substr(open, close - open + 1)).at("val_loss").get<double>();
+}
+
+// The BabyGPT Trainer's CLI form: the shipped fine-tuning config, run from a Hugging Face
+// directory (here a random babygpt-tiny with GPT-2's tokenizer, shrunk to rows of 32): validate
+// before, fit, validate the checkpoint after on the same fixed validation set.
+TEST(Cli, FinetuneRecipeValidatesFitsAndValidatesAgain) {
+  ScopedTempDir dir;
+  auto init = run_cli(dir, "init --preset babygpt-tiny --out " + (dir / "base") + " --tokenizer " +
+                               volt_test_data("tokenizers/gpt2"));
+  ASSERT_EQ(init.code, 0) << init.err;
+  const std::string common = "--config " + shipped_config("babygpt-finetune-shakespeare.yaml") +
+                             " --data.path=" + volt_test_data("corpora/tinyshakespeare/input.txt") +
+                             " --data.block_size=32 --data.val_batches=2 --trainer.limit_val_batches=2"
+                             " --trainer.num_threads=1 --trainer.enable_progress_bar=false";
+  const double before = json_val_loss(run_cli(dir, "validate --json " + common + " --model.from_pretrained=" + (dir / "base")));
+  auto fit = run_cli(dir, "fit " + common + " --model.from_pretrained=" + (dir / "base") +
+                              " --trainer.max_steps=4 --trainer.val_check_interval=4 --optimizer.lr=3e-3"
+                              " --scheduler.warmup_steps=1 --scheduler.decay_steps=4 --trainer.default_root_dir=" +
+                              (dir / "runs"));
+  ASSERT_EQ(fit.code, 0) << fit.err;
+  const double after = json_val_loss(run_cli(dir, "validate --json " + common + " --model.from_pretrained=" +
+                                                      (dir / "runs/babygpt-finetune-shakespeare/checkpoints/last")));
+  EXPECT_LT(after, before - 0.1);
 }
 
 }  // namespace
