@@ -33,3 +33,27 @@ TEST(MemoryStats, CpuAllocatorCountsLiveTensorBytes) {
 
 }  // namespace
 }  // namespace volt
+
+namespace volt {
+namespace {
+
+// Kernels that take scratch through raw_allocate() need the DataPtr's context to be its data
+// pointer (LibTorch asserts it), and free it with raw_deleter().
+TEST(MemoryStats, RawAllocationsWorkWhileTracking) {
+  memory::track_cpu_allocations();
+  const torch::Device cpu(torch::kCPU);
+  const auto base = memory::stats(cpu).current_bytes;
+  c10::Allocator* a = c10::GetAllocator(c10::DeviceType::CPU);
+  void* p = a->raw_allocate(4096);
+  ASSERT_NE(p, nullptr);
+  EXPECT_EQ(memory::stats(cpu).current_bytes - base, 4096);
+  a->raw_deallocate(p);
+  EXPECT_EQ(memory::stats(cpu).current_bytes, base);
+  // And an op that uses it (a sort's scratch, a matmul) still runs.
+  auto x = torch::randn({256, 256});
+  EXPECT_EQ(torch::mm(x, x).size(0), 256);
+  EXPECT_EQ(std::get<0>(x.sort(1)).size(1), 256);
+}
+
+}  // namespace
+}  // namespace volt

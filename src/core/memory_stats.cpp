@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <atomic>
 #include <mutex>
+#include <unordered_map>
 
 #include <c10/core/CPUAllocator.h>
 
@@ -22,16 +23,29 @@ std::atomic<int64_t> g_current{0};
 std::atomic<int64_t> g_peak{0};
 std::atomic<bool> g_tracking{false};
 
-// One live allocation: the wrapped allocator's DataPtr (which frees it) and its size.
-struct Allocation {
+// Live allocations by data pointer: the wrapped allocator's DataPtr (which frees the memory) and
+// the size. The DataPtr handed out has its data pointer as context, as raw_allocate() requires
+// (LibTorch asserts it: some kernels allocate scratch through raw_allocate / raw_deleter).
+struct Live {
   c10::DataPtr inner;
   int64_t bytes;
 };
+std::mutex g_mutex;
+std::unordered_map<void*, Live>& live() {
+  static auto* map = new std::unordered_map<void*, Live>();  // never destroyed: frees may come late
+  return *map;
+}
 
-void release(void* ctx) {
-  auto* a = static_cast<Allocation*>(ctx);
-  g_current.fetch_sub(a->bytes, std::memory_order_relaxed);
-  delete a;  // frees the memory through the inner DataPtr's deleter
+void counting_delete(void* ptr) {
+  c10::DataPtr inner;  // freed after the lock is released
+  {
+    std::lock_guard<std::mutex> lock(g_mutex);
+    auto it = live().find(ptr);
+    if (it == live().end()) return;  // not ours (cannot happen: only our DataPtrs point here)
+    g_current.fetch_sub(it->second.bytes, std::memory_order_relaxed);
+    inner = std::move(it->second.inner);
+    live().erase(it);
+  }
 }
 
 // Counts bytes on their way through LibTorch's own CPU allocator; everything else is unchanged.
@@ -42,14 +56,20 @@ class CountingAllocator final : public c10::Allocator {
   c10::DataPtr allocate(size_t n) VOLT_ALLOCATE_CONST override {
     c10::DataPtr d = inner_->allocate(n);
     void* data = d.get();
+    if (data == nullptr) return d;  // zero bytes
     const c10::Device device = d.device();
     const auto bytes = static_cast<int64_t>(n);
+    {
+      std::lock_guard<std::mutex> lock(g_mutex);
+      live().emplace(data, Live{std::move(d), bytes});
+    }
     const int64_t now = g_current.fetch_add(bytes, std::memory_order_relaxed) + bytes;
     int64_t peak = g_peak.load(std::memory_order_relaxed);
     while (now > peak && !g_peak.compare_exchange_weak(peak, now, std::memory_order_relaxed)) {
     }
-    return {data, new Allocation{std::move(d), bytes}, &release, device};
+    return {data, data, &counting_delete, device};
   }
+  c10::DeleterFnPtr raw_deleter() const override { return &counting_delete; }
   VOLT_ALLOCATOR_COPY_DATA
 
  private:

@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "volt/core/check.h"
+#include "volt/nn/checkpoint.h"
 
 namespace volt {
 
@@ -122,8 +123,14 @@ torch::Tensor CausalLMImpl::forward(const torch::Tensor& input_ids, const torch:
   if (cfg_.is_llama_family()) return forward_llama(input_ids, pos, cache, key_start);
   auto x = wte(input_ids) + wpe(pos);  // (B, T, C)
   if (cfg_.dropout > 0.0) x = drop(x);
+  const bool ckpt = checkpointing_ && is_training() && cache == nullptr && torch::GradMode::is_enabled();
   int64_t layer = 0;
-  for (auto& block : *h) x = block->as<BlockImpl>()->forward(x, cache, layer++, key_start);
+  for (auto& block : *h) {
+    auto* b = block->as<BlockImpl>();
+    const int64_t l = layer++;
+    x = run_block(*b, [b, cache, l, key_start](const torch::Tensor& in) { return b->forward(in, cache, l, key_start); },
+                  x, ckpt);
+  }
   if (cache) cache->advance(t);
   x = ln_f(x);
   return lm_head ? lm_head(x) : torch::linear(x, wte->weight);  // (B, T, vocab_size)
@@ -136,13 +143,30 @@ torch::Tensor CausalLMImpl::forward_llama(const torch::Tensor& input_ids, torch:
   pos = pos.expand({b, t});
   auto [cos, sin] = nn::rope_cos_sin(inv_freq_, pos);  // (B, T, head_dim), once for every layer
   auto x = model->embed_tokens(input_ids);
+  const bool ckpt = checkpointing_ && is_training() && cache == nullptr && torch::GradMode::is_enabled();
   int64_t layer = 0;
   for (auto& block : *model->layers) {
-    x = block->as<LlamaBlockImpl>()->forward(x, cos, sin, cache, layer++, key_start);
+    auto* b = block->as<LlamaBlockImpl>();
+    const int64_t l = layer++;
+    // Captured by value: the recomputation in backward runs after this frame has returned.
+    x = run_block(*b, [b, cos, sin, cache, l, key_start](const torch::Tensor& in) {
+          return b->forward(in, cos, sin, cache, l, key_start);
+        }, x, ckpt);
   }
   if (cache) cache->advance(t);
   x = model->norm(x);
   return lm_head ? lm_head(x) : torch::linear(x, model->embed_tokens->weight);
+}
+
+torch::Tensor CausalLMImpl::run_block(torch::nn::Module& block,
+                                      const std::function<torch::Tensor(const torch::Tensor&)>& fn,
+                                      const torch::Tensor& x, bool checkpointed) {
+  if (!checkpointed) return fn(x);
+  std::vector<torch::Tensor> params;
+  for (const auto& p : block.parameters()) {
+    if (p.requires_grad()) params.push_back(p);
+  }
+  return nn::checkpoint(fn, x, params);
 }
 
 const torch::Tensor& CausalLMImpl::embedding_weight() const {

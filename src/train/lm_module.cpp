@@ -29,6 +29,10 @@ void LMModule::validation_step(const Batch& batch, int64_t) {
   log("val_loss", loss, o);
 }
 
+double LMModule::loss_weight(const Batch& batch) const {
+  return static_cast<double>(batch.num_target_tokens());
+}
+
 Optimizers LMModule::configure_optimizers() {
   auto opt = std::make_shared<AdamW>(weight_decay_groups(*this, optimizer_.weight_decay,
                                                          optimizer_.decay_embeddings), optimizer_);

@@ -68,40 +68,67 @@ AdamW::AdamW(std::vector<ParamGroup> groups, AdamWOptions o) : options_(o) {
     flat_grads_.push_back(grads);
     exp_avg_.push_back(torch::zeros_like(flat));
     exp_avg_sq_.push_back(torch::zeros_like(flat));
-    denom_.push_back(torch::empty_like(flat));
   }
+  denom_.resize(flat_params_.size());
   groups_.erase(std::remove_if(groups_.begin(), groups_.end(),
                                [](const ParamGroup& g) { return g.params.empty(); }),
                 groups_.end());
 }
 
+void Optimizer::use_fp32_master_weights() {
+  VOLT_FAIL("[optim] ", name(), " cannot keep fp32 master weights (bf16-true with master_weights); "
+            "use AdamW or set trainer.master_weights=false");
+}
+
+void AdamW::use_fp32_master_weights() {
+  torch::NoGradGuard no_grad;
+  if (!master_.empty()) return;
+  bool any_low = false;
+  for (const auto& p : flat_params_) any_low = any_low || p.scalar_type() != torch::kFloat32;
+  if (!any_low) return;  // fp32 parameters are their own master copy
+  for (size_t i = 0; i < flat_params_.size(); ++i) {
+    master_.push_back(flat_params_[i].to(torch::kFloat32));
+    exp_avg_[i] = exp_avg_[i].to(torch::kFloat32);
+    exp_avg_sq_[i] = exp_avg_sq_[i].to(torch::kFloat32);
+    denom_[i] = torch::Tensor();
+  }
+}
+
 void AdamW::step() {
   torch::NoGradGuard no_grad;
   ++step_count_;
+  for (size_t i = 0; i < groups_.size(); ++i) {
+    if (master_.empty()) {
+      update(i, flat_params_[i], flat_grads_[i]);
+      continue;
+    }
+    update(i, master_[i], flat_grads_[i].to(torch::kFloat32));
+    flat_params_[i].copy_(master_[i]);  // round to the parameter's dtype
+  }
+}
+
+void AdamW::update(size_t i, torch::Tensor& theta, const torch::Tensor& grad) {
+  const auto& g = groups_[i];
   const double b1 = options_.beta1, b2 = options_.beta2;
   const double bc1 = 1.0 - std::pow(b1, static_cast<double>(step_count_));
   const double bc2 = 1.0 - std::pow(b2, static_cast<double>(step_count_));
-  for (size_t i = 0; i < groups_.size(); ++i) {
-    const auto& g = groups_[i];
-    auto& theta = flat_params_[i];
-    const auto& grad = flat_grads_[i];
-    if (options_.fused && theta.device().is_cpu() && theta.scalar_type() == torch::kFloat32) {
-      kernels::adamw_step_cpu(theta.data_ptr<float>(), grad.data_ptr<float>(), exp_avg_[i].data_ptr<float>(),
-                              exp_avg_sq_[i].data_ptr<float>(), theta.numel(),
-                              {static_cast<float>(g.lr), static_cast<float>(g.weight_decay),
-                               static_cast<float>(b1), static_cast<float>(b2),
-                               static_cast<float>(options_.eps), static_cast<float>(bc1),
-                               static_cast<float>(std::sqrt(bc2))});
-      continue;
-    }
-    if (g.weight_decay != 0.0) theta.mul_(1.0 - g.lr * g.weight_decay);  // decoupled decay
-    exp_avg_[i].lerp_(grad, 1.0 - b1);
-    exp_avg_sq_[i].mul_(b2).addcmul_(grad, grad, 1.0 - b2);
-    auto& denom = denom_[i];  // preallocated: no 3 MB allocation per step
-    torch::sqrt_out(denom, exp_avg_sq_[i]);
-    denom.div_(std::sqrt(bc2)).add_(options_.eps);
-    theta.addcdiv_(exp_avg_[i], denom, -g.lr / bc1);
+  if (options_.fused && theta.device().is_cpu() && theta.scalar_type() == torch::kFloat32 &&
+      grad.scalar_type() == torch::kFloat32 && grad.is_contiguous()) {
+    kernels::adamw_step_cpu(theta.data_ptr<float>(), grad.data_ptr<float>(), exp_avg_[i].data_ptr<float>(),
+                            exp_avg_sq_[i].data_ptr<float>(), theta.numel(),
+                            {static_cast<float>(g.lr), static_cast<float>(g.weight_decay),
+                             static_cast<float>(b1), static_cast<float>(b2), static_cast<float>(options_.eps),
+                             static_cast<float>(bc1), static_cast<float>(std::sqrt(bc2))});
+    return;
   }
+  if (g.weight_decay != 0.0) theta.mul_(1.0 - g.lr * g.weight_decay);  // decoupled decay
+  exp_avg_[i].lerp_(grad, 1.0 - b1);
+  exp_avg_sq_[i].mul_(b2).addcmul_(grad, grad, 1.0 - b2);
+  auto& denom = denom_[i];  // kept between steps: no parameter-sized allocation per step
+  if (!denom.defined()) denom = torch::empty_like(exp_avg_sq_[i]);
+  torch::sqrt_out(denom, exp_avg_sq_[i]);
+  denom.div_(std::sqrt(bc2)).add_(options_.eps);
+  theta.addcdiv_(exp_avg_[i], denom, -g.lr / bc1);
 }
 
 void AdamW::zero_grad() {
@@ -118,6 +145,9 @@ std::vector<std::pair<std::string, torch::Tensor>> AdamW::state_tensors() const 
       out.emplace_back("exp_avg." + groups_[i].names[j], exp_avg_[i].narrow(0, off, n).view(p.sizes()));
       out.emplace_back("exp_avg_sq." + groups_[i].names[j],
                        exp_avg_sq_[i].narrow(0, off, n).view(p.sizes()));
+      if (!master_.empty()) {
+        out.emplace_back("master." + groups_[i].names[j], master_[i].narrow(0, off, n).view(p.sizes()));
+      }
       off += n;
     }
   }
@@ -143,6 +173,13 @@ void AdamW::load_state_tensors(const std::map<std::string, torch::Tensor>& state
         VOLT_CHECK(t.numel() == n, "[AdamW] optimizer state '", key, "' has ", t.numel(),
                    " values, the parameter has ", n);
         buf->narrow(0, off, n).copy_(t.reshape({-1}));
+      }
+      if (!master_.empty()) {
+        const std::string key = "master." + groups_[i].names[j];
+        const auto& t = get(key);
+        VOLT_CHECK(t.numel() == n, "[AdamW] optimizer state '", key, "' has ", t.numel(),
+                   " values, the parameter has ", n);
+        master_[i].narrow(0, off, n).copy_(t.reshape({-1}));
       }
       off += n;
     }

@@ -56,6 +56,12 @@ TrainerOptions trainer_options_from(ConfigSection& s) {
   o.accumulate_grad_batches(s.get<int64_t>("accumulate_grad_batches", o.accumulate_grad_batches()));
   o.gradient_clip_val(s.get<double>("gradient_clip_val", o.gradient_clip_val()));
   o.precision(s.get<std::string>("precision", o.precision()));
+  o.master_weights(s.get<bool>("master_weights", o.master_weights()));
+  o.tf32(s.get<bool>("tf32", o.tf32()));
+  LossScalerOptions ls;
+  ls.init_scale = s.get<double>("loss_scale_init", ls.init_scale);
+  ls.growth_interval = s.get<int64_t>("loss_scale_growth_interval", ls.growth_interval);
+  o.loss_scaler(ls);
   o.seed(s.get<int64_t>("seed", o.seed()));
   o.default_root_dir(s.get<std::string>("default_root_dir", o.default_root_dir()));
   o.accelerator(s.get<std::string>("accelerator", o.accelerator()));
@@ -68,9 +74,6 @@ TrainerOptions trainer_options_from(ConfigSection& s) {
 
 Trainer::Trainer(TrainerOptions options, std::vector<std::shared_ptr<Callback>> callbacks)
     : options_(std::move(options)), callbacks_(std::move(callbacks)) {
-  const auto& p = options_.precision();
-  VOLT_CHECK(p == "32-true" || p == "32" || p == "bf16-mixed", "[trainer] precision '", p,
-             "' is not supported (32-true, bf16-mixed)");
   VOLT_CHECK(options_.accumulate_grad_batches() >= 1, "[trainer] accumulate_grad_batches must be >= 1, got ",
              options_.accumulate_grad_batches());
   VOLT_CHECK(options_.log_every_n_steps() >= 1, "[trainer] log_every_n_steps must be >= 1, got ",
@@ -87,6 +90,15 @@ Trainer::Trainer(TrainerOptions options, std::vector<std::shared_ptr<Callback>> 
   if (a == "cuda") VOLT_CHECK(compat::cuda_available(), "[trainer] accelerator 'cuda' asked for, but no GPU is available");
   device_ = (a == "cuda" || (a == "auto" && compat::cuda_available())) ? torch::Device(torch::kCUDA)
                                                                       : torch::Device(torch::kCPU);
+  if (options_.precision_plugin()) {
+    precision_ = options_.precision_plugin();
+  } else {
+    PrecisionOptions po;
+    po.master_weights = options_.master_weights();
+    po.scaler = options_.loss_scaler();
+    precision_ = make_precision_plugin(options_.precision(), device_.type(), po);
+  }
+  if (device_.is_cuda()) compat::set_allow_tf32(options_.tf32());
 }
 
 int64_t Trainer::max_steps() const {
@@ -116,6 +128,7 @@ void Trainer::setup(LightningModule& m) {
   configure_cpu_threads(options_.num_threads());
   module_ = &m;
   m.to(device_);
+  precision_->convert_module(m);
   m.attach(this, [this](const std::string& n, const torch::Tensor& v, const LogOptions& o) { on_log(n, v, o); });
 }
 
@@ -128,7 +141,11 @@ void Trainer::on_log(const std::string& name, const torch::Tensor& value, const 
     mean.sum += value.to(torch::kFloat64).item<double>() * static_cast<double>(o.batch_size);
     mean.weight += static_cast<double>(o.batch_size);
   }
-  if (!validating_ && on_step) step_values_[name].push_back(value);
+  if (!validating_ && on_step) {
+    auto& w = step_values_[name];
+    w.values.push_back(value);
+    w.weights.push_back(micro_weight_);
+  }
 }
 
 void Trainer::log_metrics(const std::map<std::string, double>& metrics) {
@@ -141,8 +158,12 @@ void Trainer::log_metrics(const std::map<std::string, double>& metrics) {
 void Trainer::publish_step_metrics() {
   // Micro-batch values of this optimizer step are averaged into one number per metric, visible to
   // this step's callbacks (on_train_batch_end, ModelCheckpoint's monitor, the progress bar).
-  for (auto& [name, values] : step_values_) {
-    const double v = torch::stack(values).to(torch::kFloat64).mean().item<double>();
+  for (auto& [name, w] : step_values_) {
+    // Weighted by each micro-batch's share of the step: the step's loss, as if one batch.
+    const auto values = torch::stack(w.values).to(torch::kFloat64).reshape({-1});
+    const auto weights = torch::tensor(w.weights, torch::kFloat64);
+    const double total = weights.sum().item<double>();
+    const double v = total > 0 ? (values * weights).sum().item<double>() / total : values.mean().item<double>();
     callback_metrics_[name] = v;
     if (prog_bar_keys_.count(name)) progress_metrics_[name] = v;
     pending_log_[name] = v;
@@ -192,20 +213,19 @@ void Trainer::flush_step_metrics(bool force) {
   if (log_now) pending_log_.clear();
 }
 
-torch::Tensor Trainer::forward_backward(LightningModule& m, const Batch& batch, int64_t batch_idx) {
+torch::Tensor Trainer::forward_backward(LightningModule& m, const Batch& batch, int64_t batch_idx, double weight) {
   torch::Tensor loss;
   {
-    std::optional<compat::AutocastGuard> autocast;
-    if (options_.precision() == "bf16-mixed") autocast.emplace(device_.type(), torch::kBFloat16);
+    const auto autocast = precision_->forward_context(device_.type());
     loss = m.training_step(batch, batch_idx);
   }
   VOLT_CHECK(loss.defined() && loss.numel() == 1, "[trainer] training_step must return a scalar loss");
-  const int64_t acc = options_.accumulate_grad_batches();
-  // Lightning's convention: the loss of each micro-batch is divided by the number of micro-batches,
-  // so the accumulated gradient is the mean over the whole effective batch.
-  auto scaled = acc > 1 ? loss / static_cast<double>(acc) : loss;
+  // The loss is a mean over this micro-batch's loss_weight units (target tokens); times its share
+  // of the step's units, the micro-batches' gradients add up to the gradient of the mean over
+  // every unit of the step, exactly as one batch holding them all.
+  auto scaled = weight != 1.0 ? loss * weight : loss;
   each_callback([&](Callback& c) { c.on_before_backward(*this, m, scaled); });
-  scaled.backward();
+  precision_->scale_loss(scaled).backward();
   each_callback([&](Callback& c) { c.on_after_backward(*this, m); });
   return loss.detach();
 }
@@ -214,9 +234,19 @@ torch::Tensor Trainer::optimizer_step(LightningModule& m) {
   auto& opt = *optimizers_.optimizer;
   each_callback([&](Callback& c) { c.on_before_optimizer_step(*this, m); });
   if (optimizers_.scheduler) optimizers_.scheduler->apply(opt, global_step_);
+  // Unscale before clipping, so the clip threshold applies to the true gradient.
+  const bool finite = precision_->unscale_gradients(opt);
   torch::Tensor norm;
-  if (options_.gradient_clip_val() > 0) norm = clip_grad_norm(opt.flat_grads(), options_.gradient_clip_val());
-  opt.step();
+  if (finite && options_.gradient_clip_val() > 0) norm = clip_grad_norm(opt.flat_grads(), options_.gradient_clip_val());
+  if (finite) {
+    opt.step();
+  } else {
+    ++skipped_steps_;  // the weights and the optimizer state stay as they were
+  }
+  precision_->update(!finite);
+  if (const auto* scaler = precision_->scaler()) {
+    log_metrics({{"loss_scale", scaler->scale_value()}, {"skipped_steps", static_cast<double>(skipped_steps_)}});
+  }
   opt.zero_grad();
   return norm;
 }
@@ -234,8 +264,7 @@ void Trainer::run_validation(LightningModule& m) {
   m.eval();
   {
     torch::NoGradGuard no_grad;
-    std::optional<compat::AutocastGuard> autocast;
-    if (options_.precision() == "bf16-mixed") autocast.emplace(device_.type(), torch::kBFloat16);
+    const auto autocast = precision_->forward_context(device_.type());
     PrefetchLoader batches(val_loader_, val_loader_->num_workers(), val_loader_->prefetch_factor(),
                            device_.is_cuda());
     batches.start(0, 0);
@@ -274,6 +303,7 @@ void Trainer::fit(LightningModule& m, LightningDataModule& data, const std::stri
   if (device_.is_cpu() && options_.enable_progress_bar()) print(str("volt: ", cpu_runtime_summary()));
   optimizers_ = m.configure_optimizers();
   VOLT_CHECK(optimizers_.optimizer, "[trainer] configure_optimizers returned no optimizer");
+  precision_->connect_optimizer(*optimizers_.optimizer);
 
   // Lightning's defaults: a checkpoint callback and a progress bar unless turned off or given.
   auto has = [&](auto* probe) {
@@ -322,18 +352,37 @@ void Trainer::fit(LightningModule& m, LightningDataModule& data, const std::stri
       const double wait0 = train_batches_->wait_seconds();
       int64_t tokens = 0;
       torch::Tensor loss;
-      Batch first;
+      // The step's micro-batches first: each one's share of the loss needs the step's total.
+      std::vector<Batch> micro;
+      std::vector<double> weights;
+      double total_weight = 0;
       for (int64_t k = 0; k < acc; ++k) {
-        const Batch batch = train_batches_->next().to(device_, true);
-        if (k == 0) {
-          first = batch;
-          each_callback([&](Callback& c) { c.on_train_batch_start(*this, m, batch, batch_in_epoch_); });
+        micro.push_back(train_batches_->next().to(device_, true));
+        weights.push_back(m.loss_weight(micro.back()));
+        VOLT_CHECK(weights.back() >= 0 && std::isfinite(weights.back()), "[trainer] loss_weight of batch ",
+                   batch_in_epoch_ + k, " is ", weights.back(), ": it must be finite and >= 0");
+        total_weight += weights.back();
+      }
+      const Batch& first = micro.front();
+      each_callback([&](Callback& c) { c.on_train_batch_start(*this, m, first, batch_in_epoch_); });
+      for (int64_t k = 0; k < acc; ++k) {
+        // A micro-batch without a single target contributes nothing (and its mean loss is 0/0).
+        if (weights[k] > 0) {
+          micro_weight_ = weights[k];
+          loss = forward_backward(m, micro[k], batch_in_epoch_, weights[k] / total_weight);
         }
-        loss = forward_backward(m, batch, batch_in_epoch_);
-        tokens += m.tokens_in(batch);
+        tokens += m.tokens_in(micro[k]);
         ++batch_in_epoch_;
       }
-      auto grad_norm = optimizer_step(m);
+      micro_weight_ = 1.0;
+      if (!loss.defined()) loss = torch::full({}, std::nan(""));  // a step with no targets at all
+      torch::Tensor grad_norm;
+      if (total_weight > 0) {
+        grad_norm = optimizer_step(m);
+      } else {  // nothing to learn from: no step, no decay, no moment update
+        optimizers_.optimizer->zero_grad();
+        ++skipped_steps_;
+      }
       ++global_step_;
       const double dt = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
       const double tps = static_cast<double>(tokens) / std::max(dt, 1e-9);
@@ -347,7 +396,10 @@ void Trainer::fit(LightningModule& m, LightningDataModule& data, const std::stri
       // pipeline filling, not starvation, so it is logged but does not decide the warning.
       if (!first_step_of_loader) warn_wait_ += waited, warn_step_ += dt;
       first_step_of_loader = false;
-      if (grad_norm.defined()) step_values_["grad_norm"].push_back(grad_norm);
+      if (grad_norm.defined()) {
+        step_values_["grad_norm"].values.push_back(grad_norm);
+        step_values_["grad_norm"].weights.push_back(1.0);
+      }
       publish_step_metrics();
       each_callback([&](Callback& c) { c.on_train_batch_end(*this, m, loss, first, batch_in_epoch_ - 1); });
       const bool validate_now = options_.val_check_interval() > 0 &&
@@ -423,7 +475,11 @@ void Trainer::save_checkpoint(const std::string& dir) {
   state["last_validated_step"] = last_validated_step_;
   state["elapsed_seconds"] = elapsed_seconds();
   state["optimizer"] = optimizers_.optimizer->name();
-  state["precision"] = options_.precision();
+  state["precision"] = precision_->name();
+  nlohmann::json precision_state = nlohmann::json::object();
+  precision_->state_dict(precision_state);
+  state["precision_state"] = precision_state;
+  state["skipped_steps"] = skipped_steps_;
   state["accumulate_grad_batches"] = options_.accumulate_grad_batches();
   nlohmann::json cbs = nlohmann::json::object();
   for (const auto& c : callbacks_) {
@@ -469,6 +525,8 @@ void Trainer::load_checkpoint(LightningModule& m, const std::string& path) {
     batch_in_epoch_ = state.at("batch_in_epoch").get<int64_t>();
     elapsed_before_ = state.value("elapsed_seconds", 0.0);
     last_validated_step_ = state.value("last_validated_step", int64_t{-1});
+    skipped_steps_ = state.value("skipped_steps", int64_t{0});
+    if (state.contains("precision_state")) precision_->load_state_dict(state["precision_state"]);
   } catch (const nlohmann::json::exception& e) {
     VOLT_FAIL("[checkpoint] ", state_path, ": ", e.what());
   }

@@ -87,6 +87,8 @@ Recipe build_recipe(Config& config, const std::string& tokenizer_dir) {
   // Fine-tuning: the architecture, the weights and the tokenizer come from a Hugging Face
   // directory (a volt checkpoint is one too); only dropout may be changed.
   const std::string pretrained = model_s.get<std::string>("from_pretrained", "");
+  // Not part of the architecture: how the blocks keep their activations for backward.
+  const bool activation_checkpointing = model_s.get<bool>("activation_checkpointing", false);
   ModelConfig mc;
   if (!pretrained.empty()) {
     VOLT_CHECK(fs::is_directory(pretrained), "[config] model.from_pretrained ", pretrained,
@@ -94,7 +96,8 @@ Recipe build_recipe(Config& config, const std::string& tokenizer_dir) {
     mc = load_model_config(pretrained);
     mc.dropout = model_s.get<double>("dropout", mc.dropout);
     for (const auto& k : model_s.keys()) {
-      VOLT_CHECK(k == "from_pretrained" || k == "dropout", "[config] model.", k, " cannot be set "
+      VOLT_CHECK(k == "from_pretrained" || k == "dropout" || k == "activation_checkpointing", "[config] model.", k,
+                 " cannot be set "
                  "with model.from_pretrained (the architecture comes from ", pretrained, "/config.json)");
     }
   } else {
@@ -163,6 +166,7 @@ Recipe build_recipe(Config& config, const std::string& tokenizer_dir) {
   seed_everything(static_cast<uint64_t>(r.trainer.seed()));
   r.module = std::make_shared<LMModule>(mc, adamw, scheduler, r.tokenizer);
   if (!pretrained.empty()) r.module->load_pretrained_weights(pretrained);
+  r.module->lm->set_activation_checkpointing(activation_checkpointing);
   return r;
 }
 

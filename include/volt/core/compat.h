@@ -29,6 +29,36 @@ namespace volt::compat {
 /// True when this LibTorch was built with CUDA and a GPU is visible.
 inline bool cuda_available() { return torch::cuda::is_available(); }
 
+/// Whether this LibTorch multiplies `dtype` matrices on the CPU (1.13 has no float16 GEMM there;
+/// later versions do). Probed once per dtype with a 2 x 2 product rather than guessed from the
+/// version number.
+inline bool cpu_matmul_supports(torch::Dtype dtype) {
+  auto probe = [dtype] {
+    try {
+      auto a = torch::ones({2, 2}, torch::TensorOptions().dtype(dtype));
+      return torch::mm(a, a).to(torch::kFloat32).sum().item<float>() == 8.0f;
+    } catch (const c10::Error&) {
+      return false;
+    }
+  };
+  if (dtype == torch::kHalf) {
+    static const bool half = probe();
+    return half;
+  }
+  if (dtype == torch::kBFloat16) {
+    static const bool bf16 = probe();
+    return bf16;
+  }
+  return probe();
+}
+
+/// TF32 for float32 matmuls and convolutions on CUDA (Ampere and later: 10-bit mantissa inputs,
+/// fp32 accumulation; ~8x the fp32 rate). No effect on the CPU.
+inline void set_allow_tf32(bool allow) {
+  at::globalContext().setAllowTF32CuBLAS(allow);
+  at::globalContext().setAllowTF32CuDNN(allow);
+}
+
 #if VOLT_TORCH_AT_LEAST(2, 0)
 /// LibTorch 2.x's fused scaled dot-product attention over (B, nh, T, hs) tensors (flash /
 /// memory-efficient kernels on CUDA, a blocked kernel on the CPU). 1.13 has none: nn/attention.cpp
@@ -88,5 +118,21 @@ class AutocastGuard {
   bool prev_enabled_ = false;
   torch::Dtype prev_dtype_ = torch::kBFloat16;
 };
+
+/// The dtype autocast casts to on a device type right now, or nullopt when it is off there (what
+/// activation checkpointing restores when it recomputes a forward inside backward).
+inline c10::optional<torch::Dtype> active_autocast_dtype(torch::DeviceType device) {
+#if VOLT_TORCH_AT_LEAST(2, 4)
+  if (!at::autocast::is_autocast_enabled(device)) return c10::nullopt;
+  return at::autocast::get_autocast_dtype(device);
+#else
+  if (device == torch::kCPU) {
+    if (!at::autocast::is_cpu_enabled()) return c10::nullopt;
+    return at::autocast::get_autocast_cpu_dtype();
+  }
+  if (!at::autocast::is_enabled()) return c10::nullopt;
+  return at::autocast::get_autocast_gpu_dtype();
+#endif
+}
 
 }  // namespace volt::compat

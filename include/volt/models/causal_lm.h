@@ -74,6 +74,12 @@ class CausalLMImpl : public torch::nn::Module {
 
   const ModelConfig& config() const { return cfg_; }
 
+  /// Activation checkpointing per transformer block (Hugging Face's gradient_checkpointing):
+  /// in training with gradients on, each block keeps only its input and recomputes the rest in
+  /// backward (nn/checkpoint.h). Same function and gradients, less memory, ~1/3 more compute.
+  void set_activation_checkpointing(bool on) { checkpointing_ = on; }
+  bool activation_checkpointing() const { return checkpointing_; }
+
   /// The token embedding (wte for gpt2, model.embed_tokens for llama).
   const torch::Tensor& embedding_weight() const;
 
@@ -91,7 +97,11 @@ class CausalLMImpl : public torch::nn::Module {
  private:
   torch::Tensor forward_llama(const torch::Tensor& input_ids, torch::Tensor pos, nn::KVCache* cache,
                               const torch::Tensor& key_start);
+  /// Runs one block, through nn::checkpoint when checkpointing applies.
+  torch::Tensor run_block(torch::nn::Module& block, const std::function<torch::Tensor(const torch::Tensor&)>& fn,
+                          const torch::Tensor& x, bool checkpointed);
   ModelConfig cfg_;
+  bool checkpointing_ = false;
   torch::Tensor inv_freq_;  // RoPE frequencies (llama), a buffer so .to(device) moves it
 };
 TORCH_MODULE(CausalLM);

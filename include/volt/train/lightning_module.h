@@ -48,6 +48,12 @@ class LightningModule : public torch::nn::Module {
   /// Loads weights written by save_pretrained.
   virtual void load_pretrained_weights(const std::string& dir);
 
+  /// How many units training_step's loss is a mean over (a language model: its target tokens,
+  /// labels != -100). With gradient accumulation the Trainer weights each micro-batch's loss by
+  /// its share of the step's units, so k micro-batches give the update of one batch holding them
+  /// all, however unevenly padded. Default 1: every micro-batch counts the same (Lightning's 1/k).
+  virtual double loss_weight(const Batch& batch) const { return 1.0; }
+
   /// Tokens processed by a batch, for throughput (default: input_ids.numel()).
   virtual int64_t tokens_in(const Batch& batch) const { return batch.input_ids.numel(); }
 

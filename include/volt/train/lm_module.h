@@ -18,6 +18,8 @@ class LMModule : public LightningModule {
   torch::Tensor training_step(const Batch& batch, int64_t batch_idx) override;
   void validation_step(const Batch& batch, int64_t batch_idx) override;
   Optimizers configure_optimizers() override;
+  /// The batch's target tokens (labels other than -100): the loss is their mean.
+  double loss_weight(const Batch& batch) const override;
   /// A Hugging Face directory: config.json, model.safetensors, tokenizer.json.
   void save_pretrained(const std::string& dir) const override;
   void load_pretrained_weights(const std::string& dir) override;

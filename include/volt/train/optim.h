@@ -41,6 +41,10 @@ class Optimizer {
   virtual std::vector<std::pair<std::string, torch::Tensor>> state_tensors() const = 0;
   virtual void load_state_tensors(const std::map<std::string, torch::Tensor>& state) = 0;
   virtual std::string name() const = 0;
+  /// Keeps an fp32 copy of every lower-precision parameter and its state in fp32: each step
+  /// updates the copy and writes the rounded result into the parameter (bf16-true's master
+  /// weights; without them, updates smaller than half a bf16 ULP of a weight are lost).
+  virtual void use_fp32_master_weights();  // default: an error naming the optimizer
   std::vector<ParamGroup>& param_groups() { return groups_; }
   const std::vector<ParamGroup>& param_groups() const { return groups_; }
   int64_t step_count() const { return step_count_; }
@@ -69,11 +73,17 @@ class AdamW : public Optimizer {
   std::vector<std::pair<std::string, torch::Tensor>> state_tensors() const override;
   void load_state_tensors(const std::map<std::string, torch::Tensor>& state) override;
   std::string name() const override { return "AdamW"; }
+  void use_fp32_master_weights() override;
   const AdamWOptions& options() const { return options_; }
 
  private:
+  /// One AdamW update of theta (fp32 or not) from grad, with group i's state.
+  void update(size_t i, torch::Tensor& theta, const torch::Tensor& grad);
+
   AdamWOptions options_;
-  std::vector<torch::Tensor> flat_params_, flat_grads_, exp_avg_, exp_avg_sq_, denom_;
+  std::vector<torch::Tensor> flat_params_, flat_grads_, exp_avg_, exp_avg_sq_;
+  std::vector<torch::Tensor> denom_;   // scratch of the unfused path, allocated on first use
+  std::vector<torch::Tensor> master_;  // fp32 copies of flat_params_ (empty: none)
 };
 
 /// Two groups, as GPT-2 recipes use (each group carries its own weight_decay, which AdamW uses

@@ -22,6 +22,7 @@
 #include "volt/data/prefetch_loader.h"
 #include "volt/train/callback.h"
 #include "volt/train/lightning_module.h"
+#include "volt/train/precision.h"
 
 namespace volt {
 
@@ -34,7 +35,12 @@ struct TrainerOptions {
   TORCH_ARG(int64_t, log_every_n_steps) = 50;
   TORCH_ARG(int64_t, accumulate_grad_batches) = 1;
   TORCH_ARG(double, gradient_clip_val) = 0;  // clip the global gradient norm; 0: off
-  TORCH_ARG(std::string, precision) = "32-true";  // "32-true" | "bf16-mixed"
+  TORCH_ARG(std::string, precision) = "32-true";  // "32-true" | "bf16-mixed" | "16-mixed" | "bf16-true"
+  TORCH_ARG(bool, master_weights) = true;    // bf16-true: fp32 master weights in the optimizer
+  TORCH_ARG(bool, tf32) = false;             // TF32 for fp32 matmuls on CUDA (Ampere+); no effect on CPU
+  TORCH_ARG(LossScalerOptions, loss_scaler) = {};  // 16-mixed's dynamic loss scaling
+  /// A plugin object instead of `precision`'s (Lightning's plugins=[...]); null: by name.
+  TORCH_ARG(std::shared_ptr<PrecisionPlugin>, precision_plugin) = nullptr;
   TORCH_ARG(int64_t, seed) = 1337;
   TORCH_ARG(std::string, default_root_dir) = "runs";  // the run directory itself
   TORCH_ARG(std::string, accelerator) = "auto";       // "cpu" | "cuda" | "auto"
@@ -70,6 +76,9 @@ class Trainer {
   const std::map<std::string, double>& callback_metrics() const { return callback_metrics_; }
   const std::map<std::string, double>& progress_bar_metrics() const { return progress_metrics_; }
   Optimizer* optimizer() const { return optimizers_.optimizer.get(); }
+  PrecisionPlugin& precision_plugin() const { return *precision_; }
+  /// Optimizer steps skipped because the gradients were not finite (16-mixed overflows).
+  int64_t skipped_steps() const { return skipped_steps_; }
   double tokens_per_second() const { return tokens_per_sec_; }
   double elapsed_seconds() const;
   const std::string& run_dir() const { return options_.default_root_dir(); }
@@ -87,7 +96,8 @@ class Trainer {
 
  private:
   // Phases of one optimizer step, in order.
-  torch::Tensor forward_backward(LightningModule& m, const Batch& batch, int64_t batch_idx);
+  // weight: this micro-batch's share of the step's loss (its loss_weight over the step's total).
+  torch::Tensor forward_backward(LightningModule& m, const Batch& batch, int64_t batch_idx, double weight);
   torch::Tensor optimizer_step(LightningModule& m);
   // The rest of the loop.
   void setup(LightningModule& m);
@@ -106,6 +116,8 @@ class Trainer {
   TrainerOptions options_;
   std::vector<std::shared_ptr<Callback>> callbacks_;
   torch::Device device_{torch::kCPU};
+  std::shared_ptr<PrecisionPlugin> precision_;
+  int64_t skipped_steps_ = 0;
   Optimizers optimizers_;
   std::shared_ptr<DataLoader> train_loader_, val_loader_;
   std::unique_ptr<PrefetchLoader> train_batches_;  // train_loader_ behind its worker threads
@@ -128,7 +140,12 @@ class Trainer {
   struct Mean {
     double sum = 0, weight = 0;
   };
-  std::map<std::string, std::vector<torch::Tensor>> step_values_;  // this optimizer step
+  struct Weighted {
+    std::vector<torch::Tensor> values;
+    std::vector<double> weights;
+  };
+  std::map<std::string, Weighted> step_values_;  // this optimizer step, by micro-batch weight
+  double micro_weight_ = 1.0;                    // the weight of values logged now
   std::map<std::string, Mean> epoch_means_;                        // this validation epoch
   std::map<std::string, Mean> train_epoch_means_;                  // this training epoch
   std::map<std::string, double> callback_metrics_, progress_metrics_, pending_log_;
