@@ -278,4 +278,15 @@ int64_t count_parameters(const ModelConfig& c) {
   return n;
 }
 
+std::vector<LinearShape> block_linears(const ModelConfig& c) {
+  const int64_t e = c.n_embd, f = c.mlp_width();
+  if (c.is_llama_family()) {
+    const int64_t q = c.n_head * c.head_dim(), kv = c.kv_heads() * c.head_dim();
+    return {{"self_attn.q_proj", e, q},  {"self_attn.k_proj", e, kv}, {"self_attn.v_proj", e, kv},
+            {"self_attn.o_proj", q, e},  {"mlp.gate_proj", e, f},     {"mlp.up_proj", e, f},
+            {"mlp.down_proj", f, e}};
+  }
+  return {{"attn.c_attn", e, 3 * e}, {"attn.c_proj", e, e}, {"mlp.c_fc", e, f}, {"mlp.c_proj", f, e}};
+}
+
 }  // namespace volt

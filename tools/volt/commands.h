@@ -25,5 +25,7 @@ Action add_data(CLI::App& app);
 Action add_tokenizer_train(CLI::App& app);
 /// `volt dtype-info VALUE`: a number's bits in FP32, FP16 and BF16 (cmd_dtype_info.cpp).
 Action add_dtype_info(CLI::App& app);
+/// `volt memory`: the memory breakdown of a training run (cmd_memory.cpp).
+Action add_memory(CLI::App& app);
 
 }  // namespace volt::cli

@@ -61,4 +61,14 @@ struct ModelConfig {
 /// Parameter count of the model this config builds (tied weights counted once).
 int64_t count_parameters(const ModelConfig& cfg);
 
+/// One Linear layer of a transformer block, by its Hugging Face name inside the block.
+struct LinearShape {
+  std::string name;  // "attn.c_attn", "mlp.c_proj" (gpt2); "self_attn.q_proj", "mlp.down_proj" (llama)
+  int64_t in, out;
+};
+
+/// The Linear layers of one block, in order: what LoRA targets (by the name's last part), what
+/// QLoRA quantizes, and 2 * in * out FLOPs per token each in a forward pass.
+std::vector<LinearShape> block_linears(const ModelConfig& cfg);
+
 }  // namespace volt

@@ -1,0 +1,233 @@
+#include "volt/train/memory_estimate.h"
+
+#include <algorithm>
+
+#include <filesystem>
+
+#include "volt/core/check.h"
+#include "volt/core/memory_stats.h"
+#include "volt/core/seed.h"
+#include "volt/data/random_tokens.h"
+#include "volt/train/lm_module.h"
+#include "volt/train/trainer.h"
+
+namespace volt {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+// NF4 with double quantization (QLoRA): 4 bits a weight, one 8-bit absmax per block of 64
+// weights, one fp32 scale per block of 256 absmaxes: 4 + 8/64 + 32/(64*256) bits.
+constexpr double kNf4BitsPerWeight = 4.0 + 8.0 / 64.0 + 32.0 / (64.0 * 256.0);
+
+bool targeted(const std::string& linear_name, const std::vector<std::string>& targets) {
+  const std::string leaf = linear_name.substr(linear_name.rfind('.') + 1);
+  for (const auto& t : targets) {
+    if (t == "all-linear" || t == leaf || t == linear_name) return true;
+  }
+  return false;
+}
+
+void check_targets(const ModelConfig& cfg, const std::vector<std::string>& targets) {
+  std::string known;
+  for (const auto& l : block_linears(cfg)) {
+    const std::string leaf = l.name.substr(l.name.rfind('.') + 1);
+    if (known.find(leaf) == std::string::npos) known += (known.empty() ? "" : ", ") + leaf;
+  }
+  for (const auto& t : targets) {
+    bool hit = t == "all-linear";
+    for (const auto& l : block_linears(cfg)) hit = hit || targeted(l.name, {t});
+    VOLT_CHECK(hit, "[memory] LoRA target '", t, "' is not a Linear layer of a ", cfg.model_type, " block (",
+               known, ", or all-linear)");
+  }
+}
+
+// What one transformer block keeps for backward, in bytes, for a micro-batch of B rows of T
+// tokens (C = n_embd, H = the MLP width, nh heads), read off volt's modules:
+//   gpt2, fp32: the block input (ln_1 keeps it), ln_1's output (c_attn's input), contiguous q, k,
+//     v (the fused attention kernel's), the attention probabilities (B, nh, T, T), the attention
+//     output (c_proj's input), the residual sum (ln_2's input), ln_2's output (c_fc's), c_fc's
+//     output (GELU's input) and GELU's output (c_proj's input): 8 BTC + 2 BTH + B nh T^2, plus
+//     each LayerNorm's mean and 1/std (2 BT).
+//   llama/mistral, fp32: the input, RMSNorm's normalised value and output (twice), q, k, v with
+//     the key/value heads repeated to nh, the probabilities, o_proj's input, the residual sum, and
+//     the SwiGLU's gate, silu(gate), up and their product: 10 BTC + 4 BTH + B nh T^2 (+ 1/rms, BT).
+// Under autocast the matmuls keep 16-bit copies of their inputs (2 bytes) and the attention runs
+// on 16-bit q, k, v; norms and residuals stay fp32. bf16-true keeps everything in 2 bytes.
+double block_activation_bytes(const ModelConfig& c, double b, double t, const std::string& precision) {
+  const double C = static_cast<double>(c.n_embd), H = static_cast<double>(c.mlp_width());
+  const double nh = static_cast<double>(c.n_head);
+  const double btc = b * t * C, bth = b * t * H, probs = b * nh * t * t, bt = b * t;
+  const bool half = precision == "bf16-true";
+  const bool mixed = precision == "bf16-mixed" || precision == "16-mixed";
+  const double act = half ? 2 : 4;            // norms, residuals
+  const double mm = (half || mixed) ? 2 : 4;  // what the matmuls keep
+  if (c.is_llama_family()) {
+    return btc * act          // block input
+           + 2 * btc * act    // RMSNorm: normalised value, output
+           + 3 * btc * mm     // q, k, v (key/value heads repeated)
+           + probs * mm       // attention probabilities
+           + btc * mm         // o_proj's input
+           + btc * act        // the residual sum
+           + 2 * btc * act    // second RMSNorm
+           + 4 * bth * mm     // gate, silu(gate), up, product
+           + 2 * bt * 4;      // 1/rms of both norms
+  }
+  return btc * act        // block input
+         + btc * mm       // ln_1's output (c_attn's input)
+         + 3 * btc * mm   // q, k, v
+         + probs * mm     // attention probabilities
+         + btc * mm       // attention output (c_proj's input)
+         + btc * act      // residual sum (ln_2's input)
+         + btc * mm       // ln_2's output (c_fc's input)
+         + 2 * bth * mm   // c_fc's output and GELU's output
+         + 4 * bt * 4;    // mean and 1/std of both LayerNorms
+}
+
+}  // namespace
+
+int64_t lora_parameters(const ModelConfig& cfg, int64_t rank, const std::vector<std::string>& targets) {
+  if (rank <= 0) return 0;
+  check_targets(cfg, targets);
+  int64_t n = 0;
+  for (const auto& l : block_linears(cfg)) {
+    if (targeted(l.name, targets)) n += rank * (l.in + l.out);  // A (r, in) and B (out, r)
+  }
+  return n * cfg.n_layer;
+}
+
+MemoryEstimate estimate_memory(const MemoryPlan& p) {
+  const auto& c = p.model;
+  c.validate();
+  const auto& pr = p.precision;
+  VOLT_CHECK(pr == "32-true" || pr == "bf16-mixed" || pr == "16-mixed" || pr == "bf16-true", "[memory] precision '",
+             pr, "' is not one of 32-true, bf16-mixed, 16-mixed, bf16-true");
+  VOLT_CHECK(p.optimizer == "adamw" || p.optimizer == "sgd", "[memory] optimizer '", p.optimizer,
+             "' is not one of adamw, sgd");
+  VOLT_CHECK(p.strategy == "single" || p.strategy == "ddp" || p.strategy == "fsdp", "[memory] strategy '",
+             p.strategy, "' is not one of single, ddp, fsdp");
+  VOLT_CHECK(p.world_size >= 1, "[memory] world size must be >= 1, got ", p.world_size);
+  VOLT_CHECK(p.micro_batch >= 1, "[memory] micro-batch must be >= 1, got ", p.micro_batch);
+  VOLT_CHECK(p.quant.empty() || p.quant == "nf4", "[memory] quantization '", p.quant, "' is not nf4");
+  VOLT_CHECK(p.quant.empty() || p.lora_rank > 0, "[memory] nf4 base weights are frozen: QLoRA needs a LoRA "
+             "rank (--lora-rank)");
+  const int64_t t = p.seq_len > 0 ? p.seq_len : c.block_size;
+  VOLT_CHECK(t <= c.block_size, "[memory] sequence length ", t, " exceeds the model's context (", c.block_size, ")");
+
+  MemoryEstimate e;
+  const int64_t base = count_parameters(c);
+  const int64_t lora = lora_parameters(c, p.lora_rank, p.lora_targets);
+  e.total_params = base + lora;
+  e.trainable_params = p.lora_rank > 0 ? lora : base;
+
+  // Weights, gradients, optimizer state: per parameter.
+  const bool half_weights = pr == "bf16-true";
+  const double wb = half_weights ? 2 : 4;
+  double weights = 0;
+  if (p.quant == "nf4") {
+    int64_t quantized = 0;
+    for (const auto& l : block_linears(c)) quantized += l.in * l.out;
+    quantized *= c.n_layer;
+    weights = static_cast<double>(quantized) * kNf4BitsPerWeight / 8.0 + static_cast<double>(base - quantized) * 2.0;
+    e.notes.push_back("nf4: block linears at 4.127 bits a weight (double-quantized absmax), the rest in bf16");
+  } else {
+    weights = static_cast<double>(base) * wb;
+  }
+  if (p.lora_rank > 0) weights += static_cast<double>(lora) * wb;
+  const double trainable = static_cast<double>(e.trainable_params);
+  double grads = trainable * wb;
+  double optim = 0;
+  if (p.optimizer == "adamw") {
+    if (half_weights && p.master_weights) {
+      optim = trainable * (4 + 4 + 4);  // fp32 master copy, exp_avg, exp_avg_sq
+      e.notes.push_back("bf16-true with master weights: fp32 copy + two fp32 moments per trainable parameter");
+    } else {
+      optim = trainable * 2 * wb;  // exp_avg, exp_avg_sq in the parameters' dtype
+    }
+  }
+  if (p.strategy == "fsdp" && p.world_size > 1) {
+    // Each rank holds 1/N of every flat parameter, its gradient and its optimizer state, and
+    // gathers one block's full weights (and their gradient) around that block's compute.
+    const double n = static_cast<double>(p.world_size);
+    int64_t block = 0;
+    for (const auto& l : block_linears(c)) block += l.in * l.out;
+    const double gathered = static_cast<double>(block) * (half_weights || pr != "32-true" ? 2.0 : 4.0);
+    weights = weights / n + gathered;
+    grads = grads / n + (p.lora_rank > 0 ? 0 : gathered);
+    optim /= n;
+    e.notes.push_back("fsdp: 1/" + std::to_string(p.world_size) + " of weights, gradients and optimizer state a "
+                      "rank, plus one block's gathered weights and gradients");
+  } else if (p.strategy == "ddp" && p.world_size > 1) {
+    e.notes.push_back("ddp: every rank holds the whole model, its gradients and optimizer state");
+  }
+  e.weights = weights, e.gradients = grads, e.optimizer = optim;
+
+  // Activations.
+  const double b = static_cast<double>(p.micro_batch), tt = static_cast<double>(t);
+  const double C = static_cast<double>(c.n_embd), V = static_cast<double>(c.vocab_size);
+  const double block = block_activation_bytes(c, b, tt, pr);
+  const double act = half_weights ? 2 : 4;
+  const double mm = pr == "32-true" ? 4 : 2;
+  // The final norm's input and output (the head's matmul input), the token ids.
+  const double tail = b * tt * C * (act + mm) + b * tt * 8;
+  // The loss head at the start of backward: log-softmax's fp32 output (kept for backward), the
+  // gradient flowing into it and the gradient of the logits: three (B, T, V) fp32 tensors. Under
+  // autocast the logits are 16-bit and a fp32 copy is made for the loss: counted in the three.
+  e.head = 3 * b * tt * V * 4;
+  const double layers = static_cast<double>(c.n_layer);
+  if (p.activation_checkpointing) {
+    // Each block keeps only its input; backward recomputes one block at a time, after the head's
+    // tensors are gone: the larger of the two is alive on top of the inputs.
+    e.activations = layers * b * tt * C * act + tail + std::max(0.0, block - e.head);
+    e.notes.push_back("activation checkpointing: each block keeps only its input; one block's activations "
+                      "are recomputed at a time in backward");
+  } else {
+    e.activations = layers * block + tail;
+  }
+  if (pr == "bf16-mixed" || pr == "16-mixed") {
+    // Autocast caches a 16-bit copy of every weight a matmul reads, for the whole step.
+    int64_t linear = 0;
+    for (const auto& l : block_linears(c)) linear += l.in * l.out;
+    e.activations += static_cast<double>(linear * c.n_layer + c.vocab_size * c.n_embd) * 2;
+    e.notes.push_back("autocast: 16-bit copies of the matmul weights live through the step");
+  }
+  return e;
+}
+
+int64_t measure_training_peak(const MemoryPlan& plan, int64_t steps) {
+  VOLT_CHECK(plan.lora_rank == 0 && plan.quant.empty() && plan.strategy == "single",
+             "[memory] --measure runs a single-process full fine-tune; LoRA, nf4 and ddp/fsdp are "
+             "estimated only");
+  VOLT_CHECK(plan.optimizer == "adamw", "[memory] --measure trains with adamw");
+  memory::track_cpu_allocations();
+  const torch::Device cpu(torch::kCPU);
+  const int64_t before = memory::stats(cpu).current_bytes;
+  memory::reset_peak(cpu);
+  seed_everything(1337);
+  AdamWOptions adamw;
+  adamw.lr = 1e-4;
+  LMModule module(plan.model, adamw, nullptr, nullptr);
+  module.lm->set_activation_checkpointing(plan.activation_checkpointing);
+  RandomTokenOptions ro;
+  ro.batch_size = plan.micro_batch;
+  ro.block_size = plan.seq_len > 0 ? plan.seq_len : plan.model.block_size;
+  ro.vocab_size = plan.model.vocab_size;
+  ro.batches = steps;
+  RandomTokenDataModule data(ro);
+  Trainer trainer(TrainerOptions()
+                      .accelerator("cpu")
+                      .max_steps(steps)
+                      .precision(plan.precision)
+                      .master_weights(plan.master_weights)
+                      .enable_progress_bar(false)
+                      .enable_checkpointing(false)
+                      .logger(false)
+                      .val_check_interval(steps + 1)
+                      .limit_val_batches(0.0)
+                      .default_root_dir((fs::temp_directory_path() / "volt-memory-measure").string()));
+  trainer.fit(module, data);
+  return memory::stats(cpu).peak_bytes - before;
+}
+
+}  // namespace volt
