@@ -12,6 +12,7 @@
 
 #include "test_data.h"
 #include "test_helpers.h"
+#include "volt/core/compat.h"
 #include "volt/core/csv_logger.h"
 #include "volt/io/files.h"
 #include "volt/io/safetensors.h"
@@ -442,6 +443,51 @@ TEST(Cli, FinetuneRecipeValidatesFitsAndValidatesAgain) {
   const double after = json_val_loss(run_cli(dir, "validate --json " + common + " --model.from_pretrained=" +
                                                       (dir / "runs/babygpt-finetune-shakespeare/checkpoints/last")));
   EXPECT_LT(after, before - 0.1);
+}
+
+// volt memory: PEFT's trainable count for Llama-2-7B at r = 8, and the estimate beside a measured
+// peak of a real (tiny) training run.
+TEST(Cli, MemoryCountsLoraAndMatchesAMeasuredRun) {
+  ScopedTempDir dir;
+  auto lora = run_cli(dir, "memory --model llama-2-7b --lora-rank 8 --lora-targets q_proj,v_proj --json");
+  ASSERT_EQ(lora.code, 0) << lora.err;
+  const auto j = nlohmann::json::parse(lora.out);
+  EXPECT_EQ(j.at("trainable_params").get<int64_t>(), 4194304);
+  EXPECT_EQ(j.at("total_params").get<int64_t>(), 6742609920);
+  auto measured = run_cli(dir, "memory --model babygpt-shakespeare --micro-batch 4 --seq-len 64 --measure 2 --json");
+  ASSERT_EQ(measured.code, 0) << measured.err;
+  const auto m = nlohmann::json::parse(measured.out);
+  EXPECT_NEAR(m.at("peak_bytes").get<double>() / m.at("measured_peak_bytes").get<double>(), 1.0, 0.15);
+  auto text = run_cli(dir, "memory --model gpt2 --precision bf16-mixed --micro-batch 8");
+  ASSERT_EQ(text.code, 0) << text.err;
+  EXPECT_CONTAINS(text.out, "124,439,808 parameters");
+  EXPECT_CONTAINS(text.out, "16.0 bytes per trainable parameter");
+  auto bad = run_cli(dir, "memory --model gpt2 --lora-rank 8 --lora-targets q_proj");
+  EXPECT_EQ(bad.code, 2);
+  EXPECT_CONTAINS(bad.err, "LoRA target 'q_proj' is not a Linear layer of a gpt2 block");
+}
+
+// volt bench: every grid point trained and measured, the CSV and plots written; a point that
+// cannot run here (16-mixed on a CPU without fp16 matmuls) is reported, the others still run.
+TEST(Cli, BenchRunsEveryGridPointAndWritesCsvAndPlots) {
+  ScopedTempDir dir;
+  const auto recipe = write_recipe(dir);
+  auto r = run_cli(dir, "bench --config " + recipe + " --grid precision=32-true,16-mixed accumulate=1,2 --steps 2 "
+                        "--warmup 1 --out " + (dir / "bench") + " " + kShrink);
+  ASSERT_EQ(r.code, 0) << r.err;
+  const std::string csv = test::read_text(dir / "bench/bench.csv");
+  EXPECT_CONTAINS(csv, "precision,accumulate,step_seconds,tokens_per_step,tokens_per_sec,peak_mem_bytes,mfu,error");
+  EXPECT_CONTAINS(csv, "32-true,1,");
+  EXPECT_CONTAINS(csv, "32-true,2,");
+  EXPECT_CONTAINS(r.out, "tokens/s");
+  // accumulate=2 takes two micro-batches of 4 x 16 tokens a step.
+  EXPECT_CONTAINS(csv, ",128,");
+  EXPECT_TRUE(fs::exists(dir / "bench/bench-tokens.svg"));
+  EXPECT_TRUE(fs::exists(dir / "bench/bench-memory.svg"));
+  if (!compat::cpu_matmul_supports(torch::kHalf)) EXPECT_CONTAINS(r.out, "failed: [trainer] precision '16-mixed'");
+  auto bad = run_cli(dir, "bench --config " + recipe + " --grid precision");
+  EXPECT_EQ(bad.code, 2);
+  EXPECT_CONTAINS(bad.err, "--grid item 'precision' is not KEY=V1,V2");
 }
 
 }  // namespace

@@ -27,5 +27,7 @@ Action add_tokenizer_train(CLI::App& app);
 Action add_dtype_info(CLI::App& app);
 /// `volt memory`: the memory breakdown of a training run (cmd_memory.cpp).
 Action add_memory(CLI::App& app);
+/// `volt bench`: speed and memory over a grid of settings (cmd_bench.cpp).
+Action add_train_bench(CLI::App& app);
 
 }  // namespace volt::cli

@@ -30,6 +30,8 @@ int main(int argc, char** argv) {
   add("tokenize", "Text to token ids, or ids to text (--decode)", volt::cli::add_tokenize);
   add("tokenizer", "Tokenizer tools: train a BPE tokenizer, benchmark encoding speed",
       volt::cli::add_tokenizer);
+  add("bench", "Step time, tokens/s, peak memory and MFU over a grid of settings (precision, accumulation, ...)",
+      volt::cli::add_train_bench);
   add("memory", "Memory a training run needs: weights, gradients, optimizer states, activations (--measure: "
       "and measured)", volt::cli::add_memory);
   add("dtype-info", "A number's bits in FP32, FP16 and BF16: stored value, error, neighbours", volt::cli::add_dtype_info);
