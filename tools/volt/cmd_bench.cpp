@@ -121,6 +121,20 @@ std::string label_of(const std::vector<Axis>& axes, const std::vector<std::strin
   return s;
 }
 
+// A bar's label, short enough to read under it: "bf16-mixed acc4 mb12".
+std::string short_label(const std::vector<Axis>& axes, const std::vector<std::string>& values) {
+  static const std::map<std::string, std::string> abbrev = {
+      {"precision", ""}, {"accumulate", "acc"}, {"micro_batch", "mb"}, {"block_size", "T"},
+      {"activation_checkpointing", "ckpt="}};
+  std::string s;
+  for (size_t i = 0; i < axes.size(); ++i) {
+    const auto it = abbrev.find(axes[i].name);
+    const std::string name = it != abbrev.end() ? it->second : axes[i].name.substr(axes[i].name.rfind('.') + 1) + "=";
+    s += (i ? " " : "") + name + values[i];
+  }
+  return s;
+}
+
 }  // namespace
 
 Action add_train_bench(CLI::App& app) {
@@ -224,7 +238,7 @@ Action add_train_bench(CLI::App& app) {
       std::vector<Bar> tps, mem;
       for (const auto& r : results) {
         if (!r.error.empty()) continue;
-        const std::string label = label_of(axes, r.values);
+        const std::string label = short_label(axes, r.values);
         tps.push_back({label, r.tokens_per_sec});
         mem.push_back({label, r.peak_bytes / 1048576.0});
       }
