@@ -33,8 +33,7 @@ double ConstantLR::lr_at(int64_t step, double base_lr) const {
   return base_lr;
 }
 
-CosineWithWarmup::CosineWithWarmup(int64_t warmup_steps, int64_t decay_steps, double min_lr,
-                                   double reference_lr)
+WarmupThenDecay::WarmupThenDecay(int64_t warmup_steps, int64_t decay_steps, double min_lr, double reference_lr)
     : warmup_(warmup_steps), decay_(decay_steps), min_ratio_(min_ratio_of(min_lr, reference_lr)) {
   VOLT_CHECK(warmup_steps >= 0, "[scheduler] warmup_steps must be >= 0, got ", warmup_steps);
   VOLT_CHECK(decay_steps > warmup_steps, "[scheduler] decay_steps (", decay_steps,
@@ -42,31 +41,21 @@ CosineWithWarmup::CosineWithWarmup(int64_t warmup_steps, int64_t decay_steps, do
   check_min_lr(min_lr, reference_lr);
 }
 
-double CosineWithWarmup::lr_at(int64_t step, double base_lr) const {
+double WarmupThenDecay::lr_at(int64_t step, double base_lr) const {
   const double min_lr = base_lr * min_ratio_;
   if (step < warmup_) return warmup_lr(step, warmup_, base_lr);
   if (step > decay_) return min_lr;
+  return min_lr + decay(step) * (base_lr - min_lr);
+}
+
+double CosineWithWarmup::decay(int64_t step) const {
   const double ratio = static_cast<double>(step - warmup_) / static_cast<double>(decay_ - warmup_);
-  const double coeff = 0.5 * (1.0 + std::cos(M_PI * ratio));
-  return min_lr + coeff * (base_lr - min_lr);
+  return 0.5 * (1.0 + std::cos(M_PI * ratio));
 }
 
-LinearWithWarmup::LinearWithWarmup(int64_t warmup_steps, int64_t decay_steps, double min_lr,
-                                   double reference_lr)
-    : warmup_(warmup_steps), decay_(decay_steps), min_ratio_(min_ratio_of(min_lr, reference_lr)) {
-  VOLT_CHECK(warmup_steps >= 0, "[scheduler] warmup_steps must be >= 0, got ", warmup_steps);
-  VOLT_CHECK(decay_steps > warmup_steps, "[scheduler] decay_steps (", decay_steps,
-             ") must exceed warmup_steps (", warmup_steps, ")");
-  check_min_lr(min_lr, reference_lr);
-}
-
-double LinearWithWarmup::lr_at(int64_t step, double base_lr) const {
-  const double min_lr = base_lr * min_ratio_;
-  if (step < warmup_) return warmup_lr(step, warmup_, base_lr);
-  if (step > decay_) return min_lr;
+double LinearWithWarmup::decay(int64_t step) const {
   // (D - t) / (D - W) as Hugging Face writes it, so that with min_lr 0 the rates agree exactly.
-  const double remaining = static_cast<double>(decay_ - step) / static_cast<double>(decay_ - warmup_);
-  return min_lr + remaining * (base_lr - min_lr);
+  return static_cast<double>(decay_ - step) / static_cast<double>(decay_ - warmup_);
 }
 
 std::string to_string(DecayShape shape) {

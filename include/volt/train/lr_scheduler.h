@@ -67,27 +67,38 @@ class ConstantLR : public LRScheduler {
   int64_t warmup_;
 };
 
-class CosineWithWarmup : public LRScheduler {
+/// Warmup over W steps, then a decay from lr_max at W to min_lr at D = decay_steps, then min_lr:
+/// what cosine and linear share; `decay(p)` is the curve, 1 at p = 0 to 0 at p = 1.
+class WarmupThenDecay : public LRScheduler {
  public:
   /// min_lr is absolute for a group whose base rate is `reference_lr`, scaled for other groups.
-  CosineWithWarmup(int64_t warmup_steps, int64_t decay_steps, double min_lr, double reference_lr);
+  WarmupThenDecay(int64_t warmup_steps, int64_t decay_steps, double min_lr, double reference_lr);
   double lr_at(int64_t step, double base_lr) const override;
 
- private:
+ protected:
+  /// The share of lr_max - min_lr left at step t (W <= t <= D).
+  virtual double decay(int64_t step) const = 0;
   int64_t warmup_, decay_;
+
+ private:
   double min_ratio_;
 };
 
-/// Warmup, then a straight line from lr_max at step W to min_lr at step D = decay_steps.
-class LinearWithWarmup : public LRScheduler {
+class CosineWithWarmup : public WarmupThenDecay {
  public:
-  /// min_lr is absolute for a group whose base rate is `reference_lr`, scaled for other groups.
-  LinearWithWarmup(int64_t warmup_steps, int64_t decay_steps, double min_lr, double reference_lr);
-  double lr_at(int64_t step, double base_lr) const override;
+  using WarmupThenDecay::WarmupThenDecay;
 
- private:
-  int64_t warmup_, decay_;
-  double min_ratio_;
+ protected:
+  double decay(int64_t step) const override;
+};
+
+/// Warmup, then a straight line from lr_max at step W to min_lr at step D = decay_steps.
+class LinearWithWarmup : public WarmupThenDecay {
+ public:
+  using WarmupThenDecay::WarmupThenDecay;
+
+ protected:
+  double decay(int64_t step) const override;
 };
 
 /// The curve of warmup-stable-decay's final phase.
