@@ -19,6 +19,10 @@
 #include "volt/train/callbacks.h"
 #include "volt/train/lm_module.h"
 #include "volt/train/trainer.h"
+#include "volt/core/signals.h"
+#include "volt/train/precision.h"
+
+#include <csignal>
 
 namespace volt {
 namespace {
@@ -234,6 +238,99 @@ TEST(Checkpoint, ResumeAfterEpochEndValidationDoesNotRepeatIt) {
   EXPECT_EQ(t.global_step(), 4);
   EXPECT_EQ(rec->val_steps, (std::vector<int64_t>{4})) << "validation ran again at the resume step";
   EXPECT_EQ(rec->epoch_ends, (std::vector<int64_t>{1})) << "epoch 0 ended twice";
+}
+
+// SIGTERM during training: the step in progress finishes, checkpoints/last is written at that
+// step, fit() stops with exit code 143; resuming from it ends bit-identical to a straight run.
+class RaiseAt : public Callback {
+ public:
+  RaiseAt(int64_t step, int signal) : step_(step), signal_(signal) {}
+  std::string name() const override { return "RaiseAt"; }
+  void on_train_batch_start(Trainer& t, LightningModule&, const Batch&, int64_t) override {
+    if (t.global_step() + 1 == step_) ::raise(signal_);  // arrives in the middle of this step
+  }
+
+ private:
+  int64_t step_;
+  int signal_;
+};
+
+TEST(Checkpoint, SigtermFinishesTheStepSavesAndResumesExactly) {
+  ScopedTempDir dir;
+  const auto run = make_run(dir);
+  auto data_a = run.data();
+  auto a = run.module(0, *data_a);
+  Trainer(run.options(dir / "a", 8, 3), {std::make_shared<LearningRateMonitor>()}).fit(*a, *data_a);
+  {
+    auto data_b = run.data();
+    auto b1 = run.module(0, *data_b);
+    Trainer t(run.options(dir / "b", 8, 3), {std::make_shared<LearningRateMonitor>(), std::make_shared<RaiseAt>(5, SIGTERM)});
+    try {
+      t.fit(*b1, *data_b);
+      FAIL() << "SIGTERM did not stop the run";
+    } catch (const Error& e) {
+      EXPECT_EQ(e.exit_code(), 143);
+      EXPECT_NE(std::string(e.what()).find("SIGTERM: stopped after step 5"), std::string::npos) << e.what();
+    }
+    EXPECT_EQ(t.global_step(), 5);
+    EXPECT_EQ(io::read_json(dir / "b/checkpoints/last/trainer_state.json").at("global_step").get<int64_t>(), 5);
+  }
+  EXPECT_EQ(SignalGuard::pending(), 0);  // the handlers are gone with fit()
+  auto data_b = run.data();
+  auto b2 = run.module(42, *data_b);
+  Trainer tb(run.options(dir / "b", 8, 3), {std::make_shared<LearningRateMonitor>()});
+  tb.fit(*b2, *data_b, "last");
+  expect_same_parameters(*a->lm, *b2->lm);
+  EXPECT_EQ(test::read_text(dir / "a/metrics.csv"), test::read_text(dir / "b/metrics.csv"));
+}
+
+// The loss scaler's state (scale, clean-step count) and the skipped-step count survive a resume:
+// a 16-mixed-style run with an overflow, split in two, logs the same loss_scale at every step.
+class OverflowAt : public LMModule {
+ public:
+  using LMModule::LMModule;
+  torch::Tensor training_step(const Batch& b, int64_t idx) override {
+    auto loss = LMModule::training_step(b, idx);
+    return idx == 2 ? loss * 1e38 : loss;
+  }
+};
+
+TEST(Checkpoint, ResumeRestoresTheLossScaler) {
+  ScopedTempDir dir;
+  const auto run = make_run(dir);
+  auto scaled = [] {
+    LossScalerOptions o;
+    o.init_scale = 1024, o.growth_interval = 2;
+    return std::make_shared<MixedPrecision>("scaled-32", c10::nullopt, std::make_unique<LossScaler>(o));
+  };
+  auto module = [&](uint64_t seed, const TextDataModule& d) {
+    torch::manual_seed(seed);
+    auto cfg = ModelConfig::preset("babygpt-tiny");
+    cfg.vocab_size = d.tokenizer()->vocab_size();
+    AdamWOptions a;
+    a.lr = 1e-2;
+    return std::make_shared<OverflowAt>(cfg, a, nullptr, d.tokenizer());
+  };
+  auto data_a = run.data();
+  auto a = module(0, *data_a);
+  Trainer ta(run.options(dir / "a", 7, 0).precision_plugin(scaled()), {});
+  ta.fit(*a, *data_a);
+  {
+    auto data_b = run.data();
+    auto b1 = module(0, *data_b);
+    Trainer(run.options(dir / "b", 4, 0).precision_plugin(scaled()), {}).fit(*b1, *data_b);
+  }
+  auto data_b = run.data();
+  auto b2 = module(3, *data_b);
+  Trainer tb(run.options(dir / "b", 7, 0).precision_plugin(scaled()), {});
+  tb.fit(*b2, *data_b, "last");
+  EXPECT_EQ(tb.skipped_steps(), ta.skipped_steps());
+  EXPECT_GE(ta.skipped_steps(), 1);
+  EXPECT_DOUBLE_EQ(tb.precision_plugin().scaler()->scale_value(), ta.precision_plugin().scaler()->scale_value());
+  expect_same_parameters(*a->lm, *b2->lm);
+  const std::string csv = test::read_text(dir / "a/metrics.csv");
+  EXPECT_NE(csv.find("loss_scale"), std::string::npos);
+  EXPECT_EQ(csv, test::read_text(dir / "b/metrics.csv"));
 }
 
 TEST(Checkpoint, ResumeErrorsNameTheDirectory) {

@@ -1,6 +1,7 @@
 #include "volt/core/atomic_file.h"
 
 #include <fcntl.h>
+#include <stdio.h>  // renameat2 (glibc >= 2.28)
 #include <unistd.h>
 
 #include <cerrno>
@@ -85,6 +86,49 @@ void AtomicFile::commit() {
     throw;
   }
   fsync_dir(parent_dir(path_));
+}
+
+StagedDirectory::StagedDirectory(std::string path) : path_(std::move(path)), tmp_path_(path_ + ".tmp") {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  fs::remove_all(tmp_path_, ec);  // what a killed writer left
+  VOLT_CHECK(!ec, "[io] ", tmp_path_, ": cannot remove a stale staging directory: ", ec.message());
+  fs::create_directories(tmp_path_, ec);
+  VOLT_CHECK(!ec, "[io] ", tmp_path_, ": cannot create: ", ec.message());
+}
+
+StagedDirectory::~StagedDirectory() {
+  if (committed_) return;
+  std::error_code ec;
+  std::filesystem::remove_all(tmp_path_, ec);
+}
+
+void StagedDirectory::commit() {
+  namespace fs = std::filesystem;
+  VOLT_CHECK(!committed_, "[io] ", path_, ": committed twice");
+  fsync_dir(tmp_path_);
+  if (!fs::exists(path_)) {
+    if (::rename(tmp_path_.c_str(), path_.c_str()) != 0) {
+      VOLT_FAIL("[io] ", path_, ": rename from ", tmp_path_, " failed: ", std::strerror(errno));
+    }
+  } else if (::renameat2(AT_FDCWD, tmp_path_.c_str(), AT_FDCWD, path_.c_str(), RENAME_EXCHANGE) != 0) {
+    // A file system without RENAME_EXCHANGE: move the old one aside first (a crash between the
+    // two renames leaves it under path + ".old").
+    VOLT_CHECK(errno == EINVAL || errno == ENOSYS, "[io] ", path_, ": exchange with ", tmp_path_,
+               " failed: ", std::strerror(errno));
+    const std::string old = path_ + ".old";
+    std::error_code ec;
+    fs::remove_all(old, ec);
+    if (::rename(path_.c_str(), old.c_str()) != 0 || ::rename(tmp_path_.c_str(), path_.c_str()) != 0) {
+      VOLT_FAIL("[io] ", path_, ": replacing it with ", tmp_path_, " failed: ", std::strerror(errno));
+    }
+    fs::remove_all(old, ec);
+  }
+  committed_ = true;
+  fsync_dir(parent_dir(path_));
+  // After an exchange the old directory sits at the staging path.
+  std::error_code ec;
+  fs::remove_all(tmp_path_, ec);
 }
 
 }  // namespace volt

@@ -37,6 +37,7 @@ void ModelCheckpoint::save_last(Trainer& t) {
 }
 
 void ModelCheckpoint::save(Trainer& t) {
+  if (t.in_nonfinite_streak()) return;  // never replace a good checkpoint with a diverged state
   char tag[32];
   std::snprintf(tag, sizeof tag, "step-%06lld", static_cast<long long>(t.global_step()));
   const std::string path = (fs::path(dirpath(t)) / tag).string();
@@ -89,6 +90,7 @@ void ModelCheckpoint::on_train_batch_end(Trainer& t, LightningModule&, const tor
 }
 
 void ModelCheckpoint::on_train_end(Trainer& t, LightningModule&) {
+  if (t.in_nonfinite_streak()) return;
   if (last_saved_step_ != t.global_step()) save_last(t);
 }
 

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include <cstdio>
 #include <filesystem>
 
 #include "volt/core/check.h"
@@ -193,6 +194,47 @@ MemoryEstimate estimate_memory(const MemoryPlan& p) {
     e.notes.push_back("autocast: 16-bit copies of the matmul weights live through the step");
   }
   return e;
+}
+
+bool is_out_of_memory(const std::string& what) {
+  for (const char* marker : {"out of memory", "can't allocate memory", "Cannot allocate memory", "bad_alloc",
+                             "std::bad_alloc"}) {
+    if (what.find(marker) != std::string::npos) return true;
+  }
+  return false;
+}
+
+std::string out_of_memory_advice(const MemoryPlan& plan, int64_t accumulate, const std::string& detail) {
+  auto gib = [](double bytes) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.2f GiB", bytes / (1024.0 * 1024.0 * 1024.0));
+    return std::string(buf);
+  };
+  const auto e = estimate_memory(plan);
+  std::string msg = str("[trainer] out of memory (", detail, "). volt memory estimates a peak of ", gib(e.peak()),
+                        ": weights ", gib(e.weights), ", gradients ", gib(e.gradients), ", optimizer ",
+                        gib(e.optimizer), ", activations ", gib(e.activations), ", loss head ", gib(e.head),
+                        ". HINT:");
+  if (plan.micro_batch > 1) {
+    MemoryPlan half = plan;
+    half.micro_batch = plan.micro_batch / 2;
+    msg += str(" --data.batch_size=", half.micro_batch, " --trainer.accumulate_grad_batches=", accumulate * 2,
+               " (same tokens per step) needs ", gib(estimate_memory(half).peak()), ";");
+  }
+  if (plan.precision == "32-true") {
+    MemoryPlan bf = plan;
+    bf.precision = "bf16-mixed";
+    msg += str(" --trainer.precision=bf16-mixed needs ", gib(estimate_memory(bf).peak()), ";");
+  }
+  if (!plan.activation_checkpointing) {
+    MemoryPlan ck = plan;
+    ck.activation_checkpointing = true;
+    msg += str(" --model.activation_checkpointing=true needs ", gib(estimate_memory(ck).peak()), ";");
+  }
+  msg += str(" volt memory --model DIR --micro-batch ", plan.micro_batch, " --seq-len ",
+             plan.seq_len > 0 ? plan.seq_len : plan.model.block_size, " --precision ", plan.precision,
+             " shows the breakdown.");
+  return msg;
 }
 
 int64_t measure_training_peak(const MemoryPlan& plan, int64_t steps) {

@@ -3,10 +3,12 @@
 #include <cmath>
 #include <filesystem>
 
+#include "volt/core/atomic_file.h"
 #include "volt/core/check.h"
 #include "volt/core/compat.h"
 #include "volt/core/cpu_runtime.h"
 #include "volt/core/seed.h"
+#include "volt/core/signals.h"
 #include "volt/io/files.h"
 #include "volt/io/safetensors.h"
 #include "volt/train/callbacks.h"
@@ -69,6 +71,8 @@ TrainerOptions trainer_options_from(ConfigSection& s) {
   o.enable_progress_bar(s.get<bool>("enable_progress_bar", o.enable_progress_bar()));
   o.enable_checkpointing(s.get<bool>("enable_checkpointing", o.enable_checkpointing()));
   o.logger(s.get<bool>("logger", o.logger()));
+  o.handle_signals(s.get<bool>("handle_signals", o.handle_signals()));
+  o.max_nonfinite_steps(s.get<int64_t>("max_nonfinite_steps", o.max_nonfinite_steps()));
   return o;
 }
 
@@ -84,6 +88,8 @@ Trainer::Trainer(TrainerOptions options, std::vector<std::shared_ptr<Callback>> 
              options_.val_check_interval());
   VOLT_CHECK(options_.limit_val_batches() >= 0, "[trainer] limit_val_batches must be >= 0, got ",
              options_.limit_val_batches());
+  VOLT_CHECK(options_.max_nonfinite_steps() >= 0, "[trainer] max_nonfinite_steps must be >= 0, got ",
+             options_.max_nonfinite_steps());
   const auto& a = options_.accelerator();
   VOLT_CHECK(a == "auto" || a == "cpu" || a == "cuda", "[trainer] accelerator '", a,
              "' is not known (auto, cpu, cuda)");
@@ -230,12 +236,19 @@ torch::Tensor Trainer::forward_backward(LightningModule& m, const Batch& batch, 
   return loss.detach();
 }
 
-torch::Tensor Trainer::optimizer_step(LightningModule& m) {
+torch::Tensor Trainer::optimizer_step(LightningModule& m, const torch::Tensor& step_loss) {
   auto& opt = *optimizers_.optimizer;
   each_callback([&](Callback& c) { c.on_before_optimizer_step(*this, m); });
   if (optimizers_.scheduler) optimizers_.scheduler->apply(opt, global_step_);
-  // Unscale before clipping, so the clip threshold applies to the true gradient.
-  const bool finite = precision_->unscale_gradients(opt);
+  // Unscale before clipping, so the clip threshold applies to the true gradient. With a loss
+  // scaler, non-finite gradients are its overflow signal (skip, back off): routine, not a fault.
+  const bool scaled_ok = precision_->unscale_gradients(opt);
+  bool guard_ok = true;
+  if (options_.max_nonfinite_steps() > 0) {
+    const bool loss_ok = !step_loss.defined() || std::isfinite(step_loss.item<double>());
+    guard_ok = loss_ok && (precision_->scaler() != nullptr || all_finite(opt.flat_grads()));
+  }
+  const bool finite = scaled_ok && guard_ok;
   torch::Tensor norm;
   if (finite && options_.gradient_clip_val() > 0) norm = clip_grad_norm(opt.flat_grads(), options_.gradient_clip_val());
   if (finite) {
@@ -243,7 +256,19 @@ torch::Tensor Trainer::optimizer_step(LightningModule& m) {
   } else {
     ++skipped_steps_;  // the weights and the optimizer state stay as they were
   }
-  precision_->update(!finite);
+  if (guard_ok) {
+    nonfinite_streak_ = 0;
+  } else {
+    ++nonfinite_steps_;
+    if (nonfinite_streak_++ == 0) {
+      const bool loss_ok = !step_loss.defined() || std::isfinite(step_loss.item<double>());
+      nonfinite_diagnosis_ = (loss_ok ? "" : "The loss is not finite. ") + first_nonfinite(m);
+    }
+    print(str("[trainer] step ", global_step_ + 1, ": the loss or a gradient is not finite; step skipped (",
+              nonfinite_streak_, " in a row, ", nonfinite_steps_, " in all). ", nonfinite_diagnosis_));
+    log_metrics({{"nonfinite_steps", static_cast<double>(nonfinite_steps_)}});
+  }
+  precision_->update(!scaled_ok);
   if (const auto* scaler = precision_->scaler()) {
     log_metrics({{"loss_scale", scaler->scale_value()}, {"skipped_steps", static_cast<double>(skipped_steps_)}});
   }
@@ -328,6 +353,9 @@ void Trainer::fit(LightningModule& m, LightningDataModule& data, const std::stri
   }
   if (!ckpt_path.empty()) load_checkpoint(m, ckpt_path);
 
+  // Ctrl-C and SIGTERM finish the step and save before stopping (see stop_on_signal).
+  std::optional<SignalGuard> signals;
+  if (options_.handle_signals()) signals.emplace();
   start_time_ = std::chrono::steady_clock::now();
   m.train();
   each_callback([&](Callback& c) { c.on_fit_start(*this, m); });
@@ -365,11 +393,14 @@ void Trainer::fit(LightningModule& m, LightningDataModule& data, const std::stri
       }
       const Batch& first = micro.front();
       each_callback([&](Callback& c) { c.on_train_batch_start(*this, m, first, batch_in_epoch_); });
+      torch::Tensor step_loss;  // the weighted sum of the micro-batch losses: the step's loss
       for (int64_t k = 0; k < acc; ++k) {
         // A micro-batch without a single target contributes nothing (and its mean loss is 0/0).
         if (weights[k] > 0) {
           micro_weight_ = weights[k];
           loss = forward_backward(m, micro[k], batch_in_epoch_, weights[k] / total_weight);
+          const auto part = loss * (weights[k] / total_weight);
+          step_loss = step_loss.defined() ? step_loss + part : part;
         }
         tokens += m.tokens_in(micro[k]);
         ++batch_in_epoch_;
@@ -378,7 +409,7 @@ void Trainer::fit(LightningModule& m, LightningDataModule& data, const std::stri
       if (!loss.defined()) loss = torch::full({}, std::nan(""));  // a step with no targets at all
       torch::Tensor grad_norm;
       if (total_weight > 0) {
-        grad_norm = optimizer_step(m);
+        grad_norm = optimizer_step(m, step_loss);
       } else {  // nothing to learn from: no step, no decay, no moment update
         optimizers_.optimizer->zero_grad();
         ++skipped_steps_;
@@ -406,6 +437,10 @@ void Trainer::fit(LightningModule& m, LightningDataModule& data, const std::stri
                                 global_step_ % options_.val_check_interval() == 0;
       if (validate_now) run_validation(m);
       flush_step_metrics(validate_now);
+      if (options_.max_nonfinite_steps() > 0 && nonfinite_streak_ >= options_.max_nonfinite_steps()) {
+        stop_on_nonfinite(m);
+      }
+      if (signals && SignalGuard::pending() != 0) stop_on_signal(SignalGuard::pending());
     }
     if (batch_in_epoch_ + acc > train_loader_->size()) {  // the epoch is complete
       publish_train_epoch_metrics();
@@ -456,16 +491,74 @@ void Trainer::write_report() const {
   }
 }
 
+std::string Trainer::last_checkpoint_dir() const {
+  for (const auto& c : callbacks_) {
+    if (auto* mc = dynamic_cast<ModelCheckpoint*>(c.get())) return (fs::path(mc->dirpath(*this)) / "last").string();
+  }
+  return (fs::path(run_dir()) / "checkpoints" / "last").string();
+}
+
+void Trainer::stop_on_signal(int signal) {
+  const std::string dir = last_checkpoint_dir();
+  print(str("[trainer] ", SignalGuard::name(signal), ": finishing at step ", global_step_, ", saving ", dir));
+  save_checkpoint(dir);
+  train_batches_.reset();
+  flush_step_metrics(true);
+  if (csv_) write_report();
+  fitting_ = false;
+  throw Error(str("[trainer] ", SignalGuard::name(signal), ": stopped after step ", global_step_, "; checkpoint "
+                  "saved to ", dir, " (resume with --ckpt_path last)"),
+              128 + signal);
+}
+
+void Trainer::stop_on_nonfinite(LightningModule& m) {
+  train_batches_.reset();
+  flush_step_metrics(true);
+  if (csv_) write_report();
+  fitting_ = false;
+  const std::string last = last_checkpoint_dir();
+  throw Error(str("[trainer] stopped: ", nonfinite_streak_, " steps in a row (to step ", global_step_,
+                  ") had a non-finite loss or gradient; each was skipped, so the weights are those of step ",
+                  global_step_ - nonfinite_streak_, ". ", nonfinite_diagnosis_, " The last checkpoint ",
+                  fs::exists(last) ? "(" + last + ") is intact. " : "was not written over. ",
+                  "HINT: lower optimizer.lr or raise scheduler.warmup_steps, set trainer.gradient_clip_val, "
+                  "use bf16-mixed rather than 16-mixed, and check the data for broken rows."),
+              3);
+}
+
+std::string Trainer::first_nonfinite(LightningModule& m) const {
+  torch::NoGradGuard no_grad;
+  // Registration order is forward order: the first hit is the earliest layer involved.
+  for (const auto& kv : m.named_parameters()) {
+    const auto& p = kv.value();
+    const int64_t bad = p.isfinite().logical_not().sum().item<int64_t>();
+    if (bad > 0) {
+      return str("First non-finite weight: ", kv.key(), " (", bad, " of ", p.numel(), " values).");
+    }
+  }
+  for (const auto& kv : m.named_parameters()) {
+    const auto& g = kv.value().grad();
+    if (!g.defined()) continue;
+    const int64_t bad = g.isfinite().logical_not().sum().item<int64_t>();
+    if (bad > 0) {
+      return str("First non-finite gradient: ", kv.key(), " (", bad, " of ", g.numel(),
+                 " values); every weight is finite.");
+    }
+  }
+  return "Every weight and gradient is finite: the loss itself is not (a broken batch, or a log of 0).";
+}
+
 void Trainer::save_checkpoint(const std::string& dir) {
   VOLT_CHECK(module_ && optimizers_.optimizer, "[checkpoint] nothing to save before fit() starts");
-  const fs::path final_dir(dir), tmp = fs::path(dir + ".tmp");
-  fs::remove_all(tmp);
-  fs::create_directories(tmp);
+  fs::create_directories(fs::path(dir).parent_path());
+  StagedDirectory staged(dir);  // a kill -9 at any moment leaves the previous checkpoint whole
+  const fs::path tmp(staged.staging_path());
   module_->save_pretrained(tmp.string());
 
   std::vector<std::pair<std::string, torch::Tensor>> tensors;
   for (auto& [k, v] : optimizers_.optimizer->state_tensors()) tensors.emplace_back("optimizer." + k, v);
   tensors.emplace_back("rng.cpu", at::detail::getDefaultCPUGenerator().get_state());
+  if (device_.is_cuda()) tensors.emplace_back("rng.cuda", at::globalContext().defaultGenerator(device_).get_state());
   io::save_safetensors((tmp / "trainer_state.safetensors").string(), tensors);
 
   nlohmann::json state;
@@ -480,6 +573,7 @@ void Trainer::save_checkpoint(const std::string& dir) {
   precision_->state_dict(precision_state);
   state["precision_state"] = precision_state;
   state["skipped_steps"] = skipped_steps_;
+  state["nonfinite_steps"] = nonfinite_steps_;
   state["accumulate_grad_batches"] = options_.accumulate_grad_batches();
   nlohmann::json cbs = nlohmann::json::object();
   for (const auto& c : callbacks_) {
@@ -489,15 +583,7 @@ void Trainer::save_checkpoint(const std::string& dir) {
   }
   state["callbacks"] = cbs;
   io::write_json((tmp / "trainer_state.json").string(), state);
-  io::fsync_dir(tmp.string());
-
-  // Swap in atomically: the previous checkpoint of this tag stays intact until the rename.
-  const fs::path old = fs::path(dir + ".old");
-  fs::remove_all(old);
-  if (fs::exists(final_dir)) fs::rename(final_dir, old);
-  fs::rename(tmp, final_dir);
-  fs::remove_all(old);
-  io::fsync_dir(final_dir.parent_path().string());
+  staged.commit();
 }
 
 void Trainer::load_checkpoint(LightningModule& m, const std::string& path) {
@@ -519,6 +605,10 @@ void Trainer::load_checkpoint(LightningModule& m, const std::string& path) {
     auto gen = at::detail::getDefaultCPUGenerator();
     gen.set_state(tensors.load("rng.cpu"));
   }
+  if (device_.is_cuda() && tensors.contains("rng.cuda")) {
+    auto gen = at::globalContext().defaultGenerator(device_);
+    gen.set_state(tensors.load("rng.cuda"));
+  }
   try {
     global_step_ = state.at("global_step").get<int64_t>();
     epoch_ = state.at("epoch").get<int64_t>();
@@ -526,6 +616,7 @@ void Trainer::load_checkpoint(LightningModule& m, const std::string& path) {
     elapsed_before_ = state.value("elapsed_seconds", 0.0);
     last_validated_step_ = state.value("last_validated_step", int64_t{-1});
     skipped_steps_ = state.value("skipped_steps", int64_t{0});
+    nonfinite_steps_ = state.value("nonfinite_steps", int64_t{0});
     if (state.contains("precision_state")) precision_->load_state_dict(state["precision_state"]);
   } catch (const nlohmann::json::exception& e) {
     VOLT_FAIL("[checkpoint] ", state_path, ": ", e.what());

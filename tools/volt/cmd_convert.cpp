@@ -7,6 +7,7 @@
 #include <filesystem>
 
 #include "commands.h"
+#include "volt/core/atomic_file.h"
 #include "volt/core/check.h"
 #include "volt/io/files.h"
 #include "volt/models/pretrained.h"
@@ -32,16 +33,19 @@ Action add_convert(CLI::App& app) {
     auto model = from_pretrained(a->in);
     const auto dtype = a->dtype == "bfloat16" ? torch::kBFloat16 : a->dtype == "float16" ? torch::kFloat16 : torch::kFloat32;
     model->to(dtype);
-    save_pretrained(*model, a->out, static_cast<int64_t>(a->max_shard_gb * 1e9));
-    auto cfg = io::read_json((fs::path(a->out) / "config.json").string());
+    StagedDirectory out(a->out);  // nothing half-written under --out if this fails
+    const std::string dir = out.staging_path();
+    save_pretrained(*model, dir, static_cast<int64_t>(a->max_shard_gb * 1e9));
+    auto cfg = io::read_json((fs::path(dir) / "config.json").string());
     cfg["torch_dtype"] = a->dtype;
-    io::write_json((fs::path(a->out) / "config.json").string(), cfg);
+    io::write_json((fs::path(dir) / "config.json").string(), cfg);
     bool tokenizer = false;
     try {
-      load_tokenizer(a->in)->save(a->out);
+      load_tokenizer(a->in)->save(dir);
       tokenizer = true;
     } catch (const Error&) {  // a model directory without a tokenizer converts all the same
     }
+    out.commit();
     std::printf("%s: %lld parameters as %s%s\n", a->out.c_str(),
                 static_cast<long long>(count_parameters(model->config())), a->dtype.c_str(),
                 tokenizer ? ", with its tokenizer" : " (no tokenizer found)");

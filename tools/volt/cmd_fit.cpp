@@ -4,10 +4,28 @@
 #include "commands.h"
 #include "overrides.h"
 #include "recipe.h"
+#include "volt/train/memory_estimate.h"
 
 namespace volt::cli {
 
 namespace fs = std::filesystem;
+
+namespace {
+
+// What the recipe trains, as volt memory sees it (for the out-of-memory message).
+MemoryPlan memory_plan_of(const Recipe& r) {
+  MemoryPlan p;
+  p.model = r.module->lm->config();
+  p.precision = r.trainer.precision() == "32" ? "32-true" : r.trainer.precision();
+  p.master_weights = r.trainer.master_weights();
+  const Batch b = r.data->train_dataloader()->get(0, 0);
+  p.micro_batch = b.batch_size();
+  p.seq_len = b.input_ids.size(1);
+  p.activation_checkpointing = r.module->lm->activation_checkpointing();
+  return p;
+}
+
+}  // namespace
 
 Action add_fit(CLI::App& app) {
   struct Args {
@@ -43,7 +61,15 @@ Action add_fit(CLI::App& app) {
     std::printf("volt fit: run directory %s (%lld parameters)\n", run_dir.c_str(),
                 static_cast<long long>(count_parameters(r.module->lm->config())));
     std::fflush(stdout);
-    trainer.fit(*r.module, *r.data, resume);
+    try {
+      trainer.fit(*r.module, *r.data, resume);
+    } catch (const c10::Error& e) {
+      if (!is_out_of_memory(e.what())) throw;
+      throw Error(out_of_memory_advice(memory_plan_of(r), r.trainer.accumulate_grad_batches(),
+                                       e.what_without_backtrace()));
+    } catch (const std::bad_alloc&) {
+      throw Error(out_of_memory_advice(memory_plan_of(r), r.trainer.accumulate_grad_batches(), "std::bad_alloc"));
+    }
     const auto& m = trainer.callback_metrics();
     std::printf("done: %lld steps in %.1f s", static_cast<long long>(trainer.global_step()),
                 trainer.elapsed_seconds());

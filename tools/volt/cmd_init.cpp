@@ -5,6 +5,7 @@
 #include <cstdio>
 
 #include "commands.h"
+#include "volt/core/atomic_file.h"
 #include "volt/core/seed.h"
 #include "volt/models/pretrained.h"
 #include "volt/tokenizers/tokenizer.h"
@@ -30,8 +31,10 @@ Action add_init(CLI::App& app) {
     }
     seed_everything(a->seed);
     CausalLM model(c);
-    save_pretrained(*model, a->out);
-    if (tok) tok->save(a->out);
+    StagedDirectory out(a->out);  // nothing half-written under --out if this fails
+    save_pretrained(*model, out.staging_path());
+    if (tok) tok->save(out.staging_path());
+    out.commit();
     std::printf("%s: %s, %lld parameters, random weights (seed %llu)\n", a->out.c_str(), a->preset.c_str(),
                 static_cast<long long>(count_parameters(c)), static_cast<unsigned long long>(a->seed));
     return 0;

@@ -65,6 +65,8 @@ AdamWOptions adamw_from(ConfigSection& s) {
 ModelCheckpointOptions checkpoint_from(ConfigSection& s, bool has_val) {
   ModelCheckpointOptions o;
   o.monitor = s.get<std::string>("monitor", has_val ? "val_loss" : "");
+  // Lightning's monitor=None: no metric, the newest k checkpoints are kept (keep-last-k).
+  if (o.monitor == "none" || o.monitor == "None") o.monitor.clear();
   o.mode = s.get<std::string>("mode", o.mode);
   o.save_top_k = s.get<int64_t>("save_top_k", o.save_top_k);
   o.save_last = s.get<bool>("save_last", o.save_last);

@@ -33,4 +33,26 @@ class AtomicFile {
   int fd_ = -1;
 };
 
+/// A directory written in pieces and published atomically (checkpoints, converted models): files
+/// go into path + ".tmp"; commit() fsyncs it and swaps it in for path with one
+/// renameat2(RENAME_EXCHANGE), then deletes the old contents. At every instant, a kill -9
+/// included, path is either the complete old directory or the complete new one. Destroyed without
+/// commit(), it removes the temporary directory and leaves path untouched. Files written inside
+/// must themselves be durable (write_file_atomic / AtomicFile fsync each one).
+class StagedDirectory {
+ public:
+  explicit StagedDirectory(std::string path);
+  ~StagedDirectory();
+  StagedDirectory(const StagedDirectory&) = delete;
+  StagedDirectory& operator=(const StagedDirectory&) = delete;
+
+  /// Where to write: path + ".tmp", created empty (a stale one from a crash is removed first).
+  const std::string& staging_path() const { return tmp_path_; }
+  void commit();
+
+ private:
+  std::string path_, tmp_path_;
+  bool committed_ = false;
+};
+
 }  // namespace volt

@@ -55,6 +55,14 @@ MemoryEstimate estimate_memory(const MemoryPlan& plan);
 /// the figure estimate_memory predicts.
 int64_t measure_training_peak(const MemoryPlan& plan, int64_t steps);
 
+/// True for the messages LibTorch's allocators give when memory runs out (CPU and CUDA).
+bool is_out_of_memory(const std::string& what);
+
+/// The error text for a run that ran out of memory: volt memory's breakdown of the plan, and
+/// what to change (a smaller micro-batch with more accumulation, 16-bit precision, activation
+/// checkpointing), each with its estimated peak.
+std::string out_of_memory_advice(const MemoryPlan& plan, int64_t accumulate, const std::string& detail);
+
 /// Parameters LoRA adds at rank r to the targeted Linear layers (PEFT's count).
 int64_t lora_parameters(const ModelConfig& cfg, int64_t rank, const std::vector<std::string>& targets);
 

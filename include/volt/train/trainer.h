@@ -48,6 +48,11 @@ struct TrainerOptions {
   TORCH_ARG(bool, enable_progress_bar) = true;
   TORCH_ARG(bool, enable_checkpointing) = true;        // add a ModelCheckpoint if none is given
   TORCH_ARG(bool, logger) = true;                      // write metrics.csv, config.yaml, report
+  /// SIGINT / SIGTERM finish the step, save checkpoints/last and stop with exit code 130 / 143.
+  TORCH_ARG(bool, handle_signals) = true;
+  /// A step whose loss or gradients are not finite is skipped; after this many in a row the run
+  /// stops naming the first parameter that went non-finite (exit code 3). 0: no guard.
+  TORCH_ARG(int64_t, max_nonfinite_steps) = 5;
 };
 
 /// Reads the `trainer:` section (every TrainerOptions field by name, plus callbacks settings).
@@ -79,6 +84,11 @@ class Trainer {
   PrecisionPlugin& precision_plugin() const { return *precision_; }
   /// Optimizer steps skipped because the gradients were not finite (16-mixed overflows).
   int64_t skipped_steps() const { return skipped_steps_; }
+  /// Steps skipped because the loss or a gradient was inf or NaN (the NaN guard).
+  int64_t nonfinite_steps() const { return nonfinite_steps_; }
+  /// True while the latest step was skipped as non-finite: checkpoints are not written then, so
+  /// the last one saved stays the last good one.
+  bool in_nonfinite_streak() const { return nonfinite_streak_ > 0; }
   double tokens_per_second() const { return tokens_per_sec_; }
   double elapsed_seconds() const;
   const std::string& run_dir() const { return options_.default_root_dir(); }
@@ -98,7 +108,16 @@ class Trainer {
   // Phases of one optimizer step, in order.
   // weight: this micro-batch's share of the step's loss (its loss_weight over the step's total).
   torch::Tensor forward_backward(LightningModule& m, const Batch& batch, int64_t batch_idx, double weight);
-  torch::Tensor optimizer_step(LightningModule& m);
+  // step_loss: the step's loss (its micro-batches' weighted sum); undefined skips the loss check.
+  torch::Tensor optimizer_step(LightningModule& m, const torch::Tensor& step_loss);
+  // Where checkpoints/last goes: the ModelCheckpoint's directory, else <run dir>/checkpoints.
+  std::string last_checkpoint_dir() const;
+  // SIGINT / SIGTERM arrived: save checkpoints/last, write the report, throw (exit 128 + signal).
+  [[noreturn]] void stop_on_signal(int signal);
+  // The NaN guard's verdict after too many non-finite steps in a row (throws, exit code 3).
+  [[noreturn]] void stop_on_nonfinite(LightningModule& m);
+  // "First non-finite weight: lm.h.0.attn.c_attn.weight (3 of 49152 values)." or the gradient's.
+  std::string first_nonfinite(LightningModule& m) const;
   // The rest of the loop.
   void setup(LightningModule& m);
   void run_validation(LightningModule& m);
@@ -118,6 +137,8 @@ class Trainer {
   torch::Device device_{torch::kCPU};
   std::shared_ptr<PrecisionPlugin> precision_;
   int64_t skipped_steps_ = 0;
+  int64_t nonfinite_steps_ = 0, nonfinite_streak_ = 0;
+  std::string nonfinite_diagnosis_;  // the first non-finite parameter of the streak's first step
   Optimizers optimizers_;
   std::shared_ptr<DataLoader> train_loader_, val_loader_;
   std::unique_ptr<PrefetchLoader> train_batches_;  // train_loader_ behind its worker threads
