@@ -85,6 +85,7 @@ void TextDataModule::setup(const std::string& /*stage*/) {
   if (train_.defined()) return;  // already set up (the CLI sets up early to size the vocabulary)
   const std::string text = io::read_file(options_.path);
   VOLT_CHECK(!text.empty(), "[data] ", options_.path, ": the corpus is empty");
+  check_utf8(text, options_.path);  // the message names the file, not just "text"
   if (!tokenizer_) {
     if (options_.tokenizer == "char") {
       tokenizer_ = std::make_shared<CharTokenizer>(CharTokenizer::from_text(text));

@@ -54,7 +54,9 @@ Action add_score(CLI::App& app) {
       auto tokenizer = load_tokenizer(a->model);
       EncodeOptions o;
       o.add_special_tokens = true;
-      tokens = tokenizer->encode(a->text.empty() ? io::read_file(a->file) : a->text, o);
+      const std::string text = a->text.empty() ? io::read_file(a->file) : a->text;
+      check_utf8(text, a->text.empty() ? a->file : "--text");
+      tokens = tokenizer->encode(text, o);
     }
     const auto r = score_tokens(*model, tokens, a->stride);
     if (a->json) {

@@ -79,6 +79,7 @@ Action add_tokenize(CLI::App& app) {
     o.add_eos = a->eos;
     o.add_special_tokens = a->special;
     o.parse_special = !a->no_parse_special;
+    check_utf8(text, a->file.empty() ? "--text" : a->file);
     const auto ids = tok->encode(text, o);
     std::string out;
     out.reserve(ids.size() * 6);

@@ -113,14 +113,18 @@ Recipe build_recipe(Config& config, const std::string& tokenizer_dir) {
   const std::string data_module = data_s.get<std::string>("module", "text");
   VOLT_CHECK(data_module == "text" || data_module == "llm", "[config] data.module '", data_module,
              "' is not one of text (one file, random windows, as nanoGPT) or llm (LLMDataModule)");
-  int64_t block_size = 0;
+  // Checked before any data is read: a block longer than the context is a config error.
+  auto check_block = [&](int64_t block_size) {
+    VOLT_CHECK(block_size <= mc.block_size, "[config] data.block_size ", block_size,
+               " exceeds the model's context (model.block_size ", mc.block_size, ")");
+  };
   if (data_module == "text") {
     TextDataOptions data_defaults;
     data_defaults.block_size = mc.block_size;  // the window defaults to the model's context
     data_defaults.seed = r.trainer.seed();
     const TextDataOptions dopt = text_data_options_from(data_s, data_defaults);
     data_s.finish();
-    block_size = dopt.block_size;
+    check_block(dopt.block_size);
     auto text = std::make_shared<TextDataModule>(dopt);
     if (!tok_dir.empty()) text->set_tokenizer(load_tokenizer(tok_dir));
     text->prepare_data();
@@ -133,7 +137,7 @@ Recipe build_recipe(Config& config, const std::string& tokenizer_dir) {
     defaults.seed = r.trainer.seed();
     const LLMDataOptions dopt = llm_data_options_from(data_s, defaults);
     data_s.finish();
-    block_size = dopt.block_size;
+    check_block(dopt.block_size);
     auto llm = std::make_shared<LLMDataModule>(dopt);
     if (!tok_dir.empty()) llm->set_tokenizer(load_tokenizer(tok_dir), data::fingerprint_path(tok_dir));
     llm->set_progress(r.trainer.enable_progress_bar());
@@ -142,8 +146,6 @@ Recipe build_recipe(Config& config, const std::string& tokenizer_dir) {
     r.tokenizer = llm->tokenizer();
     r.data = llm;
   }
-  VOLT_CHECK(block_size <= mc.block_size, "[config] data.block_size ", block_size,
-             " exceeds the model's context (model.block_size ", mc.block_size, ")");
   const int64_t tok_vocab = r.tokenizer->vocab_size();
   if (mc.vocab_size == 0) mc.vocab_size = tok_vocab;
   VOLT_CHECK(mc.vocab_size >= tok_vocab, "[config] model.vocab_size ", mc.vocab_size,
