@@ -4,7 +4,7 @@ BUILD_DIR ?= build
 JOBS ?= 2
 CMAKE_FLAGS ?=
 
-.PHONY: all deps configure build test demo clean bench
+.PHONY: all deps configure build test demo clean bench fuzz sanitize
 
 all: build
 
@@ -19,6 +19,25 @@ build: configure
 
 test: build
 	@cd $(BUILD_DIR) && ctest --output-on-failure -j$(JOBS)
+	@$(MAKE) fuzz FUZZ_SECONDS=15
+
+# libFuzzer on the parsers of untrusted input (safetensors header, tokenizer.json, YAML recipes,
+# config.json), built with clang + ASan + UBSan in build-fuzz/; FUZZ_SECONDS per target.
+FUZZ_SECONDS ?= 60
+fuzz: deps
+	@cmake -S fuzz -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER=clang++ >/dev/null
+	@cmake --build build-fuzz -j$(JOBS)
+	@./scripts/fuzz.sh $(FUZZ_SECONDS)
+
+# The unit tests under AddressSanitizer + UndefinedBehaviorSanitizer (g++, build-sanitize/; a full
+# rebuild, so not part of `make test`).
+sanitize: deps
+	@cmake -S . -B build-sanitize -DCMAKE_BUILD_TYPE=RelWithDebInfo -DVOLT_BUILD_EXAMPLES=OFF \
+	  -DCMAKE_CXX_FLAGS="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" \
+	  -DCMAKE_EXE_LINKER_FLAGS="-fsanitize=address,undefined" >/dev/null
+	@cmake --build build-sanitize -j$(JOBS) --target volt_tests volt_text_tests volt_cli
+	@cd build-sanitize && ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
+	  ctest --output-on-failure -j$(JOBS) -LE example
 
 # Train BabyGPT on Tiny Shakespeare (nanoGPT's CPU run), then print a sample from the best checkpoint.
 demo: build

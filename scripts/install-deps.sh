@@ -14,6 +14,8 @@ PACKAGES=(
   libgtest-dev          # unit tests (GoogleTest through ctest)
   libicu-dev            # Unicode: categories, NFC/NFKC normalization, case mapping, regex (tokenizers)
   libpython3.11-stdlib  # the Python standard library: a code corpus for tokenizer parity and data
+  clang                 # the fuzzers (fuzz/): libFuzzer with AddressSanitizer + UBSan
+  libclang-rt-14-dev    # clang's sanitizer and libFuzzer runtimes
 )
 
 missing=()

@@ -90,7 +90,12 @@ ConfigSection ConfigSection::child(const std::string& key) {
 
 std::vector<std::string> ConfigSection::keys() const {
   std::vector<std::string> out;
-  for (const auto& kv : node_) out.push_back(kv.first.as<std::string>());
+  for (const auto& kv : node_) {
+    // YAML allows any node as a key ("? [a, b]: 1"); a recipe's keys are plain names.
+    VOLT_CHECK(kv.first.IsScalar(), "[config] ", source_, ": a key of '", path_.empty() ? "the top level" : path_,
+               "' is not a plain name (line ", kv.first.Mark().line + 1, ")");
+    out.push_back(kv.first.Scalar());
+  }
   return out;
 }
 

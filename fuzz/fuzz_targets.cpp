@@ -1,0 +1,99 @@
+#include "fuzz_targets.h"
+
+#include <nlohmann/json.hpp>
+
+#include "volt/core/check.h"
+#include "volt/core/config.h"
+#include "volt/io/safetensors_header.h"
+#include "volt/models/model_config.h"
+#include "volt/tokenizers/hf_tokenizer.h"
+
+namespace volt::fuzz {
+
+namespace {
+
+std::string as_text(const uint8_t* data, size_t size) { return std::string(reinterpret_cast<const char*>(data), size); }
+
+// Runs f; a volt::Error is the expected way to reject bad input.
+template <typename F>
+void rejecting(F&& f) {
+  try {
+    f();
+  } catch (const Error&) {
+  }
+}
+
+}  // namespace
+
+void safetensors_header(const uint8_t* data, size_t size) {
+  static volatile uint8_t sink = 0;
+  rejecting([&] {
+    const auto h = io::parse_safetensors_header(data, size, "[fuzz]");
+    for (const auto& name : h.order) {  // what a reader would touch
+      const auto& t = h.tensors.at(name);
+      if (t.end > t.begin) sink += data[h.data_start + t.end - 1];  // in bounds, or ASan says
+    }
+  });
+}
+
+void tokenizer_json(const uint8_t* data, size_t size) {
+  rejecting([&] {
+    nlohmann::json j;
+    try {
+      j = nlohmann::json::parse(as_text(data, size));
+    } catch (const nlohmann::json::exception&) {
+      return;  // not JSON at all: the loader's own parse step reports it
+    }
+    HfTokenizer tok(j, "[fuzz] tokenizer.json");
+    const auto ids = tok.encode("Hello world! 123 <|endoftext|> caf\xc3\xa9 \xf0\x9f\x98\x80");
+    (void)tok.decode(ids);
+    (void)tok.vocab_size();
+  });
+}
+
+void yaml_config(const uint8_t* data, size_t size) {
+  rejecting([&] {
+    const std::string text = as_text(data, size);
+    // The first line, if it looks like one, is also applied as an override.
+    const auto nl = text.find('\n');
+    Config c = Config::from_string(text, "fuzz.yaml");
+    if (nl != std::string::npos && text.compare(0, 2, "--") == 0) c.set_override(text.substr(0, nl));
+    ConfigSection root(c.root(), "", c.source());
+    auto trainer = root.child("trainer");
+    (void)trainer.get<int64_t>("max_steps", -1);
+    (void)trainer.get<double>("gradient_clip_val", 0.0);
+    (void)trainer.get<std::string>("precision", "32-true");
+    (void)trainer.get<bool>("enable_progress_bar", true);
+    auto opt = root.child("optimizer");
+    (void)opt.get<std::vector<double>>("betas", {});
+    (void)root.child("model").get<std::string>("preset", "");
+    (void)c.dump();
+    root.finish();
+  });
+}
+
+void hf_config(const uint8_t* data, size_t size) {
+  rejecting([&] {
+    nlohmann::json j;
+    try {
+      j = nlohmann::json::parse(as_text(data, size));
+    } catch (const nlohmann::json::exception&) {
+      return;  // io::read_json reports bad JSON with the file's name
+    }
+    const ModelConfig c = ModelConfig::from_hf_json(j, "[fuzz] config.json");
+    c.validate();
+    (void)count_parameters(c);
+    (void)block_linears(c);
+    (void)c.to_hf_json().dump();
+  });
+}
+
+const std::vector<Target>& targets() {
+  static const std::vector<Target> all = {{"safetensors_header", &safetensors_header},
+                                          {"tokenizer_json", &tokenizer_json},
+                                          {"yaml_config", &yaml_config},
+                                          {"hf_config", &hf_config}};
+  return all;
+}
+
+}  // namespace volt::fuzz
