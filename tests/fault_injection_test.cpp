@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <random>
 #include <regex>
+#include <set>
 #include <thread>
 
 #include "cli_helpers.h"
@@ -82,6 +83,16 @@ TEST(FaultInjection, KillNineAtRandomMomentsNeverCorruptsTheLastCheckpoint) {
   ASSERT_EQ(done.code, 0) << done.err;
   EXPECT_EQ(checkpoint_step(last), step + 3);
   EXPECT_FALSE(fs::exists(last + ".tmp"));  // the next save cleaned up what the kill left
+  // monitor: none with save_top_k 2 keeps the newest two step checkpoints (keep-last-k).
+  std::set<std::string> steps;
+  for (const auto& e : fs::directory_iterator(run + "/checkpoints")) {
+    const auto name = e.path().filename().string();
+    if (name.rfind("step-", 0) == 0 && name.find('.') == std::string::npos) steps.insert(name);
+  }
+  char newest[32], previous[32];
+  std::snprintf(newest, sizeof newest, "step-%06lld", static_cast<long long>(step + 3));
+  std::snprintf(previous, sizeof previous, "step-%06lld", static_cast<long long>(step + 2));
+  EXPECT_EQ(steps, (std::set<std::string>{previous, newest}));
 }
 
 // SIGTERM, then (after resuming) SIGINT: each finishes the step it is in, saves that step as
