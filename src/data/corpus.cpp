@@ -193,7 +193,7 @@ void read_jsonl(const std::string& path, std::string_view text, const std::strin
     json record;
     try {
       record = json::parse(without_line_end(line));
-    } catch (const json::parse_error& e) {
+    } catch (const json::exception& e) {  // parse_error, and out_of_range for a number too large
       VOLT_FAIL("[data] ", where, ": not a JSON line (", e.what(), ")");
     }
     emit(text_at(record, field, where), where, sink);

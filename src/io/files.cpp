@@ -42,7 +42,7 @@ nlohmann::json read_json(const std::string& path) {
   const std::string text = read_file(path);
   try {
     return nlohmann::json::parse(text);
-  } catch (const nlohmann::json::parse_error& e) {
+  } catch (const nlohmann::json::exception& e) {  // parse_error, and out_of_range for a number too large
     // The parser's message carries the line and column.
     VOLT_FAIL("[json] ", path, ": ", e.what());
   }

@@ -154,7 +154,7 @@ SafetensorsHeader parse_safetensors_header(const uint8_t* file, size_t size, con
   Json header;
   try {
     header = Json::parse(file + 8, file + 8 + header_size);
-  } catch (const Json::parse_error& e) {
+  } catch (const Json::exception& e) {  // parse_error, and out_of_range for a number too large
     VOLT_FAIL(where, ": header is not valid JSON: ", e.what());
   }
   VOLT_CHECK(header.is_object(), where, ": header must be a JSON object, got ", header.type_name());

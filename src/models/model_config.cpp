@@ -1,6 +1,7 @@
 #include "volt/models/model_config.h"
 
 #include <algorithm>
+#include <cstdint>
 #include <map>
 
 #include "volt/core/check.h"
@@ -180,6 +181,14 @@ ModelConfig ModelConfig::from_hf_json(const nlohmann::json& j, const std::string
   ModelConfig c;
   auto get = [&](const nlohmann::json& obj, const char* key, auto& out) {
     if (!obj.contains(key) || obj[key].is_null()) return;
+    using T = std::decay_t<decltype(out)>;
+    if constexpr (std::is_integral_v<T> && !std::is_same_v<T, bool>) {
+      // nlohmann would convert 3.7 to 3, and a huge float to an integer by undefined behaviour.
+      const auto& v = obj[key];
+      const bool fits = v.is_number_integer() &&
+                        (!v.is_number_unsigned() || v.get<uint64_t>() <= static_cast<uint64_t>(INT64_MAX));
+      VOLT_CHECK(fits, "[config.json] ", source, ": key '", key, "' must be an integer, got ", v.dump());
+    }
     try {
       out = obj[key].get<std::decay_t<decltype(out)>>();
     } catch (const nlohmann::json::exception&) {
