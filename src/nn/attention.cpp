@@ -12,8 +12,8 @@ namespace volt::nn {
 CausalSelfAttentionImpl::CausalSelfAttentionImpl(const CausalSelfAttentionOptions& o)
     : options(o) {
   const int64_t c = o.n_embd();
-  c_attn = register_module("c_attn", torch::nn::Linear(torch::nn::LinearOptions(c, 3 * c).bias(o.bias())));
-  c_proj = register_module("c_proj", torch::nn::Linear(torch::nn::LinearOptions(c, c).bias(o.bias())));
+  c_attn = register_module("c_attn", Linear(c, 3 * c, o.bias()));
+  c_proj = register_module("c_proj", Linear(c, c, o.bias()));
   attn_dropout = register_module("attn_dropout", torch::nn::Dropout(o.dropout()));
   resid_dropout = register_module("resid_dropout", torch::nn::Dropout(o.dropout()));
 }
@@ -114,7 +114,7 @@ GroupedQueryAttentionImpl::GroupedQueryAttentionImpl(const GroupedQueryAttention
              "[attention] n_head (", o.n_head, ") must be a positive multiple of n_kv_head (",
              o.n_kv_head, ") and head_dim (", o.head_dim, ") positive");
   auto linear = [&](const char* name, int64_t in, int64_t out) {
-    return register_module(name, torch::nn::Linear(torch::nn::LinearOptions(in, out).bias(o.bias)));
+    return register_module(name, Linear(in, out, o.bias));
   };
   q_proj = linear("q_proj", o.n_embd, o.n_head * o.head_dim);
   k_proj = linear("k_proj", o.n_embd, o.n_kv_head * o.head_dim);

@@ -5,8 +5,8 @@ namespace volt::nn {
 GeluMLPImpl::GeluMLPImpl(int64_t n_embd, int64_t hidden, bool bias, double p,
                          std::string activation)
     : approximate_(activation == "gelu_new" ? "tanh" : "none"), p_(p) {
-  c_fc = register_module("c_fc", torch::nn::Linear(torch::nn::LinearOptions(n_embd, hidden).bias(bias)));
-  c_proj = register_module("c_proj", torch::nn::Linear(torch::nn::LinearOptions(hidden, n_embd).bias(bias)));
+  c_fc = register_module("c_fc", Linear(n_embd, hidden, bias));
+  c_proj = register_module("c_proj", Linear(hidden, n_embd, bias));
   dropout = register_module("dropout", torch::nn::Dropout(p));
 }
 
@@ -17,7 +17,7 @@ torch::Tensor GeluMLPImpl::forward(const torch::Tensor& x) {
 
 SwiGLUMLPImpl::SwiGLUMLPImpl(int64_t n_embd, int64_t hidden, bool bias) {
   auto linear = [&](const char* name, int64_t in, int64_t out) {
-    return register_module(name, torch::nn::Linear(torch::nn::LinearOptions(in, out).bias(bias)));
+    return register_module(name, Linear(in, out, bias));
   };
   gate_proj = linear("gate_proj", n_embd, hidden);
   up_proj = linear("up_proj", n_embd, hidden);

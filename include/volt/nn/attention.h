@@ -12,6 +12,8 @@
 
 #include <torch/torch.h>
 
+#include "volt/nn/linear.h"
+
 #include "volt/nn/kv_cache.h"
 #include "volt/nn/rope.h"
 
@@ -49,8 +51,8 @@ class CausalSelfAttentionImpl : public torch::nn::Module {
                         const torch::Tensor& key_start = torch::Tensor());
 
   CausalSelfAttentionOptions options;
-  torch::nn::Linear c_attn{nullptr};  // (C) -> (3C): queries, keys, values of all heads
-  torch::nn::Linear c_proj{nullptr};  // (C) -> (C)
+  Linear c_attn{nullptr};  // (C) -> (3C): queries, keys, values of all heads
+  Linear c_proj{nullptr};  // (C) -> (C)
   torch::nn::Dropout attn_dropout{nullptr}, resid_dropout{nullptr};
 };
 TORCH_MODULE(CausalSelfAttention);
@@ -74,7 +76,7 @@ class GroupedQueryAttentionImpl : public torch::nn::Module {
                         const torch::Tensor& key_start = torch::Tensor());
 
   GroupedQueryAttentionOptions options;
-  torch::nn::Linear q_proj{nullptr}, k_proj{nullptr}, v_proj{nullptr}, o_proj{nullptr};
+  Linear q_proj{nullptr}, k_proj{nullptr}, v_proj{nullptr}, o_proj{nullptr};
 };
 TORCH_MODULE(GroupedQueryAttention);
 

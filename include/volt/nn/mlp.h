@@ -7,6 +7,8 @@
 
 #include <torch/torch.h>
 
+#include "volt/nn/linear.h"
+
 #include <string>
 
 namespace volt::nn {
@@ -17,8 +19,8 @@ class GeluMLPImpl : public torch::nn::Module {
   GeluMLPImpl(int64_t n_embd, int64_t hidden, bool bias, double dropout, std::string activation);
   torch::Tensor forward(const torch::Tensor& x);
 
-  torch::nn::Linear c_fc{nullptr};    // (C) -> (hidden)
-  torch::nn::Linear c_proj{nullptr};  // (hidden) -> (C)
+  Linear c_fc{nullptr};    // (C) -> (hidden)
+  Linear c_proj{nullptr};  // (hidden) -> (C)
   torch::nn::Dropout dropout{nullptr};
 
  private:
@@ -33,9 +35,9 @@ class SwiGLUMLPImpl : public torch::nn::Module {
   torch::Tensor forward(const torch::Tensor& x);
 
   // Hugging Face's names, so the state dict maps one to one.
-  torch::nn::Linear gate_proj{nullptr};  // (C) -> (F)
-  torch::nn::Linear up_proj{nullptr};    // (C) -> (F)
-  torch::nn::Linear down_proj{nullptr};  // (F) -> (C)
+  Linear gate_proj{nullptr};  // (C) -> (F)
+  Linear up_proj{nullptr};    // (C) -> (F)
+  Linear down_proj{nullptr};  // (F) -> (C)
 };
 TORCH_MODULE(SwiGLUMLP);
 
