@@ -77,6 +77,9 @@ std::map<std::string, ModelConfig> make_presets() {
     c.activation = "silu";
     return c;
   };
+  // Random-weight Llamas for tests, examples (tiny) and the CPU LoRA/QLoRA benchmark (~100M).
+  p["llama-tiny"] = llama(65, 2, 4, 2, 64, 176, 128);
+  p["llama-100m"] = llama(32000, 8, 12, 4, 768, 2048, 1024);  // 99.5M parameters
   p["tinyllama-1.1b"] = llama(32000, 22, 32, 4, 2048, 5632, 2048);  // TinyLlama-1.1B-Chat-v1.0
   p["llama-2-7b"] = llama(32000, 32, 32, 32, 4096, 11008, 4096);    // meta-llama/Llama-2-7b-hf
   p["llama-2-7b"].layer_norm_eps = 1e-5;

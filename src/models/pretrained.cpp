@@ -27,6 +27,10 @@ bool is_conv1d_weight(const std::string& name) {
   return false;
 }
 
+bool is_adapter_parameter(const std::string& name) {
+  return name.find(".lora_A.") != std::string::npos || name.find(".lora_B.") != std::string::npos;
+}
+
 // Our module's parameters, plus the zero biases a bias-free model still shows to transformers.
 struct HfEntry {
   std::string hf_name;
@@ -49,7 +53,11 @@ std::vector<HfEntry> hf_entries(const CausalLMImpl& model) {
     }
   };
   if (c.is_llama_family()) {  // our names are transformers' names, weights (out, in) alike
-    for (auto& kv : params) out.push_back({kv.key(), kv.value(), kv.value().sizes().vec()});
+    for (auto& kv : params) {
+      // LoRA adapters are not part of the model (peft/adapter.h saves them, PEFT's way).
+      if (is_adapter_parameter(kv.key())) continue;
+      out.push_back({kv.key(), kv.value(), kv.value().sizes().vec()});
+    }
     return out;
   }
   const int64_t e = c.n_embd, f = c.mlp_width();
@@ -74,6 +82,8 @@ std::vector<HfEntry> hf_entries(const CausalLMImpl& model) {
 std::vector<std::pair<std::string, torch::Tensor>> to_hf_state_dict(const CausalLMImpl& model) {
   std::vector<std::pair<std::string, torch::Tensor>> out;
   for (const auto& e : hf_entries(model)) {
+    VOLT_CHECK(!e.param.defined() || e.param.numel() > 0 || e.hf_shape.empty(), "[pretrained] ", e.hf_name,
+               " is quantized or was never loaded: dequantize it (peft::merge_and_unload) before saving");
     torch::Tensor t = e.param.defined() ? e.param.detach().to(torch::kCPU)
                                         : torch::zeros(e.hf_shape, torch::kFloat32);
     if (e.param.defined() && is_conv1d_weight(e.hf_name)) t = t.t();
@@ -82,11 +92,16 @@ std::vector<std::pair<std::string, torch::Tensor>> to_hf_state_dict(const Causal
   return out;
 }
 
+std::string hf_parameter_name(const ModelConfig& c, const std::string& ours) {
+  if (c.is_llama_family() || ours.rfind("lm_head.", 0) == 0) return ours;
+  return "transformer." + ours;
+}
+
 void load_hf_safetensors(CausalLMImpl& model, const std::string& path) {
   load_hf_safetensors(model, std::vector<std::string>{path});
 }
 
-void load_hf_safetensors(CausalLMImpl& model, const std::vector<std::string>& paths) {
+void load_hf_safetensors(CausalLMImpl& model, const std::vector<std::string>& paths, const DeferredWeightLoader& on_deferred) {
   VOLT_CHECK(!paths.empty(), "[pretrained] no safetensors file to load");
   const std::string path = paths.size() == 1 ? paths[0] : fs::path(paths[0]).parent_path().string();
   // Every file memory-mapped; a tensor is read (and converted to the parameter's dtype) when
@@ -107,9 +122,27 @@ void load_hf_safetensors(CausalLMImpl& model, const std::vector<std::string>& pa
       file_of[canonical] = files[i].get();
     }
   }
+  // Linear weights made under nn::DeferLinearWeights: filled here one at a time (or handed to
+  // on_deferred, which may quantize them), so the whole model is never materialised at once.
+  std::map<const void*, std::pair<std::string, nn::LinearImpl*>> deferred;
+  for (const auto& kv : model.named_modules()) {
+    if (auto* l = dynamic_cast<nn::LinearImpl*>(kv.value().get()); l && l->deferred()) {
+      deferred[l->weight.unsafeGetTensorImpl()] = {kv.key(), l};
+    }
+  }
   std::set<std::string> used;
   torch::NoGradGuard no_grad;
-  for (const auto& e : hf_entries(model)) {
+  for (auto e : hf_entries(model)) {
+    nn::LinearImpl* pending = nullptr;
+    std::string pending_name;
+    if (e.param.defined()) {
+      if (auto d = deferred.find(e.param.unsafeGetTensorImpl()); d != deferred.end()) {
+        pending_name = d->second.first;
+        pending = d->second.second;
+        e.hf_shape = {pending->out_features, pending->in_features};
+        if (is_conv1d_weight(e.hf_name)) std::swap(e.hf_shape[0], e.hf_shape[1]);
+      }
+    }
     auto it = by_name.find(e.hf_name);
     if (it == by_name.end() && !e.param.defined()) continue;  // a bias-free model's zero bias
     VOLT_CHECK(it != by_name.end(), "[pretrained] ", path, ": missing tensor '", e.hf_name, "'");
@@ -126,6 +159,12 @@ void load_hf_safetensors(CausalLMImpl& model, const std::vector<std::string>& pa
       continue;
     }
     if (is_conv1d_weight(e.hf_name)) t = t.t();
+    if (pending && on_deferred) {
+      on_deferred(pending_name, *pending, t);
+      VOLT_CHECK(!pending->deferred(), "[pretrained] ", pending_name, ": the loader left the weight unloaded");
+      continue;
+    }
+    if (pending) pending->materialize();
     e.param.copy_(t);
   }
   for (const auto& [canonical, name] : by_name) {

@@ -3,6 +3,7 @@
 // loads as it is. Reading also accepts the GPT2Model layout (no `transformer.` prefix).
 #pragma once
 
+#include <functional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -16,9 +17,18 @@ std::vector<std::pair<std::string, torch::Tensor>> to_hf_state_dict(const Causal
 /// Copies a Hugging Face safetensors file into the model. Every missing, unexpected or
 /// mis-shaped tensor is an error naming it.
 void load_hf_safetensors(CausalLMImpl& model, const std::string& path);
+/// Called for each Linear weight left unallocated by nn::DeferLinearWeights, with its module name
+/// and the file's tensor as (out, in) (a zero-copy view; any dtype): it must fill the layer (e.g.
+/// quantize it). Without one, the weight is allocated and copied like any other.
+using DeferredWeightLoader = std::function<void(const std::string& module_name, nn::LinearImpl& layer,
+                                                const torch::Tensor& weight)>;
 /// The same over the shards of one checkpoint (each tensor in exactly one file). Tensors are
 /// converted to the parameters' dtype as they are copied (fp16 / bf16 / fp32 files alike).
-void load_hf_safetensors(CausalLMImpl& model, const std::vector<std::string>& paths);
+void load_hf_safetensors(CausalLMImpl& model, const std::vector<std::string>& paths,
+                         const DeferredWeightLoader& on_deferred = nullptr);
+/// A parameter's Hugging Face name ("h.0.attn.c_attn.weight" -> "transformer.h.0.attn.c_attn.weight"
+/// for GPT-2; Llama's names are transformers' already).
+std::string hf_parameter_name(const ModelConfig& config, const std::string& ours);
 
 /// Writes config.json and the weights into dir (created if needed): model.safetensors, or, above
 /// max_shard_bytes (0: never), transformers' model-0000k-of-0000n.safetensors shards plus
