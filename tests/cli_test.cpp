@@ -425,5 +425,52 @@ TEST(Cli, BenchRunsEveryGridPointAndWritesCsvAndPlots) {
   EXPECT_CONTAINS(bad.err, "--grid item 'precision' is not KEY=V1,V2");
 }
 
+// Local-LoRA through the CLI: a random llama-tiny with Llama 2's tokenizer, the shipped QLoRA
+// recipe for a few steps (its checkpoint is a PEFT adapter directory), resumed; generation with
+// --adapter equals generation from the merged model; bad peft settings are config errors.
+TEST(Cli, QloraRecipeFitsSavesAPeftAdapterGeneratesAndMerges) {
+  ScopedTempDir dir;
+  auto init = run_cli(dir, "init --preset llama-tiny --out " + (dir / "base") + " --tokenizer " +
+                               volt_test_data("tokenizers/llama2/tokenizer.model"));
+  ASSERT_EQ(init.code, 0) << init.err;
+  const std::string common = "--config " + shipped_config("local-lora-llama.yaml") + " --data.path=" +
+                             volt_test_data("corpora/tinyshakespeare/input.txt") + " --model.from_pretrained=" +
+                             (dir / "base") + " --data.block_size=32 --data.val_batches=2 --trainer.limit_val_batches=2"
+                             " --trainer.num_threads=1 --trainer.enable_progress_bar=false --trainer.default_root_dir=" +
+                             (dir / "runs") + " --scheduler.warmup_steps=1 --scheduler.decay_steps=6";
+  auto fit = run_cli(dir, "fit " + common + " --trainer.max_steps=4 --trainer.val_check_interval=4");
+  ASSERT_EQ(fit.code, 0) << fit.err;
+  const std::string ckpt = dir / "runs/local-lora-llama/checkpoints/last";
+  EXPECT_TRUE(fs::exists(ckpt + "/adapter_config.json"));
+  EXPECT_TRUE(fs::exists(ckpt + "/adapter_model.safetensors"));
+  EXPECT_FALSE(fs::exists(ckpt + "/model.safetensors"));  // the base is not copied into checkpoints
+  const auto cfg = nlohmann::json::parse(test::read_text(ckpt + "/adapter_config.json"));
+  EXPECT_EQ(cfg.at("r"), 16);
+  EXPECT_EQ(cfg.at("target_modules"), "all-linear");
+  EXPECT_EQ(cfg.at("base_model_name_or_path"), dir / "base");
+  auto resumed = run_cli(dir, "fit " + common + " --trainer.max_steps=6 --trainer.val_check_interval=3 --ckpt_path last");
+  ASSERT_EQ(resumed.code, 0) << resumed.err;
+  EXPECT_CONTAINS(resumed.out, "Resumed from");
+
+  auto gen = run_cli(dir, "generate --adapter " + ckpt + " --prompt ROMEO: --max-new-tokens 12 --temperature 0");
+  ASSERT_EQ(gen.code, 0) << gen.err;
+  // The adapter checkpoint was trained on an NF4 base; merging folds it into the full-precision
+  // base, which is what --adapter generates from too: the same text.
+  auto merge = run_cli(dir, "merge --adapter " + ckpt + " --out " + (dir / "merged"));
+  ASSERT_EQ(merge.code, 0) << merge.err;
+  EXPECT_TRUE(fs::exists(dir / "merged/model.safetensors"));
+  auto gen_merged = run_cli(dir, "generate --model " + (dir / "merged") +
+                                     " --prompt ROMEO: --max-new-tokens 12 --temperature 0");
+  ASSERT_EQ(gen_merged.code, 0) << gen_merged.err;
+  EXPECT_EQ(gen.out, gen_merged.out);
+
+  auto bad = run_cli(dir, "fit " + common + " --model.peft.type=dora");
+  EXPECT_EQ(bad.code, 2);
+  EXPECT_CONTAINS(bad.err, "model.peft.type 'dora' is not one of lora, qlora");
+  auto bad_target = run_cli(dir, "fit " + common + " --model.peft.target_modules=[c_attn]");
+  EXPECT_EQ(bad_target.code, 2);
+  EXPECT_CONTAINS(bad_target.err, "target module 'c_attn' matches no Linear layer");
+}
+
 }  // namespace
 }  // namespace volt

@@ -3,6 +3,7 @@
 #include <filesystem>
 
 #include "volt/models/pretrained.h"
+#include "volt/peft/adapter.h"
 
 namespace volt {
 
@@ -40,12 +41,33 @@ Optimizers LMModule::configure_optimizers() {
 }
 
 void LMModule::save_pretrained(const std::string& dir) const {
-  volt::save_pretrained(*lm, dir);
+  if (lora_) {
+    peft::save_adapter(*const_cast<CausalLMImpl*>(lm.get()), *lora_, dir);  // named_parameters() is not const
+  } else {
+    volt::save_pretrained(*lm, dir);
+  }
   if (tokenizer) tokenizer->save(dir);
 }
 
 void LMModule::load_pretrained_weights(const std::string& dir) {
-  load_hf_safetensors(*lm, pretrained_weight_files(dir));
+  if (lora_) {
+    peft::load_adapter_weights(*lm, dir);
+  } else {
+    load_hf_safetensors(*lm, pretrained_weight_files(dir));
+  }
+}
+
+void LMModule::load_base_weights(const std::string& dir, bool nf4) {
+  if (nf4) {
+    peft::load_pretrained_nf4(*lm, dir, {"all-linear"});
+  } else {
+    load_hf_safetensors(*lm, pretrained_weight_files(dir));
+  }
+}
+
+void LMModule::enable_lora(const peft::LoraConfig& cfg) {
+  peft::inject_lora(*lm, cfg);
+  lora_ = cfg;
 }
 
 }  // namespace volt

@@ -188,10 +188,17 @@ MemoryEstimate estimate_memory(const MemoryPlan& p) {
   }
   if (pr == "bf16-mixed" || pr == "16-mixed") {
     // Autocast caches a 16-bit copy of every weight a matmul reads, for the whole step.
-    int64_t linear = 0;
-    for (const auto& l : block_linears(c)) linear += l.in * l.out;
-    e.activations += static_cast<double>(linear * c.n_layer + c.vocab_size * c.n_embd) * 2;
-    e.notes.push_back("autocast: 16-bit copies of the matmul weights live through the step");
+    // NF4 weights are dequantized by each call and dropped after it (never cached): only the
+    // largest one is alive at a time, as the dequantized fp32 value and its 16-bit cast.
+    int64_t linear = 0, largest = 0;
+    for (const auto& l : block_linears(c)) linear += l.in * l.out, largest = std::max(largest, l.in * l.out);
+    if (p.quant == "nf4") {
+      e.activations += static_cast<double>(largest) * (4 + 2) + static_cast<double>(c.vocab_size * c.n_embd) * 2;
+      e.notes.push_back("autocast: a 16-bit copy of the output layer; nf4 weights dequantized one at a time");
+    } else {
+      e.activations += static_cast<double>(linear * c.n_layer + c.vocab_size * c.n_embd) * 2;
+      e.notes.push_back("autocast: 16-bit copies of the matmul weights live through the step");
+    }
   }
   return e;
 }

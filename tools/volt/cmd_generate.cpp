@@ -1,23 +1,30 @@
-// volt generate --checkpoint DIR --prompt TEXT --max-new-tokens N --temperature T --top-k K --seed S
+// volt generate --checkpoint DIR [--adapter DIR] --prompt TEXT --max-new-tokens N --temperature T --top-k K --seed S
 #include <chrono>
+#include <filesystem>
 
 #include "commands.h"
 #include "volt/core/check.h"
 #include "volt/models/generate.h"
 #include "volt/models/pretrained.h"
+#include "volt/peft/adapter.h"
 #include "volt/tokenizers/tokenizer.h"
 
 namespace volt::cli {
 
+namespace fs = std::filesystem;
+
 Action add_generate(CLI::App& app) {
   struct Args {
-    std::string checkpoint, prompt = "\n";
+    std::string checkpoint, adapter, prompt = "\n";
     GenerationOptions gen;
   };
   auto args = std::make_shared<Args>();
   app.add_option("--checkpoint,--model", args->checkpoint,
-                 "a checkpoint or Hugging Face model directory (config.json, model.safetensors, tokenizer.json)")
-      ->required();
+                 "a checkpoint or Hugging Face model directory (config.json, model.safetensors, tokenizer.json); "
+                 "with --adapter, the base model (default: the adapter's base_model_name_or_path)");
+  app.add_option("--adapter", args->adapter,
+                 "a LoRA adapter directory (PEFT's adapter_config.json + adapter_model.safetensors), "
+                 "merged into the base for generation");
   app.add_option("--prompt", args->prompt, "text to continue (default: a newline)");
   app.add_option("--max-new-tokens", args->gen.max_new_tokens, "tokens to generate")
       ->capture_default_str()->check(CLI::NonNegativeNumber);
@@ -32,8 +39,18 @@ Action add_generate(CLI::App& app) {
                "recompute the whole context for every new token (to measure what the cache saves)");
   return [args]() {
     torch::set_num_threads(1);  // one sequence of small matmuls: threads cost more than they give
-    auto model = from_pretrained(args->checkpoint);
-    auto tokenizer = load_tokenizer(args->checkpoint);
+    std::string base = args->checkpoint;
+    if (!args->adapter.empty() && base.empty()) base = peft::read_adapter_config(args->adapter).base_model_name_or_path;
+    VOLT_CHECK(!base.empty(), "[generate] no model: pass --model DIR",
+               args->adapter.empty() ? "" : " (the adapter's config names no base model)");
+    auto model = from_pretrained(base);
+    if (!args->adapter.empty()) {
+      peft::load_adapter(*model, args->adapter);
+      peft::merge_lora(*model);  // same logits, no adapter matmuls per token
+    }
+    // The adapter directory of a volt checkpoint carries the tokenizer it was trained with.
+    auto tokenizer = load_tokenizer(!args->adapter.empty() && fs::exists(fs::path(args->adapter) / "tokenizer.json")
+                                        ? args->adapter : base);
     auto prompt = tokenizer->encode(args->prompt);
     VOLT_CHECK(!prompt.empty(), "[generate] the prompt encodes to no tokens");
     args->gen.eos_id = tokenizer->eos_id();

@@ -29,5 +29,7 @@ Action add_dtype_info(CLI::App& app);
 Action add_memory(CLI::App& app);
 /// `volt bench`: speed and memory over a grid of settings (cmd_bench.cpp).
 Action add_train_bench(CLI::App& app);
+/// `volt merge`: a LoRA adapter folded into its base model (cmd_merge.cpp).
+Action add_merge(CLI::App& app);
 
 }  // namespace volt::cli

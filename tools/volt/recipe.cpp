@@ -5,6 +5,8 @@
 #include "volt/core/check.h"
 #include "volt/core/seed.h"
 #include "volt/models/pretrained.h"
+#include "volt/nn/linear.h"
+#include "volt/peft/lora.h"
 #include "volt/tokenizers/tokenizer.h"
 
 namespace volt::cli {
@@ -75,6 +77,29 @@ ModelCheckpointOptions checkpoint_from(ConfigSection& s, bool has_val) {
   return o;
 }
 
+// model.peft: LoRA / QLoRA (PEFT's LoraConfig; `alpha` or PEFT's `lora_alpha`, `dropout` or
+// `lora_dropout`). Returns the type ("" when there is no peft section).
+std::string peft_from(ConfigSection& s, peft::LoraConfig& lora) {
+  if (s.keys().empty()) return "";
+  const auto type = s.get<std::string>("type", "lora");
+  VOLT_CHECK(type == "lora" || type == "qlora", "[config] model.peft.type '", type,
+             "' is not one of lora, qlora (LoRA on 4-bit NF4 base weights)");
+  lora.r = s.get<int64_t>("r", lora.r);
+  lora.alpha = s.get<double>("lora_alpha", s.get<double>("alpha", lora.alpha));
+  lora.dropout = s.get<double>("lora_dropout", s.get<double>("dropout", lora.dropout));
+  if (s.has("target_modules")) {
+    try {
+      lora.target_modules = s.get<std::vector<std::string>>("target_modules", {});
+    } catch (const Error&) {  // one name, or all-linear
+      lora.target_modules = {s.get<std::string>("target_modules", "")};
+    }
+  }
+  lora.use_rslora = s.get<bool>("use_rslora", lora.use_rslora);
+  lora.bias = s.get<std::string>("bias", lora.bias);
+  lora.validate("[config] model.peft");
+  return type;
+}
+
 }  // namespace
 
 Recipe build_recipe(Config& config, const std::string& tokenizer_dir) {
@@ -98,13 +123,21 @@ Recipe build_recipe(Config& config, const std::string& tokenizer_dir) {
     mc = load_model_config(pretrained);
     mc.dropout = model_s.get<double>("dropout", mc.dropout);
     for (const auto& k : model_s.keys()) {
-      VOLT_CHECK(k == "from_pretrained" || k == "dropout" || k == "activation_checkpointing", "[config] model.", k,
+      VOLT_CHECK(k == "from_pretrained" || k == "dropout" || k == "activation_checkpointing" || k == "peft",
+                 "[config] model.", k,
                  " cannot be set "
                  "with model.from_pretrained (the architecture comes from ", pretrained, "/config.json)");
     }
   } else {
     mc = model_config_from(model_s);
   }
+  auto peft_s = model_s.child("peft");
+  peft::LoraConfig lora;
+  const std::string peft_type = peft_from(peft_s, lora);
+  peft_s.finish();
+  VOLT_CHECK(peft_type.empty() || !pretrained.empty(), "[config] model.peft (", peft_type,
+             ") adapts a pretrained model: set model.from_pretrained (`volt init` makes a random one)");
+  lora.base_model_name_or_path = pretrained;
   model_s.finish();
   // The tokenizer: a resumed checkpoint's, else the pretrained directory's, else data.tokenizer.
   const std::string tok_dir = !tokenizer_dir.empty() ? tokenizer_dir : pretrained;
@@ -168,8 +201,13 @@ Recipe build_recipe(Config& config, const std::string& tokenizer_dir) {
 
   // Seed before the weights are drawn (Lightning's seed_everything), so a config is one run.
   seed_everything(static_cast<uint64_t>(r.trainer.seed()));
-  r.module = std::make_shared<LMModule>(mc, adamw, scheduler, r.tokenizer);
-  if (!pretrained.empty()) r.module->load_pretrained_weights(pretrained);
+  {
+    // QLoRA: the blocks' Linear weights are left unallocated and quantized as they load.
+    nn::DeferLinearWeights defer(peft_type == "qlora");
+    r.module = std::make_shared<LMModule>(mc, adamw, scheduler, r.tokenizer);
+  }
+  if (!pretrained.empty()) r.module->load_base_weights(pretrained, peft_type == "qlora");
+  if (!peft_type.empty()) r.module->enable_lora(lora);
   r.module->lm->set_activation_checkpointing(activation_checkpointing);
   return r;
 }

@@ -3,8 +3,10 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 
 #include "volt/models/causal_lm.h"
+#include "volt/peft/lora.h"
 #include "volt/tokenizers/tokenizer.h"
 #include "volt/train/lightning_module.h"
 
@@ -20,9 +22,18 @@ class LMModule : public LightningModule {
   Optimizers configure_optimizers() override;
   /// The batch's target tokens (labels other than -100): the loss is their mean.
   double loss_weight(const Batch& batch) const override;
-  /// A Hugging Face directory: config.json, model.safetensors, tokenizer.json.
+  /// A Hugging Face directory: config.json, model.safetensors, tokenizer.json; with LoRA, PEFT's
+  /// adapter_config.json and adapter_model.safetensors (the base is not copied) and tokenizer.json.
   void save_pretrained(const std::string& dir) const override;
+  /// What save_pretrained wrote (with LoRA: the adapter weights).
   void load_pretrained_weights(const std::string& dir) override;
+
+  /// The base weights from a Hugging Face directory. nf4: the blocks' Linear layers become 4-bit
+  /// NF4 as they are read (QLoRA; the module must have been made under nn::DeferLinearWeights).
+  void load_base_weights(const std::string& dir, bool nf4 = false);
+  /// Adds LoRA adapters and freezes the rest (after the base weights are loaded).
+  void enable_lora(const peft::LoraConfig& cfg);
+  const std::optional<peft::LoraConfig>& lora() const { return lora_; }
 
   CausalLM lm{nullptr};
   std::shared_ptr<Tokenizer> tokenizer;
@@ -30,6 +41,7 @@ class LMModule : public LightningModule {
  private:
   AdamWOptions optimizer_;
   std::shared_ptr<LRScheduler> scheduler_;
+  std::optional<peft::LoraConfig> lora_;
 };
 
 }  // namespace volt
