@@ -9,6 +9,7 @@
 
 #include "test_helpers.h"
 #include "test_util.h"
+#include "volt/core/memory_stats.h"
 #include "volt/models/pretrained.h"
 #include "volt/peft/adapter.h"
 #include "volt/peft/lora.h"
@@ -173,6 +174,36 @@ TEST(Nf4, QuantizesWhileLoadingAndQloraLowersTheLossLikeLora) {
   EXPECT_LT(lora.back(), lora.front() * 0.8);
   EXPECT_LT(qlora.back(), qlora.front() * 0.8);
   EXPECT_LT(std::abs(qlora.back() - lora.back()), 0.1 * lora.front());
+}
+
+TEST(Nf4, LoadingQuantizesOneLayerAtATimeSoPeakMemoryNeverHoldsTheFullModel) {
+  // A Llama whose weights are nearly all block Linears (a 65-token vocabulary), saved in bf16.
+  test::ScopedTempDir dir;
+  ModelConfig c = ModelConfig::preset("llama-tiny");
+  c.n_embd = 256, c.n_inner = 1024, c.n_layer = 4, c.n_head = 4, c.n_kv_head = 4;
+  {
+    CausalLM m(c);
+    m->to(torch::kBFloat16);
+    save_pretrained(*m, dir.path());
+  }
+  int64_t linear = 0;
+  for (const auto& l : block_linears(c)) linear += l.in * l.out;
+  linear *= c.n_layer;
+  const double bf16_linears = 2.0 * static_cast<double>(linear);
+  memory::track_cpu_allocations();
+  const auto cpu = torch::Device(torch::kCPU);
+  auto peak_of = [&](const std::function<CausalLM()>& load) {
+    memory::reset_peak(cpu);
+    const int64_t before = memory::stats(cpu).current_bytes;
+    auto m = load();
+    return static_cast<double>(memory::stats(cpu).peak_bytes - before);
+  };
+  const double full = peak_of([&] { return from_pretrained(dir.path()); });
+  const double nf4 = peak_of([&] { return peft::from_pretrained_nf4(dir.path(), {"all-linear"}); });
+  std::printf("load peak: fp32 %.0f KiB, NF4 %.0f KiB; the block Linears in bf16: %.0f KiB\n", full / 1024,
+              nf4 / 1024, bf16_linears / 1024);
+  EXPECT_GT(full, 2 * bf16_linears);     // fp32 weights, all alive at once
+  EXPECT_LT(nf4, 0.5 * bf16_linears);    // codes + one layer's fp32 copy, never the 16-bit model
 }
 
 }  // namespace
