@@ -1,5 +1,7 @@
 #include "volt/train/trainer.h"
 
+
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 
@@ -73,6 +75,8 @@ TrainerOptions trainer_options_from(ConfigSection& s) {
   o.logger(s.get<bool>("logger", o.logger()));
   o.handle_signals(s.get<bool>("handle_signals", o.handle_signals()));
   o.max_nonfinite_steps(s.get<int64_t>("max_nonfinite_steps", o.max_nonfinite_steps()));
+  o.strategy(s.get<std::string>("strategy", o.strategy()));
+  o.devices(s.get<int64_t>("devices", o.devices()));
   return o;
 }
 
@@ -90,12 +94,19 @@ Trainer::Trainer(TrainerOptions options, std::vector<std::shared_ptr<Callback>> 
              options_.limit_val_batches());
   VOLT_CHECK(options_.max_nonfinite_steps() >= 0, "[trainer] max_nonfinite_steps must be >= 0, got ",
              options_.max_nonfinite_steps());
+  const auto& st = options_.strategy();
+  VOLT_CHECK(st == "auto" || st == "single" || st == "ddp", "[trainer] strategy '", st,
+             "' is not one of auto, single, ddp (fsdp is not implemented yet)");
+  VOLT_CHECK(st != "ddp" || options_.strategy_plugin(), "[trainer] strategy ddp needs the strategy object: "
+             "TrainerOptions().strategy_plugin(std::make_shared<dist::DDPStrategy>()) (volt fit makes it)");
+  VOLT_CHECK(options_.devices() >= 1, "[trainer] devices must be >= 1, got ", options_.devices());
   const auto& a = options_.accelerator();
   VOLT_CHECK(a == "auto" || a == "cpu" || a == "cuda", "[trainer] accelerator '", a,
              "' is not known (auto, cpu, cuda)");
   if (a == "cuda") VOLT_CHECK(compat::cuda_available(), "[trainer] accelerator 'cuda' asked for, but no GPU is available");
   device_ = (a == "cuda" || (a == "auto" && compat::cuda_available())) ? torch::Device(torch::kCUDA)
                                                                       : torch::Device(torch::kCPU);
+  strategy_ = options_.strategy_plugin() ? options_.strategy_plugin() : std::make_shared<Strategy>();
   if (options_.precision_plugin()) {
     precision_ = options_.precision_plugin();
   } else {
@@ -120,6 +131,7 @@ double Trainer::elapsed_seconds() const {
 }
 
 void Trainer::print(const std::string& line) const {
+  if (!is_global_zero()) return;  // one voice for the whole group
   for (const auto& c : callbacks_) {
     if (auto* bar = dynamic_cast<ProgressBarCallback*>(c.get())) {
       bar->write_line(line);
@@ -164,12 +176,23 @@ void Trainer::log_metrics(const std::map<std::string, double>& metrics) {
 void Trainer::publish_step_metrics() {
   // Micro-batch values of this optimizer step are averaged into one number per metric, visible to
   // this step's callbacks (on_train_batch_end, ModelCheckpoint's monitor, the progress bar).
+  // Across ranks (ddp): the same weighted mean over every rank's micro-batches.
+  std::vector<double> parts;
   for (auto& [name, w] : step_values_) {
-    // Weighted by each micro-batch's share of the step: the step's loss, as if one batch.
     const auto values = torch::stack(w.values).to(torch::kFloat64).reshape({-1});
     const auto weights = torch::tensor(w.weights, torch::kFloat64);
-    const double total = weights.sum().item<double>();
-    const double v = total > 0 ? (values * weights).sum().item<double>() / total : values.mean().item<double>();
+    parts.push_back((values * weights).sum().item<double>());
+    parts.push_back(weights.sum().item<double>());
+    parts.push_back(values.sum().item<double>());
+    parts.push_back(static_cast<double>(values.numel()));
+  }
+  parts = strategy_->sum_over_ranks(parts);
+  size_t at = 0;
+  for (auto& [name, w] : step_values_) {
+    // Weighted by each micro-batch's share of the step: the step's loss, as if one batch.
+    const double weighted = parts[at], total = parts[at + 1], plain = parts[at + 2], count = parts[at + 3];
+    at += 4;
+    const double v = total > 0 ? weighted / total : plain / count;
     callback_metrics_[name] = v;
     if (prog_bar_keys_.count(name)) progress_metrics_[name] = v;
     pending_log_[name] = v;
@@ -325,6 +348,10 @@ void Trainer::fit(LightningModule& m, LightningDataModule& data, const std::stri
   seed_everything(static_cast<uint64_t>(options_.seed()));
   fitting_ = true;
   setup(m);
+  // The strategy before the optimizer: ddp gives every rank rank 0's weights first.
+  strategy_->setup(m);
+  rank_ = strategy_->rank(), world_ = strategy_->world_size();
+  train_loader_ = strategy_->wrap_train_loader(train_loader_);
   if (device_.is_cpu() && options_.enable_progress_bar()) print(str("volt: ", cpu_runtime_summary()));
   optimizers_ = m.configure_optimizers();
   VOLT_CHECK(optimizers_.optimizer, "[trainer] configure_optimizers returned no optimizer");
@@ -345,8 +372,15 @@ void Trainer::fit(LightningModule& m, LightningDataModule& data, const std::stri
     callbacks_.push_back(std::make_shared<ProgressBarCallback>());
   }
 
+  if (!is_global_zero()) {  // only rank 0 logs, draws progress and writes checkpoints
+    callbacks_.erase(std::remove_if(callbacks_.begin(), callbacks_.end(), [](const std::shared_ptr<Callback>& c) {
+                       return dynamic_cast<ModelCheckpoint*>(c.get()) != nullptr ||
+                              dynamic_cast<ProgressBarCallback*>(c.get()) != nullptr;
+                     }),
+                     callbacks_.end());
+  }
   fs::create_directories(run_dir());
-  if (options_.logger()) {
+  if (options_.logger() && is_global_zero()) {
     csv_ = std::make_unique<CSVLogger>((fs::path(run_dir()) / "metrics.csv").string());
     timings_csv_ = std::make_unique<CSVLogger>((fs::path(run_dir()) / "timings.csv").string());
     if (!config_yaml_.empty()) io::write_file_atomic((fs::path(run_dir()) / "config.yaml").string(), config_yaml_);
@@ -391,10 +425,13 @@ void Trainer::fit(LightningModule& m, LightningDataModule& data, const std::stri
                    batch_in_epoch_ + k, " is ", weights.back(), ": it must be finite and >= 0");
         total_weight += weights.back();
       }
+      if (world_ > 1) total_weight = strategy_->sum_over_ranks({total_weight})[0];  // the global batch's units
       const Batch& first = micro.front();
       each_callback([&](Callback& c) { c.on_train_batch_start(*this, m, first, batch_in_epoch_); });
       torch::Tensor step_loss;  // the weighted sum of the micro-batch losses: the step's loss
       for (int64_t k = 0; k < acc; ++k) {
+        // ddp: only the step's last backward all-reduces (the others accumulate locally: no_sync).
+        strategy_->before_backward(k == acc - 1);
         // A micro-batch without a single target contributes nothing (and its mean loss is 0/0).
         if (weights[k] > 0) {
           micro_weight_ = weights[k];
@@ -406,6 +443,11 @@ void Trainer::fit(LightningModule& m, LightningDataModule& data, const std::stri
         ++batch_in_epoch_;
       }
       micro_weight_ = 1.0;
+      strategy_->finish_gradients();
+      if (world_ > 1) {  // each rank's loss is its share of the global batch's
+        const double local = step_loss.defined() ? step_loss.item<double>() : 0.0;
+        step_loss = torch::tensor(strategy_->sum_over_ranks({local})[0], torch::kFloat64);
+      }
       if (!loss.defined()) loss = torch::full({}, std::nan(""));  // a step with no targets at all
       torch::Tensor grad_norm;
       if (total_weight > 0) {
@@ -550,6 +592,7 @@ std::string Trainer::first_nonfinite(LightningModule& m) const {
 
 void Trainer::save_checkpoint(const std::string& dir) {
   VOLT_CHECK(module_ && optimizers_.optimizer, "[checkpoint] nothing to save before fit() starts");
+  if (!is_global_zero()) return;  // ddp: every rank holds the same state; rank 0 writes it
   fs::create_directories(fs::path(dir).parent_path());
   StagedDirectory staged(dir);  // a kill -9 at any moment leaves the previous checkpoint whole
   const fs::path tmp(staged.staging_path());

@@ -1,9 +1,13 @@
 // volt fit --config FILE [--section.key=value ...] [--ckpt_path DIR|last]
 #include <filesystem>
+#include <fstream>
+#include <utility>
 
 #include "commands.h"
 #include "overrides.h"
 #include "recipe.h"
+#include "volt/dist/launch.h"
+#include "volt/dist/process_group.h"
 #include "volt/train/memory_estimate.h"
 
 namespace volt::cli {
@@ -11,6 +15,17 @@ namespace volt::cli {
 namespace fs = std::filesystem;
 
 namespace {
+
+// This process's own command line (/proc/self/cmdline), to start copies of it.
+std::vector<std::string> own_command_line() {
+  std::ifstream in("/proc/self/cmdline", std::ios::binary);
+  std::vector<std::string> args;
+  std::string arg;
+  while (std::getline(in, arg, '\0')) args.push_back(arg);
+  VOLT_CHECK(!args.empty(), "[fit] cannot read /proc/self/cmdline to start the workers");
+  args[0] = fs::read_symlink("/proc/self/exe").string();
+  return args;
+}
 
 // What the recipe trains, as volt memory sees it (for the out-of-memory message).
 MemoryPlan memory_plan_of(const Recipe& r) {
@@ -43,6 +58,21 @@ Action add_fit(CLI::App& app) {
       "metrics.csv, checkpoints/ and report.md with loss.svg.");
   return [&app, args]() {
     Config config = load_config(args->config, collect_overrides(app.remaining()));
+    // --trainer.strategy=ddp --trainer.devices=N: start the N processes here (as Lightning does),
+    // each of them this same command under torchrun's variables.
+    {
+      const YAML::Node t = std::as_const(config).root()["trainer"];  // const: reading adds no keys
+      const int64_t devices = t && t["devices"] ? t["devices"].as<int64_t>() : 1;
+      const std::string strategy = t && t["strategy"] ? t["strategy"].as<std::string>() : "auto";
+      if (devices > 1 && !dist::env_from().distributed()) {
+        VOLT_CHECK(strategy == "ddp" || strategy == "auto", "[fit] trainer.devices ", devices, " needs trainer.strategy "
+                   "ddp, not '", strategy, "'");
+        dist::LaunchOptions lo;
+        lo.nproc_per_node = devices;
+        lo.master_port = dist::free_port();
+        return dist::launch(lo, own_command_line());
+      }
+    }
     std::string resume = args->ckpt_path;
     std::string run_dir;
     if (!resume.empty() && resume != "last") {
@@ -55,12 +85,19 @@ Action add_fit(CLI::App& app) {
       const std::string root = r.trainer.default_root_dir();
       run_dir = resume == "last" ? (fs::path(root) / r.run_name).string() : fresh_run_dir(root, r.run_name);
     }
+    // Every rank writes into (and resumes from) rank 0's choice.
+    const auto group = r.trainer.strategy_plugin() ? dist::default_group() : nullptr;
+    if (group) run_dir = group->broadcast_string(run_dir);
+    const bool rank0 = !group || group->rank() == 0;
     r.trainer.default_root_dir(run_dir);
     Trainer trainer(r.trainer, r.callbacks);
     trainer.set_config_yaml(config.dump());
-    std::printf("volt fit: run directory %s (%lld parameters)\n", run_dir.c_str(),
-                static_cast<long long>(count_parameters(r.module->lm->config())));
-    std::fflush(stdout);
+    if (rank0) {
+      std::printf("volt fit: run directory %s (%lld parameters)%s\n", run_dir.c_str(),
+                  static_cast<long long>(count_parameters(r.module->lm->config())),
+                  group ? str(", ddp over ", group->size(), " processes").c_str() : "");
+      std::fflush(stdout);
+    }
     try {
       trainer.fit(*r.module, *r.data, resume);
     } catch (const c10::Error& e) {
@@ -70,6 +107,7 @@ Action add_fit(CLI::App& app) {
     } catch (const std::bad_alloc&) {
       throw Error(out_of_memory_advice(memory_plan_of(r), r.trainer.accumulate_grad_batches(), "std::bad_alloc"));
     }
+    if (!rank0) return 0;
     const auto& m = trainer.callback_metrics();
     std::printf("done: %lld steps in %.1f s", static_cast<long long>(trainer.global_step()),
                 trainer.elapsed_seconds());

@@ -23,6 +23,8 @@ int main(int argc, char** argv) {
   add("generate", "Sample text from a checkpoint", volt::cli::add_generate);
   add("data", "Data pipeline: tokenize a corpus into its cache, padding and length statistics",
       volt::cli::add_data);
+  add("launch", "Start N workers of a command with torchrun's environment (distributed training)",
+      volt::cli::add_launch);
   add("merge", "Fold a LoRA adapter (PEFT format) into its base model: a plain Hugging Face model",
       volt::cli::add_merge);
   add("init", "A randomly initialised model from a preset, as a Hugging Face directory", volt::cli::add_init);

@@ -5,6 +5,7 @@
 #include "volt/core/check.h"
 #include "volt/core/seed.h"
 #include "volt/models/pretrained.h"
+#include "volt/dist/ddp_strategy.h"
 #include "volt/nn/linear.h"
 #include "volt/peft/lora.h"
 #include "volt/tokenizers/tokenizer.h"
@@ -110,6 +111,12 @@ Recipe build_recipe(Config& config, const std::string& tokenizer_dir) {
   auto trainer_s = root.child("trainer");
   auto ckpt_s = trainer_s.child("checkpoint");
   r.trainer = trainer_options_from(trainer_s);
+  // Data parallel: ddp by name, or auto under a launcher. data.batch_size is per process (as in
+  // Lightning): the loaders draw world x batch_size rows and each rank keeps its slice.
+  const auto denv = dist::env_from();
+  const bool ddp = r.trainer.strategy() == "ddp" || (r.trainer.strategy() == "auto" && denv.distributed());
+  if (ddp) r.trainer.strategy_plugin(std::make_shared<dist::DDPStrategy>());
+  const int64_t world = ddp ? denv.world_size : 1;
   auto model_s = root.child("model");
   // Fine-tuning: the architecture, the weights and the tokenizer come from a Hugging Face
   // directory (a volt checkpoint is one too); only dropout may be changed.
@@ -155,7 +162,8 @@ Recipe build_recipe(Config& config, const std::string& tokenizer_dir) {
     TextDataOptions data_defaults;
     data_defaults.block_size = mc.block_size;  // the window defaults to the model's context
     data_defaults.seed = r.trainer.seed();
-    const TextDataOptions dopt = text_data_options_from(data_s, data_defaults);
+    TextDataOptions dopt = text_data_options_from(data_s, data_defaults);
+    dopt.batch_size *= world;
     data_s.finish();
     check_block(dopt.block_size);
     auto text = std::make_shared<TextDataModule>(dopt);
@@ -168,7 +176,8 @@ Recipe build_recipe(Config& config, const std::string& tokenizer_dir) {
     LLMDataOptions defaults;
     defaults.block_size = mc.block_size;
     defaults.seed = r.trainer.seed();
-    const LLMDataOptions dopt = llm_data_options_from(data_s, defaults);
+    LLMDataOptions dopt = llm_data_options_from(data_s, defaults);
+    dopt.batch_size *= world;
     data_s.finish();
     check_block(dopt.block_size);
     auto llm = std::make_shared<LLMDataModule>(dopt);

@@ -24,6 +24,8 @@
 #include "volt/train/lightning_module.h"
 #include "volt/train/precision.h"
 
+#include "volt/train/strategy.h"
+
 namespace volt {
 
 struct TrainerOptions {
@@ -53,6 +55,13 @@ struct TrainerOptions {
   /// A step whose loss or gradients are not finite is skipped; after this many in a row the run
   /// stops naming the first parameter that went non-finite (exit code 3). 0: no guard.
   TORCH_ARG(int64_t, max_nonfinite_steps) = 5;
+  /// "auto" (ddp when the environment describes several processes, else single), "single", "ddp".
+  /// The Trainer runs `strategy_plugin`; the name is what the CLI builds one from (dist/).
+  TORCH_ARG(std::string, strategy) = "auto";
+  /// Lightning's strategy=DDPStrategy(...): null is the single-device strategy.
+  TORCH_ARG(std::shared_ptr<Strategy>, strategy_plugin) = nullptr;
+  /// Processes to train with (Lightning's devices): `volt fit` starts them itself when > 1.
+  TORCH_ARG(int64_t, devices) = 1;
 };
 
 /// Reads the `trainer:` section (every TrainerOptions field by name, plus callbacks settings).
@@ -92,6 +101,11 @@ class Trainer {
   double tokens_per_second() const { return tokens_per_sec_; }
   double elapsed_seconds() const;
   const std::string& run_dir() const { return options_.default_root_dir(); }
+  /// This process's rank and the number of processes (1 without a distributed strategy).
+  int64_t global_rank() const { return rank_; }
+  int64_t world_size() const { return world_; }
+  /// Rank 0: the process that logs, draws progress and writes the run directory.
+  bool is_global_zero() const { return rank_ == 0; }
   torch::Device device() const { return device_; }
   bool should_stop = false;  // a callback may set it (early stopping)
   std::vector<std::shared_ptr<Callback>>& callbacks() { return callbacks_; }
@@ -176,6 +190,9 @@ class Trainer {
   // metrics.csv: they differ between two runs of one config, and metrics.csv must not.
   std::unique_ptr<CSVLogger> timings_csv_;
   std::string config_yaml_;
+  // Single device, or data parallel (dist/): see train/strategy.h.
+  std::shared_ptr<Strategy> strategy_;
+  int64_t rank_ = 0, world_ = 1;
 };
 
 }  // namespace volt

@@ -1,0 +1,50 @@
+#include "volt/dist/ddp_strategy.h"
+
+#include <set>
+
+#include "volt/dist/rank_slice.h"
+#include "volt/train/lightning_module.h"
+
+namespace volt::dist {
+
+DDPStrategy::DDPStrategy(std::shared_ptr<ProcessGroup> group, int64_t bucket_bytes)
+    : group_(group ? std::move(group) : default_group()), bucket_bytes_(bucket_bytes) {}
+
+void DDPStrategy::setup(LightningModule& m) {
+  if (!group_) return;
+  broadcast_module(*group_, m);
+  std::vector<torch::Tensor> trainable;
+  std::set<const void*> seen;
+  for (const auto& p : m.parameters()) {
+    if (p.requires_grad() && seen.insert(p.unsafeGetTensorImpl()).second) trainable.push_back(p);
+  }
+  reducer_ = std::make_unique<GradientReducer>(group_, trainable, bucket_bytes_);
+}
+
+std::shared_ptr<DataLoader> DDPStrategy::wrap_train_loader(std::shared_ptr<DataLoader> loader) {
+  if (!group_) return loader;
+  return std::make_shared<RankSliceLoader>(std::move(loader), group_->rank(), group_->size());
+}
+
+std::vector<double> DDPStrategy::sum_over_ranks(std::vector<double> values) {
+  if (!group_ || values.empty()) return values;
+  auto t = torch::tensor(values, torch::kFloat64);
+  group_->all_reduce_sum(t);
+  return std::vector<double>(t.data_ptr<double>(), t.data_ptr<double>() + t.numel());
+}
+
+void DDPStrategy::before_backward(bool last) {
+  if (reducer_ && last && !armed_) {
+    reducer_->prepare_for_backward();
+    armed_ = true;
+  }
+}
+
+void DDPStrategy::finish_gradients() {
+  if (!reducer_) return;
+  if (!armed_) reducer_->prepare_for_backward();  // every rank must reduce, even one that had no backward
+  reducer_->finish();
+  armed_ = false;
+}
+
+}  // namespace volt::dist
