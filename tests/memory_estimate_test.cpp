@@ -48,6 +48,10 @@ TEST(MemoryEstimate, SeventyBillionParametersHitTheMemoryWall) {
   p.strategy = "fsdp", p.world_size = 8;
   const auto f = estimate_memory(p);
   EXPECT_LT(f.weights + f.gradients + f.optimizer, (e.weights + e.gradients + e.optimizer) / 7.5);
+  // Autocast's 16-bit weight copies: every block's in one process, one gathered block's under FSDP.
+  int64_t block = 0;
+  for (const auto& l : block_linears(p.model)) block += l.in * l.out;
+  EXPECT_DOUBLE_EQ(e.activations - f.activations, static_cast<double>(block) * 79 * 2);
   // QLoRA: ~4.1 bits a block weight.
   MemoryPlan q = p;
   q.strategy = "single", q.world_size = 1, q.lora_rank = 16, q.quant = "nf4";

@@ -2,6 +2,8 @@
 
 #include <set>
 
+#include "volt/core/check.h"
+
 #include "volt/dist/rank_slice.h"
 #include "volt/train/lightning_module.h"
 
@@ -12,6 +14,10 @@ DDPStrategy::DDPStrategy(std::shared_ptr<ProcessGroup> group, int64_t bucket_byt
 
 void DDPStrategy::setup(LightningModule& m) {
   if (!group_) return;
+  for (const auto& p : m.parameters()) {
+    VOLT_CHECK(p.device().is_cpu(), "[ddp] the model is on ", p.device(), ": CUDA tensors need NCCL, which this "
+               "build of volt does not use yet (ddp runs on CPU with Gloo)");
+  }
   broadcast_module(*group_, m);
   std::vector<torch::Tensor> trainable;
   std::set<const void*> seen;

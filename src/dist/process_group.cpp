@@ -2,8 +2,10 @@
 // without the precompiled header.
 #include "volt/dist/process_group.h"
 
+#if VOLT_HAVE_GLOO
 #include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
+#endif
 
 #include <cstdlib>
 #include <mutex>
@@ -14,6 +16,7 @@ namespace volt::dist {
 
 namespace {
 
+#if VOLT_HAVE_GLOO
 // Gloo in LibTorch 1.13 reduces only 32/64-bit types: 16-bit floats travel as fp32.
 bool needs_fp32_wire(const torch::Tensor& t) {
   return t.device().is_cpu() && (t.scalar_type() == torch::kBFloat16 || t.scalar_type() == torch::kHalf);
@@ -111,6 +114,8 @@ class GlooGroup : public ProcessGroup {
   int64_t sequence_ = 0;
 };
 
+#endif  // VOLT_HAVE_GLOO
+
 std::mutex default_mutex;
 std::shared_ptr<ProcessGroup> default_pg;
 bool default_initialized = false;
@@ -118,7 +123,13 @@ bool default_initialized = false;
 }  // namespace
 
 std::shared_ptr<ProcessGroup> ProcessGroup::create(const DistEnv& env, std::chrono::milliseconds timeout) {
+#if VOLT_HAVE_GLOO
   return std::make_shared<GlooGroup>(env, timeout);
+#else
+  (void)timeout;
+  VOLT_FAIL("[dist] rank ", env.rank, ": this build of volt has no Gloo (CMake found no gloo headers: install "
+            "libgloo-dev, or carry its headers to this machine) and cannot join a process group");
+#endif
 }
 
 std::shared_ptr<ProcessGroup> default_group() {

@@ -195,6 +195,10 @@ MemoryEstimate estimate_memory(const MemoryPlan& p) {
     if (p.quant == "nf4") {
       e.activations += static_cast<double>(largest) * (4 + 2) + static_cast<double>(c.vocab_size * c.n_embd) * 2;
       e.notes.push_back("autocast: a 16-bit copy of the output layer; nf4 weights dequantized one at a time");
+    } else if (p.strategy == "fsdp" && p.world_size > 1) {
+      // FSDP casts the gathered block as it computes and frees it after: one block at a time.
+      e.activations += static_cast<double>(linear + c.vocab_size * c.n_embd) * 2;
+      e.notes.push_back("autocast: 16-bit copies of one gathered block's weights and of the output layer");
     } else {
       e.activations += static_cast<double>(linear * c.n_layer + c.vocab_size * c.n_embd) * 2;
       e.notes.push_back("autocast: 16-bit copies of the matmul weights live through the step");
