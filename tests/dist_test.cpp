@@ -188,6 +188,26 @@ TEST(Dist, DdpOnTwoProcessesMatchesOneProcessWithTheGlobalBatch) {
   EXPECT_FALSE(fs::exists(dir / "two/tiny-cli-v1"));
 }
 
+// DDP checkpoints (rank 0 writes, every rank resumes from it): 8 steps straight against 4 + resume + 4.
+TEST(Dist, DdpResumeFromACheckpointEqualsAnUninterruptedRun) {
+  ScopedTempDir dir;
+  const std::string recipe = write_recipe(dir);
+  const std::string args = "fit --config " + recipe + " " + kShrink +
+                           " --model.dropout=0 --data.batch_size=2 --trainer.devices=2 --trainer.strategy=ddp"
+                           " --trainer.max_steps=8 --trainer.val_check_interval=4"
+                           " --trainer.checkpoint.every_n_train_steps=4 --trainer.checkpoint.monitor=none"
+                           " --trainer.checkpoint.save_top_k=3";
+  auto full = run_cli(dir, args);
+  ASSERT_EQ(full.code, 0) << full.err;
+  const std::string run = dir / "runs/tiny-cli";
+  const auto straight = test::read_text(run + "/metrics.csv");
+  ASSERT_TRUE(fs::exists(run + "/checkpoints/step-000004"));
+  auto resumed = run_cli(dir, args + " --ckpt_path " + run + "/checkpoints/step-000004");
+  ASSERT_EQ(resumed.code, 0) << resumed.err;
+  EXPECT_CONTAINS(resumed.out, "Resumed from");
+  EXPECT_EQ(test::read_text(run + "/metrics.csv"), straight);
+}
+
 TEST(Dist, KillingOneWorkerStopsTheGroupWithinTenSecondsNamingTheRank) {
   ScopedTempDir dir;
   const std::string recipe = write_recipe(dir);
