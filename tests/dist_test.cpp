@@ -183,6 +183,12 @@ TEST(Dist, DdpOnTwoProcessesMatchesOneProcessWithTheGlobalBatch) {
     EXPECT_NEAR(a[i], b[i], 1e-5) << "step " << i + 1;
     EXPECT_NEAR(a[i], c[i], 1e-5) << "step " << i + 1;
   }
+  // Validation is split over the ranks (batch 0 on rank 0, batch 1 on rank 1) and summed back.
+  const auto va = column(dir / "one/tiny-cli/metrics.csv", "val_loss");
+  const auto vb = column(dir / "two/tiny-cli/metrics.csv", "val_loss");
+  ASSERT_EQ(va.size(), 1u);
+  ASSERT_EQ(vb.size(), 1u);
+  EXPECT_NEAR(va[0], vb[0], 1e-5);
   EXPECT_LT(a.back(), a.front());
   // Only rank 0 wrote the run directory: no "-v1" twin from rank 1.
   EXPECT_FALSE(fs::exists(dir / "two/tiny-cli-v1"));

@@ -316,14 +316,26 @@ void Trainer::run_validation(LightningModule& m) {
     PrefetchLoader batches(val_loader_, val_loader_->num_workers(), val_loader_->prefetch_factor(),
                            device_.is_cuda());
     batches.start(0, 0);
+    // Data parallel: rank r validates batches r, r + N, ... and the sums are added up below (with
+    // fewer batches than ranks, every rank validates all of them and nothing is added).
+    const bool shard = world_ > 1 && n >= world_;
     for (int64_t i = 0; i < n; ++i) {
-      const Batch batch = batches.next().to(device_, true);
+      const Batch next = batches.next();
+      if (shard && i % world_ != rank_) continue;
+      const Batch batch = next.to(device_, true);
       m.validation_step(batch, i);
       each_callback([&](Callback& c) { c.on_validation_batch_end(*this, m, batch, i); });
     }
   }
   m.train();
   validating_ = false;
+  if (world_ > 1 && n >= world_) {  // every rank logged the same names (each ran a batch at least)
+    std::vector<double> parts;
+    for (const auto& [name, mean] : epoch_means_) parts.push_back(mean.sum), parts.push_back(mean.weight);
+    parts = strategy_->sum_over_ranks(parts);
+    size_t at = 0;
+    for (auto& [name, mean] : epoch_means_) mean.sum = parts[at++], mean.weight = parts[at++];
+  }
   std::map<std::string, double> results;
   for (const auto& [name, mean] : epoch_means_) results[name] = mean.sum / std::max(mean.weight, 1e-12);
   epoch_means_.clear();
