@@ -30,14 +30,16 @@ fuzz: deps
 	@./scripts/fuzz.sh $(FUZZ_SECONDS)
 
 # The unit tests under AddressSanitizer + UndefinedBehaviorSanitizer (g++, build-sanitize/; a full
-# rebuild, so not part of `make test`).
+# rebuild, so not part of `make test`; warnings are not errors there: the sanitizers make g++ see
+# uninitialised values in LibTorch's headers that are not). The out-of-memory test runs volt under
+# `ulimit -v`, where ASan cannot reserve its 15 TB of shadow address space: it is left out here.
 sanitize: deps
-	@cmake -S . -B build-sanitize -DCMAKE_BUILD_TYPE=RelWithDebInfo -DVOLT_BUILD_EXAMPLES=OFF \
+	@cmake -S . -B build-sanitize -DCMAKE_BUILD_TYPE=RelWithDebInfo -DVOLT_BUILD_EXAMPLES=OFF -DVOLT_WERROR=OFF \
 	  -DCMAKE_CXX_FLAGS="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" \
 	  -DCMAKE_EXE_LINKER_FLAGS="-fsanitize=address,undefined" >/dev/null
 	@cmake --build build-sanitize -j$(JOBS) --target volt_tests volt_text_tests volt_cli
 	@cd build-sanitize && ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
-	  ctest --output-on-failure -j$(JOBS) -LE example
+	  ctest --output-on-failure -j$(JOBS) -LE example -E 'FaultInjection.OutOfMemory'
 
 # Train BabyGPT on Tiny Shakespeare (nanoGPT's CPU run), then print a sample from the best checkpoint.
 demo: build
