@@ -114,8 +114,9 @@ TEST(Dist, BucketedGradientsSumOverRanksWithUnusedParameters) {
       for (auto& p : ps) g.broadcast(p, 0);
     }
     std::shared_ptr<dist::ProcessGroup> alias(&g, [](dist::ProcessGroup*) {});
-    dist::GradientReducer reducer(alias, ps, /*bucket_bytes=*/400);  // several buckets
-    EXPECT_GE(reducer.num_buckets(), 2u);
+    // Reverse order: unused (28 bytes), b (20): 48 >= 40 closes the first bucket; a (1200) is the second.
+    dist::GradientReducer reducer(alias, ps, /*bucket_bytes=*/40);
+    EXPECT_EQ(reducer.num_buckets(), 2u);
     const double w = static_cast<double>(g.rank()) + 1;
     // Two micro-batches: the first accumulates locally (no hooks armed), the second all-reduces.
     (a.sum() * w + b.pow(2).sum()).backward();

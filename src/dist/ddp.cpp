@@ -9,16 +9,19 @@ GradientReducer::GradientReducer(std::shared_ptr<ProcessGroup> group, std::vecto
     : group_(std::move(group)), params_(std::move(params)) {
   where_.resize(params_.size());
   seen_.assign(params_.size(), false);
-  // Reverse order: the last layers' gradients are computed first.
+  // Reverse order: the last layers' gradients are computed first. As PyTorch's DDP does, a bucket
+  // takes parameters until it reaches bucket_bytes, then closes (so small tensors such as norms
+  // ride along with the large one that follows them instead of travelling alone).
   int64_t fill = 0;
+  bool open = false;
   for (size_t k = params_.size(); k-- > 0;) {
-    const int64_t bytes = params_[k].numel() * 4;
-    if (buckets_.empty() || (fill > 0 && fill + bytes > bucket_bytes)) buckets_.emplace_back(), fill = 0;
+    if (!open) buckets_.emplace_back(), fill = 0, open = true;
     auto& b = buckets_.back();
     where_[k] = {buckets_.size() - 1, b.params.size()};
     b.offsets.push_back(b.params.empty() ? 0 : b.offsets.back() + params_[b.params.back()].numel());
     b.params.push_back(k);
-    fill += bytes;
+    fill += params_[k].numel() * 4;
+    if (fill >= bucket_bytes) open = false;
   }
   for (auto& b : buckets_) {
     const int64_t n = b.offsets.back() + params_[b.params.back()].numel();
