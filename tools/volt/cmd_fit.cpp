@@ -55,7 +55,10 @@ Action add_fit(CLI::App& app) {
   app.footer(
       "Any config key can be overridden: --trainer.max_steps=100 --optimizer.lr=3e-4 "
       "--model.n_layer=2.\nThe run directory (default runs/<config name>) gets config.yaml, "
-      "metrics.csv, checkpoints/ and report.md with loss.svg.");
+      "metrics.csv, checkpoints/ and report.md with loss.svg.\n"
+      "Data parallel: --trainer.strategy=ddp --trainer.devices=N starts N processes (data.batch_size is per "
+      "process); under volt launch, torchrun or srun each process joins the group by itself.\n"
+      "Fine-tune with LoRA / QLoRA: a model.peft section with model.from_pretrained (configs/local-lora-llama.yaml).");
   return [&app, args]() {
     Config config = load_config(args->config, collect_overrides(app.remaining()));
     // --trainer.strategy=ddp --trainer.devices=N: start the N processes here (as Lightning does),
