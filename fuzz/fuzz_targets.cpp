@@ -23,6 +23,17 @@ void rejecting(F&& f) {
   }
 }
 
+// The input as JSON, or false when it is not JSON at all (the loaders' own parse step reports
+// that, with the file's name: not what these targets probe).
+bool parse_json(const uint8_t* data, size_t size, nlohmann::json& out) {
+  try {
+    out = nlohmann::json::parse(as_text(data, size));
+    return true;
+  } catch (const nlohmann::json::exception&) {
+    return false;
+  }
+}
+
 }  // namespace
 
 void safetensors_header(const uint8_t* data, size_t size) {
@@ -39,11 +50,7 @@ void safetensors_header(const uint8_t* data, size_t size) {
 void tokenizer_json(const uint8_t* data, size_t size) {
   rejecting([&] {
     nlohmann::json j;
-    try {
-      j = nlohmann::json::parse(as_text(data, size));
-    } catch (const nlohmann::json::exception&) {
-      return;  // not JSON at all: the loader's own parse step reports it
-    }
+    if (!parse_json(data, size, j)) return;
     HfTokenizer tok(j, "[fuzz] tokenizer.json");
     const auto ids = tok.encode("Hello world! 123 <|endoftext|> caf\xc3\xa9 \xf0\x9f\x98\x80");
     (void)tok.decode(ids);
@@ -75,11 +82,7 @@ void yaml_config(const uint8_t* data, size_t size) {
 void hf_config(const uint8_t* data, size_t size) {
   rejecting([&] {
     nlohmann::json j;
-    try {
-      j = nlohmann::json::parse(as_text(data, size));
-    } catch (const nlohmann::json::exception&) {
-      return;  // io::read_json reports bad JSON with the file's name
-    }
+    if (!parse_json(data, size, j)) return;
     const ModelConfig c = ModelConfig::from_hf_json(j, "[fuzz] config.json");
     c.validate();
     (void)count_parameters(c);

@@ -5,13 +5,13 @@
 
 #include <chrono>
 #include <csignal>
-#include <fstream>
 #include <map>
 #include <thread>
 
 #include "cli_helpers.h"
 #include "test_helpers.h"
 #include "test_util.h"
+#include "volt/core/csv_logger.h"
 #include "volt/dist/ddp.h"
 #include "volt/dist/env.h"
 #include "volt/dist/launch.h"
@@ -129,28 +129,11 @@ TEST(Dist, BucketedGradientsSumOverRanksWithUnusedParameters) {
   });
 }
 
+// One metric of metrics.csv, the rows that have it, in step order.
 std::vector<double> column(const std::string& csv, const std::string& name) {
-  std::ifstream in(csv);
-  std::string header, line;
-  std::getline(in, header);
-  std::vector<std::string> cols;
-  for (size_t i = 0, j; i <= header.size(); i = j + 1) {
-    j = header.find(',', i);
-    if (j == std::string::npos) j = header.size();
-    cols.push_back(header.substr(i, j - i));
-  }
-  const auto at = std::find(cols.begin(), cols.end(), name) - cols.begin();
   std::vector<double> out;
-  while (std::getline(in, line)) {
-    std::vector<std::string> cells;
-    for (size_t i = 0, j; i <= line.size(); i = j + 1) {
-      j = line.find(',', i);
-      if (j == std::string::npos) j = line.size();
-      cells.push_back(line.substr(i, j - i));
-    }
-    if (static_cast<size_t>(at) < cells.size() && !cells[static_cast<size_t>(at)].empty()) {
-      out.push_back(std::stod(cells[static_cast<size_t>(at)]));
-    }
+  for (const auto& row : CSVLogger::read(csv)) {
+    if (auto it = row.find(name); it != row.end()) out.push_back(it->second);
   }
   return out;
 }

@@ -55,12 +55,8 @@ void GradientReducer::on_gradient(size_t k, const torch::Tensor& g) {
   const int64_t off = b.offsets[where_[k].second], n = params_[k].numel();
   torch::NoGradGuard no_grad;
   auto slot = b.flat.slice(0, off, off + n);
-  const auto& acc = params_[k].grad();
-  if (acc.defined()) {
-    slot.copy_((acc.to(torch::kFloat32) + g.to(torch::kFloat32)).reshape({-1}));
-  } else {
-    slot.copy_(g.reshape({-1}));
-  }
+  slot.copy_(g.reshape({-1}));
+  if (params_[k].grad().defined()) slot.add_(params_[k].grad().reshape({-1}));
   ++b.ready;
   // Buckets launch strictly in index order on every rank (Gloo pairs collectives by order): a
   // complete bucket waits for the ones before it.

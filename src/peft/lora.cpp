@@ -99,13 +99,11 @@ bool is_target(const std::string& name, const std::vector<std::string>& targets)
 
 namespace {
 
-// The model's Linear layers outside any adapter, with their names.
+// The model's volt Linear layers, with their names (adapters are torch Linears: never among them).
 std::vector<std::pair<std::string, nn::LinearImpl*>> base_linears(torch::nn::Module& model) {
   std::vector<std::pair<std::string, nn::LinearImpl*>> out;
   for (const auto& kv : model.named_modules()) {
-    const std::string& name = kv.key();
-    if (name.find(".lora_A") != std::string::npos || name.find(".lora_B") != std::string::npos) continue;
-    if (auto* l = dynamic_cast<nn::LinearImpl*>(kv.value().get())) out.emplace_back(name, l);
+    if (auto* l = dynamic_cast<nn::LinearImpl*>(kv.value().get())) out.emplace_back(kv.key(), l);
   }
   return out;
 }
@@ -128,6 +126,7 @@ std::vector<std::string> inject_lora(torch::nn::Module& model, const LoraConfig&
   const auto linears = base_linears(model);  // nn::Linear lives in the blocks; lm_head is torch's
   std::vector<std::string> adapted;
   std::set<std::string> hit;
+  std::set<const void*> adapter_tensors;
   for (auto& [name, l] : linears) {
     bool target = all_linear;
     for (const auto& t : cfg.target_modules) {
@@ -135,7 +134,8 @@ std::vector<std::string> inject_lora(torch::nn::Module& model, const LoraConfig&
     }
     if (!target) continue;
     VOLT_CHECK(!l->delta, "[lora] ", name, " already has an adapter");
-    nn::Linear a(l->in_features, cfg.r, false), b(cfg.r, l->out_features, false);
+    torch::nn::Linear a(torch::nn::LinearOptions(l->in_features, cfg.r).bias(false)),
+        b(torch::nn::LinearOptions(cfg.r, l->out_features).bias(false));
     {
       torch::NoGradGuard no_grad;
       torch::nn::init::kaiming_uniform_(a->weight, std::sqrt(5.0));  // PEFT's init_lora_weights=True
@@ -151,6 +151,8 @@ std::vector<std::string> inject_lora(torch::nn::Module& model, const LoraConfig&
     l->register_module("lora_A", a);
     l->register_module("lora_B", b);
     l->delta = std::make_shared<LoraDelta>(a, b, cfg.scaling(), cfg.dropout);
+    adapter_tensors.insert(a->weight.unsafeGetTensorImpl());
+    adapter_tensors.insert(b->weight.unsafeGetTensorImpl());
     adapted.push_back(name);
   }
   if (!all_linear) {
@@ -168,7 +170,7 @@ std::vector<std::string> inject_lora(torch::nn::Module& model, const LoraConfig&
   // Freeze the base; adapters (and the biases bias: asks for) train.
   for (auto& kv : model.named_parameters()) {
     const std::string& n = kv.key();
-    const bool is_lora = n.find(".lora_A.") != std::string::npos || n.find(".lora_B.") != std::string::npos;
+    const bool is_lora = adapter_tensors.count(kv.value().unsafeGetTensorImpl()) > 0;
     const bool is_bias = n.size() > 5 && n.compare(n.size() - 5, 5, ".bias") == 0;
     bool train = is_lora;
     if (is_bias && cfg.bias == "all") train = true;

@@ -37,11 +37,12 @@ struct LoraConfig {
 
 /// One adapter: what a targeted Linear adds to its output.
 struct LoraDelta : nn::LinearImpl::Delta {
-  LoraDelta(nn::Linear a, nn::Linear b, double scaling, double dropout) : A(a), B(b), scaling(scaling), p(dropout) {}
+  LoraDelta(torch::nn::Linear a, torch::nn::Linear b, double scaling, double dropout)
+      : A(a), B(b), scaling(scaling), p(dropout) {}
   torch::Tensor operator()(const torch::Tensor& x) override;
   /// (alpha / r) B A, (out, in), in dtype.
   torch::Tensor delta_weight(torch::ScalarType dtype) const;
-  nn::Linear A, B;
+  torch::nn::Linear A, B;
   double scaling, p;
   bool merged = false;
 };
