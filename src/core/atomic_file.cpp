@@ -88,7 +88,7 @@ void AtomicFile::commit() {
   fsync_dir(parent_dir(path_));
 }
 
-StagedDirectory::StagedDirectory(std::string path) : path_(std::move(path)), tmp_path_(path_ + ".tmp") {
+StagedDirectory::StagedDirectory(std::string path) : path_(std::move(path)), tmp_path_(staging_path_for(path_)) {
   namespace fs = std::filesystem;
   std::error_code ec;
   fs::remove_all(tmp_path_, ec);  // what a killed writer left

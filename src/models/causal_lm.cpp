@@ -128,7 +128,7 @@ torch::Tensor CausalLMImpl::forward(const torch::Tensor& input_ids, const torch:
   for (auto& block : *h) {
     auto* b = block->as<BlockImpl>();
     const int64_t l = layer++;
-    x = run_block(*b, [b, cache, l, key_start](const torch::Tensor& in) { return b->forward(in, cache, l, key_start); },
+    x = run_block(static_cast<size_t>(l), *b, [b, cache, l, key_start](const torch::Tensor& in) { return b->forward(in, cache, l, key_start); },
                   x, ckpt);
   }
   if (cache) cache->advance(t);
@@ -149,7 +149,7 @@ torch::Tensor CausalLMImpl::forward_llama(const torch::Tensor& input_ids, torch:
     auto* b = block->as<LlamaBlockImpl>();
     const int64_t l = layer++;
     // Captured by value: the recomputation in backward runs after this frame has returned.
-    x = run_block(*b, [b, cos, sin, cache, l, key_start](const torch::Tensor& in) {
+    x = run_block(static_cast<size_t>(l), *b, [b, cos, sin, cache, l, key_start](const torch::Tensor& in) {
           return b->forward(in, cos, sin, cache, l, key_start);
         }, x, ckpt);
   }
@@ -158,15 +158,23 @@ torch::Tensor CausalLMImpl::forward_llama(const torch::Tensor& input_ids, torch:
   return lm_head ? lm_head(x) : torch::linear(x, model->embed_tokens->weight);
 }
 
-torch::Tensor CausalLMImpl::run_block(torch::nn::Module& block,
-                                      const std::function<torch::Tensor(const torch::Tensor&)>& fn,
+torch::Tensor CausalLMImpl::run_block(size_t index, torch::nn::Module& block, const nn::BlockFn& fn,
                                       const torch::Tensor& x, bool checkpointed) {
-  if (!checkpointed) return fn(x);
-  std::vector<torch::Tensor> params;
-  for (const auto& p : block.parameters()) {
-    if (p.requires_grad()) params.push_back(p);
+  nn::BlockFn run = fn;
+  if (checkpointed) {
+    std::vector<torch::Tensor> params;
+    for (const auto& p : block.parameters()) {
+      if (p.requires_grad()) params.push_back(p);
+    }
+    run = [fn, params](const torch::Tensor& in) { return nn::checkpoint(fn, in, params); };
   }
-  return nn::checkpoint(fn, x, params);
+  return block_wrapper_ ? block_wrapper_(index, run, x) : run(x);
+}
+
+std::vector<torch::nn::Module*> CausalLMImpl::blocks() {
+  std::vector<torch::nn::Module*> out;
+  for (auto& b : cfg_.is_llama_family() ? *model->layers : *h) out.push_back(b.get());
+  return out;
 }
 
 const torch::Tensor& CausalLMImpl::embedding_weight() const {

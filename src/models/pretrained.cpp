@@ -191,9 +191,35 @@ ModelConfig load_model_config(const std::string& dir) {
   return ModelConfig::from_hf_json(io::read_json(path), path);
 }
 
-void save_pretrained(const CausalLMImpl& model, const std::string& dir, int64_t max_shard_bytes) {
+void load_named_parameters(CausalLMImpl& model, const std::vector<std::pair<std::string, torch::Tensor>>& tensors,
+                           const std::string& prefix, const std::string& source) {
+  torch::NoGradGuard no_grad;
+  auto params = model.named_parameters();
+  std::set<std::string> filled;
+  for (const auto& [full_name, t] : tensors) {
+    VOLT_CHECK(full_name.rfind(prefix, 0) == 0, "[pretrained] ", source, ": tensor '", full_name,
+               "' does not start with '", prefix, "'");
+    const std::string name = full_name.substr(prefix.size());
+    auto* p = params.find(name);
+    VOLT_CHECK(p != nullptr, "[pretrained] ", source, ": tensor '", full_name, "' is not a parameter of this ",
+               model.config().model_type, " model");
+    VOLT_CHECK(p->sizes() == t.sizes(), "[pretrained] ", source, ": tensor '", full_name, "' has shape ", t.sizes(),
+               ", the model wants ", p->sizes());
+    p->copy_(t);
+    filled.insert(name);
+  }
+  for (const auto& kv : params) {
+    VOLT_CHECK(filled.count(kv.key()), "[pretrained] ", source, ": no tensor for parameter '", prefix, kv.key(), "'");
+  }
+}
+
+void save_model_config(const ModelConfig& config, const std::string& dir) {
   fs::create_directories(dir);
-  io::write_json((fs::path(dir) / "config.json").string(), model.config().to_hf_json());
+  io::write_json((fs::path(dir) / "config.json").string(), config.to_hf_json());
+}
+
+void save_pretrained(const CausalLMImpl& model, const std::string& dir, int64_t max_shard_bytes) {
+  save_model_config(model.config(), dir);
   auto tensors = to_hf_state_dict(model);
   int64_t total = 0;
   for (const auto& [name, t] : tensors) total += static_cast<int64_t>(t.nbytes());

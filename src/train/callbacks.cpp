@@ -61,7 +61,7 @@ void ModelCheckpoint::save(Trainer& t) {
                                     [](auto& a, auto& b) { return a.second < b.second; });
       keep = score < worst->second;
       if (keep) {
-        fs::remove_all(worst->first);
+        if (t.is_global_zero()) fs::remove_all(worst->first);  // fsdp: every rank runs this callback
         top_k_.erase(worst);
       }
     }

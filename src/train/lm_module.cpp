@@ -4,6 +4,7 @@
 
 #include "volt/models/pretrained.h"
 #include "volt/peft/adapter.h"
+#include "volt/train/trainer.h"
 
 namespace volt {
 
@@ -35,9 +36,15 @@ double LMModule::loss_weight(const Batch& batch) const {
 }
 
 Optimizers LMModule::configure_optimizers() {
-  auto opt = std::make_shared<AdamW>(weight_decay_groups(*this, optimizer_.weight_decay,
-                                                         optimizer_.decay_embeddings), optimizer_);
-  return {opt, scheduler_};
+  auto groups = weight_decay_groups(*this, optimizer_.weight_decay, optimizer_.decay_embeddings);
+  // A sharding strategy (fsdp) puts its local shards in place of the full parameters.
+  if (trainer()) groups = trainer()->strategy().optimizer_groups(std::move(groups));
+  return {std::make_shared<AdamW>(std::move(groups), optimizer_), scheduler_};
+}
+
+void LMModule::save_pretrained_metadata(const std::string& dir) const {
+  save_model_config(lm->config(), dir);
+  if (tokenizer) tokenizer->save(dir);
 }
 
 void LMModule::save_pretrained(const std::string& dir) const {

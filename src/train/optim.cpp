@@ -203,15 +203,22 @@ std::vector<ParamGroup> weight_decay_groups(torch::nn::Module& module, double we
   return {decay, no_decay};
 }
 
-torch::Tensor clip_grad_norm(const std::vector<torch::Tensor>& grads, double max_norm) {
+torch::Tensor clip_grad_norm(const std::vector<torch::Tensor>& grads, double max_norm,
+                             const std::function<double(double)>& sum_over_ranks) {
   torch::NoGradGuard no_grad;
-  VOLT_CHECK(!grads.empty(), "[clip] no gradients to clip");
+  VOLT_CHECK(!grads.empty() || sum_over_ranks, "[clip] no gradients to clip");
   std::vector<torch::Tensor> norms;
   for (const auto& g : grads) norms.push_back(g.scalar_type() == torch::kFloat32 ? g.norm() : g.to(torch::kFloat32).norm());
-  auto norm = norms.size() == 1 ? norms.front() : torch::stack(norms).norm();
+  torch::Tensor norm;
+  if (sum_over_ranks) {
+    const double local = norms.empty() ? 0.0 : torch::stack(norms).to(torch::kFloat64).pow(2).sum().item<double>();
+    norm = torch::tensor(std::sqrt(sum_over_ranks(local)), torch::kFloat32);
+  } else {
+    norm = norms.size() == 1 ? norms.front() : torch::stack(norms).norm();
+  }
   if (max_norm > 0) {
     auto coef = (max_norm / (norm + 1e-6)).clamp_max(1.0);
-    for (auto g : grads) g.mul_(coef.to(g.scalar_type()));
+    for (auto g : grads) g.mul_(coef.to(g.device()).to(g.scalar_type()));
   }
   return norm;
 }

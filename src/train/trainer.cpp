@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <csignal>
 #include <filesystem>
 
 #include "volt/core/atomic_file.h"
@@ -95,10 +96,11 @@ Trainer::Trainer(TrainerOptions options, std::vector<std::shared_ptr<Callback>> 
   VOLT_CHECK(options_.max_nonfinite_steps() >= 0, "[trainer] max_nonfinite_steps must be >= 0, got ",
              options_.max_nonfinite_steps());
   const auto& st = options_.strategy();
-  VOLT_CHECK(st == "auto" || st == "single" || st == "ddp", "[trainer] strategy '", st,
-             "' is not one of auto, single, ddp (fsdp is not implemented yet)");
-  VOLT_CHECK(st != "ddp" || options_.strategy_plugin(), "[trainer] strategy ddp needs the strategy object: "
-             "TrainerOptions().strategy_plugin(std::make_shared<dist::DDPStrategy>()) (volt fit makes it)");
+  VOLT_CHECK(st == "auto" || st == "single" || st == "ddp" || st == "fsdp", "[trainer] strategy '", st,
+             "' is not one of auto, single, ddp, fsdp");
+  VOLT_CHECK((st != "ddp" && st != "fsdp") || options_.strategy_plugin(), "[trainer] strategy ", st, " needs the "
+             "strategy object: TrainerOptions().strategy_plugin(std::make_shared<dist::",
+             st == "ddp" ? "DDPStrategy" : "FSDPStrategy", ">()) (volt fit makes it)");
   VOLT_CHECK(options_.devices() >= 1, "[trainer] devices must be >= 1, got ", options_.devices());
   const auto& a = options_.accelerator();
   VOLT_CHECK(a == "auto" || a == "cpu" || a == "cuda", "[trainer] accelerator '", a,
@@ -269,11 +271,13 @@ torch::Tensor Trainer::optimizer_step(LightningModule& m, const torch::Tensor& s
   bool guard_ok = true;
   if (options_.max_nonfinite_steps() > 0) {
     const bool loss_ok = !step_loss.defined() || std::isfinite(step_loss.item<double>());
-    guard_ok = loss_ok && (precision_->scaler() != nullptr || all_finite(opt.flat_grads()));
+    bool grads_ok = precision_->scaler() != nullptr || all_finite(opt.flat_grads());
+    if (strategy_->shards_parameters()) grads_ok = strategy_->sum_over_ranks({grads_ok ? 0.0 : 1.0})[0] == 0.0;
+    guard_ok = loss_ok && grads_ok;
   }
   const bool finite = scaled_ok && guard_ok;
   torch::Tensor norm;
-  if (finite && options_.gradient_clip_val() > 0) norm = clip_grad_norm(opt.flat_grads(), options_.gradient_clip_val());
+  if (finite && options_.gradient_clip_val() > 0) norm = clip_gradients(opt, options_.gradient_clip_val());
   if (finite) {
     opt.step();
   } else {
@@ -299,6 +303,13 @@ torch::Tensor Trainer::optimizer_step(LightningModule& m, const torch::Tensor& s
   return norm;
 }
 
+torch::Tensor Trainer::clip_gradients(Optimizer& opt, double max_norm) {
+  if (!strategy_->shards_parameters()) return clip_grad_norm(opt.flat_grads(), max_norm);
+  // Each rank holds a disjoint part of the gradient: ||g||^2 is the sum of the ranks' parts.
+  return clip_grad_norm(opt.flat_grads(), max_norm,
+                        [this](double sq) { return strategy_->sum_over_ranks({sq})[0]; });
+}
+
 void Trainer::run_validation(LightningModule& m) {
   if (!val_loader_ || val_loader_->size() == 0) return;
   const double lim = options_.limit_val_batches();
@@ -310,15 +321,18 @@ void Trainer::run_validation(LightningModule& m) {
   last_validated_step_ = global_step_;
   epoch_means_.clear();
   m.eval();
+  strategy_->begin_eval();
+  // Data parallel: rank r validates batches r, r + N, ... and the sums are added up below (with
+  // fewer batches than ranks, every rank validates all of them and nothing is added). fsdp's
+  // ranks run every forward together, so there they split the batches only evenly.
+  const bool lockstep = strategy_->shards_parameters();
+  const bool shard = world_ > 1 && n >= world_ && (!lockstep || n % world_ == 0);
   {
     torch::NoGradGuard no_grad;
     const auto autocast = precision_->forward_context(device_.type());
     PrefetchLoader batches(val_loader_, val_loader_->num_workers(), val_loader_->prefetch_factor(),
                            device_.is_cuda());
     batches.start(0, 0);
-    // Data parallel: rank r validates batches r, r + N, ... and the sums are added up below (with
-    // fewer batches than ranks, every rank validates all of them and nothing is added).
-    const bool shard = world_ > 1 && n >= world_;
     for (int64_t i = 0; i < n; ++i) {
       const Batch next = batches.next();
       if (shard && i % world_ != rank_) continue;
@@ -327,9 +341,10 @@ void Trainer::run_validation(LightningModule& m) {
       each_callback([&](Callback& c) { c.on_validation_batch_end(*this, m, batch, i); });
     }
   }
+  strategy_->end_eval();
   m.train();
   validating_ = false;
-  if (world_ > 1 && n >= world_) {  // every rank logged the same names (each ran a batch at least)
+  if (shard) {  // every rank logged the same names (each ran a batch at least)
     std::vector<double> parts;
     for (const auto& [name, mean] : epoch_means_) parts.push_back(mean.sum), parts.push_back(mean.weight);
     parts = strategy_->sum_over_ranks(parts);
@@ -360,13 +375,18 @@ void Trainer::fit(LightningModule& m, LightningDataModule& data, const std::stri
   seed_everything(static_cast<uint64_t>(options_.seed()));
   fitting_ = true;
   setup(m);
-  // The strategy before the optimizer: ddp gives every rank rank 0's weights first.
+  // The strategy before the optimizer: ddp gives every rank rank 0's weights first; fsdp shards
+  // the weights, and the optimizer gets the shards.
   strategy_->setup(m);
+  VOLT_CHECK(!strategy_->shards_parameters() || precision_->scaler() == nullptr, "[trainer] strategy ",
+             strategy_->name(), " with precision ", precision_->name(), ": the loss scaler's overflow check is "
+             "per rank; use bf16-mixed (no loss scaling needed)");
   rank_ = strategy_->rank(), world_ = strategy_->world_size();
   train_loader_ = strategy_->wrap_train_loader(train_loader_);
   if (device_.is_cpu() && options_.enable_progress_bar()) print(str("volt: ", cpu_runtime_summary()));
   optimizers_ = m.configure_optimizers();
   VOLT_CHECK(optimizers_.optimizer, "[trainer] configure_optimizers returned no optimizer");
+  strategy_->check_optimizer(*optimizers_.optimizer);
   precision_->connect_optimizer(*optimizers_.optimizer);
 
   // Lightning's defaults: a checkpoint callback and a progress bar unless turned off or given.
@@ -385,8 +405,10 @@ void Trainer::fit(LightningModule& m, LightningDataModule& data, const std::stri
   }
 
   if (!is_global_zero()) {  // only rank 0 logs, draws progress and writes checkpoints
-    callbacks_.erase(std::remove_if(callbacks_.begin(), callbacks_.end(), [](const std::shared_ptr<Callback>& c) {
-                       return dynamic_cast<ModelCheckpoint*>(c.get()) != nullptr ||
+    // (fsdp: every rank writes its shard of each checkpoint, so every rank keeps ModelCheckpoint)
+    const bool sharded = strategy_->shards_parameters();
+    callbacks_.erase(std::remove_if(callbacks_.begin(), callbacks_.end(), [sharded](const std::shared_ptr<Callback>& c) {
+                       return (!sharded && dynamic_cast<ModelCheckpoint*>(c.get()) != nullptr) ||
                               dynamic_cast<ProgressBarCallback*>(c.get()) != nullptr;
                      }),
                      callbacks_.end());
@@ -439,12 +461,16 @@ void Trainer::fit(LightningModule& m, LightningDataModule& data, const std::stri
       }
       if (world_ > 1) total_weight = strategy_->sum_over_ranks({total_weight})[0];  // the global batch's units
       const Batch& first = micro.front();
+      strategy_->begin_step();
       each_callback([&](Callback& c) { c.on_train_batch_start(*this, m, first, batch_in_epoch_); });
       torch::Tensor step_loss;  // the weighted sum of the micro-batch losses: the step's loss
       for (int64_t k = 0; k < acc; ++k) {
         // ddp: only the step's last backward all-reduces (the others accumulate locally: no_sync).
         strategy_->before_backward(k == acc - 1);
         // A micro-batch without a single target contributes nothing (and its mean loss is 0/0).
+        VOLT_CHECK(weights[k] > 0 || !strategy_->shards_parameters() || total_weight == 0, "[trainer] step ",
+                   global_step_ + 1, ": micro-batch ", k, " on rank ", rank_, " has no target tokens; under ",
+                   strategy_->name(), " every rank must run every forward (pack the data, or drop empty rows)");
         if (weights[k] > 0) {
           micro_weight_ = weights[k];
           loss = forward_backward(m, micro[k], batch_in_epoch_, weights[k] / total_weight);
@@ -494,7 +520,12 @@ void Trainer::fit(LightningModule& m, LightningDataModule& data, const std::stri
       if (options_.max_nonfinite_steps() > 0 && nonfinite_streak_ >= options_.max_nonfinite_steps()) {
         stop_on_nonfinite(m);
       }
-      if (signals && SignalGuard::pending() != 0) stop_on_signal(SignalGuard::pending());
+      if (signals) {
+        // Every rank stops after the same step (a signal may reach the ranks a step apart).
+        int sig = SignalGuard::pending();
+        if (world_ > 1 && strategy_->sum_over_ranks({sig != 0 ? 1.0 : 0.0})[0] > 0 && sig == 0) sig = SIGTERM;
+        if (sig != 0) stop_on_signal(sig);
+      }
     }
     if (batch_in_epoch_ + acc > train_loader_->size()) {  // the epoch is complete
       publish_train_epoch_metrics();
@@ -582,40 +613,35 @@ void Trainer::stop_on_nonfinite(LightningModule& m) {
 
 std::string Trainer::first_nonfinite(LightningModule& m) const {
   torch::NoGradGuard no_grad;
-  // Registration order is forward order: the first hit is the earliest layer involved.
-  for (const auto& kv : m.named_parameters()) {
-    const auto& p = kv.value();
+  // Registration order is forward order: the first hit is the earliest layer involved. Sharded
+  // (fsdp): this rank's shards, which the optimizer holds under the parameters' names.
+  std::vector<std::pair<std::string, torch::Tensor>> named;
+  if (strategy_->shards_parameters() && optimizers_.optimizer) {
+    for (const auto& g : optimizers_.optimizer->param_groups()) {
+      for (size_t i = 0; i < g.params.size(); ++i) named.emplace_back(g.names[i], g.params[i]);
+    }
+  } else {
+    for (const auto& kv : m.named_parameters()) named.emplace_back(kv.key(), kv.value());
+  }
+  for (const auto& [name, p] : named) {
     const int64_t bad = p.isfinite().logical_not().sum().item<int64_t>();
     if (bad > 0) {
-      return str("First non-finite weight: ", kv.key(), " (", bad, " of ", p.numel(), " values).");
+      return str("First non-finite weight: ", name, " (", bad, " of ", p.numel(), " values).");
     }
   }
-  for (const auto& kv : m.named_parameters()) {
-    const auto& g = kv.value().grad();
+  for (const auto& [name, p] : named) {
+    const auto& g = p.grad();
     if (!g.defined()) continue;
     const int64_t bad = g.isfinite().logical_not().sum().item<int64_t>();
     if (bad > 0) {
-      return str("First non-finite gradient: ", kv.key(), " (", bad, " of ", g.numel(),
+      return str("First non-finite gradient: ", name, " (", bad, " of ", g.numel(),
                  " values); every weight is finite.");
     }
   }
   return "Every weight and gradient is finite: the loss itself is not (a broken batch, or a log of 0).";
 }
 
-void Trainer::save_checkpoint(const std::string& dir) {
-  VOLT_CHECK(module_ && optimizers_.optimizer, "[checkpoint] nothing to save before fit() starts");
-  if (!is_global_zero()) return;  // ddp: every rank holds the same state; rank 0 writes it
-  fs::create_directories(fs::path(dir).parent_path());
-  StagedDirectory staged(dir);  // a kill -9 at any moment leaves the previous checkpoint whole
-  const fs::path tmp(staged.staging_path());
-  module_->save_pretrained(tmp.string());
-
-  std::vector<std::pair<std::string, torch::Tensor>> tensors;
-  for (auto& [k, v] : optimizers_.optimizer->state_tensors()) tensors.emplace_back("optimizer." + k, v);
-  tensors.emplace_back("rng.cpu", at::detail::getDefaultCPUGenerator().get_state());
-  if (device_.is_cuda()) tensors.emplace_back("rng.cuda", at::globalContext().defaultGenerator(device_).get_state());
-  io::save_safetensors((tmp / "trainer_state.safetensors").string(), tensors);
-
+nlohmann::json Trainer::trainer_state_json() const {
   nlohmann::json state;
   state["global_step"] = global_step_;
   state["epoch"] = epoch_;
@@ -630,6 +656,8 @@ void Trainer::save_checkpoint(const std::string& dir) {
   state["skipped_steps"] = skipped_steps_;
   state["nonfinite_steps"] = nonfinite_steps_;
   state["accumulate_grad_batches"] = options_.accumulate_grad_batches();
+  state["strategy"] = strategy_->name();
+  state["world_size"] = world_;
   nlohmann::json cbs = nlohmann::json::object();
   for (const auto& c : callbacks_) {
     nlohmann::json s = nlohmann::json::object();
@@ -637,8 +665,52 @@ void Trainer::save_checkpoint(const std::string& dir) {
     if (!s.empty()) cbs[c->name()] = s;
   }
   state["callbacks"] = cbs;
-  io::write_json((tmp / "trainer_state.json").string(), state);
+  return state;
+}
+
+// The optimizer state and the RNG streams: what trainer_state.safetensors (or a rank's shard) holds.
+static std::vector<std::pair<std::string, torch::Tensor>> loop_tensors(const Optimizer& opt, const torch::Device& device) {
+  std::vector<std::pair<std::string, torch::Tensor>> tensors;
+  for (auto& [k, v] : opt.state_tensors()) tensors.emplace_back("optimizer." + k, v);
+  tensors.emplace_back("rng.cpu", at::detail::getDefaultCPUGenerator().get_state());
+  if (device.is_cuda()) tensors.emplace_back("rng.cuda", at::globalContext().defaultGenerator(device).get_state());
+  return tensors;
+}
+
+void Trainer::save_checkpoint(const std::string& dir) {
+  VOLT_CHECK(module_ && optimizers_.optimizer, "[checkpoint] nothing to save before fit() starts");
+  if (strategy_->shards_parameters()) return save_sharded_checkpoint(dir);
+  if (!is_global_zero()) return;  // ddp: every rank holds the same state; rank 0 writes it
+  fs::create_directories(fs::path(dir).parent_path());
+  StagedDirectory staged(dir);  // a kill -9 at any moment leaves the previous checkpoint whole
+  const fs::path tmp(staged.staging_path());
+  module_->save_pretrained(tmp.string());
+  io::save_safetensors((tmp / "trainer_state.safetensors").string(), loop_tensors(*optimizers_.optimizer, device_));
+  io::write_json((tmp / "trainer_state.json").string(), trainer_state_json());
   staged.commit();
+}
+
+void Trainer::save_sharded_checkpoint(const std::string& dir) {
+  // Rank 0 opens the staging directory, every rank writes its shard into it, rank 0 commits:
+  // a kill at any moment leaves the previous checkpoint whole, as for one process.
+  std::optional<StagedDirectory> staged;
+  if (is_global_zero()) {
+    fs::create_directories(fs::path(dir).parent_path());
+    staged.emplace(dir);
+  }
+  strategy_->barrier();
+  const fs::path tmp(StagedDirectory::staging_path_for(dir));
+  auto tensors = strategy_->shard_state();
+  for (auto& kv : loop_tensors(*optimizers_.optimizer, device_)) tensors.push_back(std::move(kv));
+  io::save_safetensors((tmp / shard_file_name(rank_, world_)).string(), tensors);
+  strategy_->barrier();
+  if (is_global_zero()) {
+    module_->save_pretrained_metadata(tmp.string());
+    io::write_json((tmp / "fsdp_index.json").string(), strategy_->shard_index());
+    io::write_json((tmp / "trainer_state.json").string(), trainer_state_json());
+    staged->commit();
+  }
+  strategy_->barrier();
 }
 
 void Trainer::load_checkpoint(LightningModule& m, const std::string& path) {
@@ -648,9 +720,33 @@ void Trainer::load_checkpoint(LightningModule& m, const std::string& path) {
   const auto state_path = (fs::path(dir) / "trainer_state.json").string();
   VOLT_CHECK(fs::exists(state_path), "[checkpoint] ", dir,
              ": no trainer_state.json (a model directory, not a resumable checkpoint)");
-  m.load_pretrained_weights(dir);
+  const bool sharded = fs::exists(fs::path(dir) / "fsdp_index.json");
+  std::string tensor_file = (fs::path(dir) / "trainer_state.safetensors").string();
+  if (sharded) {
+    const auto index = io::read_json((fs::path(dir) / "fsdp_index.json").string());
+    const int64_t saved_world = index.value("world_size", int64_t{0});
+    VOLT_CHECK(strategy_->shards_parameters(), "[checkpoint] ", dir, " is a sharded (fsdp) checkpoint of ",
+               saved_world, " ranks: resume it with trainer.strategy=fsdp, or consolidate it first with "
+               "volt convert --in ", dir, " --out DIR");
+    VOLT_CHECK(saved_world == world_, "[checkpoint] ", dir, " was written by ", saved_world,
+               " ranks; this run has ", world_, " (resume at the same world size, or consolidate it with volt "
+               "convert and start from model.from_pretrained)");
+    tensor_file = (fs::path(dir) / shard_file_name(rank_, world_)).string();
+  } else {
+    VOLT_CHECK(!strategy_->shards_parameters(), "[checkpoint] ", dir, " is a full checkpoint; a ",
+               strategy_->name(), " run resumes only from its own sharded checkpoints (start from its weights "
+               "with model.from_pretrained instead)");
+    m.load_pretrained_weights(dir);
+  }
   const auto state = io::read_json(state_path);
-  io::SafetensorsFile tensors((fs::path(dir) / "trainer_state.safetensors").string());
+  io::SafetensorsFile tensors(tensor_file);
+  if (sharded) {
+    std::map<std::string, torch::Tensor> shards;
+    for (const auto& name : tensors.names()) {
+      if (name.rfind("optimizer.", 0) != 0 && name.rfind("rng.", 0) != 0) shards[name] = tensors.load(name);
+    }
+    strategy_->load_shard_state(shards);
+  }
   std::map<std::string, torch::Tensor> opt_state;
   for (const auto& name : tensors.names()) {
     if (name.rfind("optimizer.", 0) == 0) opt_state[name.substr(10)] = tensors.load(name).to(device_);

@@ -1,5 +1,6 @@
 // volt convert --in DIR --out DIR [--dtype float32|bfloat16|float16] [--max-shard-size GB]
-//   A volt checkpoint (Hugging Face files + trainer state) or any Hugging Face model directory,
+//   A volt checkpoint (Hugging Face files + trainer state; or an fsdp run's sharded checkpoint, whose
+//   shards are consolidated) or any Hugging Face model directory,
 //   rewritten as a plain Hugging Face model directory: config.json, the weights (single file or
 //   shards, in the dtype asked for) and the tokenizer; no trainer state. transformers loads the
 //   result, and so do volt generate/score/fit --model.from_pretrained.
@@ -9,6 +10,7 @@
 #include "commands.h"
 #include "volt/core/atomic_file.h"
 #include "volt/core/check.h"
+#include "volt/dist/fsdp.h"
 #include "volt/io/files.h"
 #include "volt/models/pretrained.h"
 #include "volt/tokenizers/tokenizer.h"
@@ -30,7 +32,15 @@ Action add_convert(CLI::App& app) {
   return [a]() {
     namespace fs = std::filesystem;
     VOLT_CHECK(fs::weakly_canonical(a->in) != fs::weakly_canonical(a->out), "[convert] --out must differ from --in");
-    auto model = from_pretrained(a->in);
+    // A sharded (fsdp) checkpoint: the ranks' shards put back together into the full model.
+    const bool sharded = fs::exists(fs::path(a->in) / "fsdp_index.json");
+    CausalLM model{nullptr};
+    if (sharded) {
+      model = CausalLM(load_model_config(a->in));
+      load_named_parameters(*model, dist::consolidate_sharded_checkpoint(a->in), "lm.", a->in);
+    } else {
+      model = from_pretrained(a->in);
+    }
     const auto dtype = a->dtype == "bfloat16" ? torch::kBFloat16 : a->dtype == "float16" ? torch::kFloat16 : torch::kFloat32;
     model->to(dtype);
     StagedDirectory out(a->out);  // nothing half-written under --out if this fails

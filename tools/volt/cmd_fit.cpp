@@ -56,8 +56,10 @@ Action add_fit(CLI::App& app) {
       "Any config key can be overridden: --trainer.max_steps=100 --optimizer.lr=3e-4 "
       "--model.n_layer=2.\nThe run directory (default runs/<config name>) gets config.yaml, "
       "metrics.csv, checkpoints/ and report.md with loss.svg.\n"
-      "Data parallel: --trainer.strategy=ddp --trainer.devices=N starts N processes (data.batch_size is per "
-      "process); under volt launch, torchrun or srun each process joins the group by itself.\n"
+      "Data parallel: --trainer.strategy=ddp|fsdp --trainer.devices=N starts N processes (data.batch_size is per "
+      "process); under volt launch, torchrun or srun each process joins the group by itself. fsdp shards weights, "
+      "gradients and optimizer state over the processes: --trainer.fsdp.sharding=full_shard|shard_grad_op|no_shard, "
+      "--trainer.fsdp.cpu_offload=true; its checkpoints are sharded (volt convert consolidates them).\n"
       "Fine-tune with LoRA / QLoRA: a model.peft section with model.from_pretrained (configs/local-lora-llama.yaml).");
   return [&app, args]() {
     Config config = load_config(args->config, collect_overrides(app.remaining()));
@@ -68,8 +70,8 @@ Action add_fit(CLI::App& app) {
       const int64_t devices = t && t["devices"] ? t["devices"].as<int64_t>() : 1;
       const std::string strategy = t && t["strategy"] ? t["strategy"].as<std::string>() : "auto";
       if (devices > 1 && !dist::env_from().distributed()) {
-        VOLT_CHECK(strategy == "ddp" || strategy == "auto", "[fit] trainer.devices ", devices, " needs trainer.strategy "
-                   "ddp, not '", strategy, "'");
+        VOLT_CHECK(strategy == "ddp" || strategy == "fsdp" || strategy == "auto", "[fit] trainer.devices ", devices,
+                   " needs trainer.strategy ddp or fsdp, not '", strategy, "'");
         dist::LaunchOptions lo;
         lo.nproc_per_node = devices;
         lo.master_port = dist::free_port();
@@ -98,7 +100,7 @@ Action add_fit(CLI::App& app) {
     if (rank0) {
       std::printf("volt fit: run directory %s (%lld parameters)%s\n", run_dir.c_str(),
                   static_cast<long long>(count_parameters(r.module->lm->config())),
-                  group ? str(", ddp over ", group->size(), " processes").c_str() : "");
+                  group ? str(", ", r.trainer.strategy_plugin()->name(), " over ", group->size(), " processes").c_str() : "");
       std::fflush(stdout);
     }
     try {

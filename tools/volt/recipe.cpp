@@ -6,6 +6,7 @@
 #include "volt/core/seed.h"
 #include "volt/models/pretrained.h"
 #include "volt/dist/ddp_strategy.h"
+#include "volt/dist/fsdp.h"
 #include "volt/nn/linear.h"
 #include "volt/peft/lora.h"
 #include "volt/tokenizers/tokenizer.h"
@@ -113,10 +114,18 @@ Recipe build_recipe(Config& config, const std::string& tokenizer_dir) {
   r.trainer = trainer_options_from(trainer_s);
   // Data parallel: ddp by name, or auto under a launcher. data.batch_size is per process (as in
   // Lightning): the loaders draw world x batch_size rows and each rank keeps its slice.
+  // fsdp: trainer.fsdp.sharding (full_shard | shard_grad_op | no_shard), trainer.fsdp.cpu_offload.
   const auto denv = dist::env_from();
   const bool ddp = r.trainer.strategy() == "ddp" || (r.trainer.strategy() == "auto" && denv.distributed());
+  const bool fsdp = r.trainer.strategy() == "fsdp";
+  auto fsdp_s = trainer_s.child("fsdp");
+  dist::FsdpOptions fo;
+  fo.sharding = dist::parse_sharding(fsdp_s.get<std::string>("sharding", "full_shard"));
+  fo.cpu_offload = fsdp_s.get<bool>("cpu_offload", fo.cpu_offload);
+  fsdp_s.finish();
   if (ddp) r.trainer.strategy_plugin(std::make_shared<dist::DDPStrategy>());
-  const int64_t world = ddp ? denv.world_size : 1;
+  if (fsdp) r.trainer.strategy_plugin(std::make_shared<dist::FSDPStrategy>(fo));
+  const int64_t world = ddp || fsdp ? denv.world_size : 1;
   auto model_s = root.child("model");
   // Fine-tuning: the architecture, the weights and the tokenizer come from a Hugging Face
   // directory (a volt checkpoint is one too); only dropout may be changed.

@@ -48,6 +48,8 @@ class StagedDirectory {
 
   /// Where to write: path + ".tmp", created empty (a stale one from a crash is removed first).
   const std::string& staging_path() const { return tmp_path_; }
+  /// staging_path() of a StagedDirectory(path) (what other processes writing into it use).
+  static std::string staging_path_for(const std::string& path) { return path + ".tmp"; }
   void commit();
 
  private:

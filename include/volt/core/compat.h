@@ -135,4 +135,19 @@ inline c10::optional<torch::Dtype> active_autocast_dtype(torch::DeviceType devic
 #endif
 }
 
+/// Gives a tensor's storage `nbytes` fresh bytes (uninitialised), or frees them with 0, keeping
+/// the storage object and every view of it (FSDP: the gathered weights that autograd saved for
+/// backward are freed after forward and filled again before backward, in the same storage; what
+/// Python's untyped_storage().resize_() does).
+inline void resize_storage_bytes(const torch::Tensor& t, size_t nbytes) {
+  c10::StorageImpl* s = t.storage().unsafeGetStorageImpl();
+  if (nbytes == s->nbytes()) return;
+  if (nbytes == 0) {
+    s->set_data_ptr_noswap(at::DataPtr(nullptr, t.device()));
+  } else {
+    s->set_data_ptr_noswap(s->allocator()->allocate(nbytes));
+  }
+  s->set_nbytes(nbytes);
+}
+
 }  // namespace volt::compat

@@ -12,6 +12,7 @@
 
 #include "volt/models/model_config.h"
 #include "volt/nn/attention.h"
+#include "volt/nn/block_wrapper.h"
 #include "volt/nn/kv_cache.h"
 #include "volt/nn/layer_norm.h"
 #include "volt/nn/mlp.h"
@@ -80,6 +81,11 @@ class CausalLMImpl : public torch::nn::Module {
   void set_activation_checkpointing(bool on) { checkpointing_ = on; }
   bool activation_checkpointing() const { return checkpointing_; }
 
+  /// The transformer blocks, in forward order.
+  std::vector<torch::nn::Module*> blocks();
+  /// Runs every block through `wrapper` (null: directly). A strategy's hook (dist/fsdp.h).
+  void set_block_wrapper(nn::BlockWrapper wrapper) { block_wrapper_ = std::move(wrapper); }
+
   /// The token embedding (wte for gpt2, model.embed_tokens for llama).
   const torch::Tensor& embedding_weight() const;
 
@@ -98,10 +104,11 @@ class CausalLMImpl : public torch::nn::Module {
   torch::Tensor forward_llama(const torch::Tensor& input_ids, torch::Tensor pos, nn::KVCache* cache,
                               const torch::Tensor& key_start);
   /// Runs one block, through nn::checkpoint when checkpointing applies.
-  torch::Tensor run_block(torch::nn::Module& block, const std::function<torch::Tensor(const torch::Tensor&)>& fn,
-                          const torch::Tensor& x, bool checkpointed);
+  torch::Tensor run_block(size_t index, torch::nn::Module& block, const nn::BlockFn& fn, const torch::Tensor& x,
+                          bool checkpointed);
   ModelConfig cfg_;
   bool checkpointing_ = false;
+  nn::BlockWrapper block_wrapper_;
   torch::Tensor inv_freq_;  // RoPE frequencies (llama), a buffer so .to(device) moves it
 };
 TORCH_MODULE(CausalLM);

@@ -42,5 +42,12 @@ std::vector<std::string> pretrained_weight_files(const std::string& dir);
 CausalLM from_pretrained(const std::string& dir);
 /// Reads dir/config.json.
 ModelConfig load_model_config(const std::string& dir);
+/// Copies tensors named as volt names them (with `prefix` in front, e.g. "lm." for a LMModule's)
+/// into the model: every parameter must be there with its shape, and nothing else (errors name
+/// `source`).
+void load_named_parameters(CausalLMImpl& model, const std::vector<std::pair<std::string, torch::Tensor>>& tensors,
+                           const std::string& prefix, const std::string& source);
+/// Writes dir/config.json (dir created if needed).
+void save_model_config(const ModelConfig& config, const std::string& dir);
 
 }  // namespace volt

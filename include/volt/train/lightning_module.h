@@ -10,6 +10,7 @@
 #include <string>
 
 #include "volt/data/batch.h"
+#include "volt/nn/block_wrapper.h"
 #include "volt/train/lr_scheduler.h"
 #include "volt/train/optim.h"
 
@@ -47,6 +48,14 @@ class LightningModule : public torch::nn::Module {
   virtual void save_pretrained(const std::string& dir) const;
   /// Loads weights written by save_pretrained.
   virtual void load_pretrained_weights(const std::string& dir);
+  /// What save_pretrained writes besides the weights (a language model: config.json and the
+  /// tokenizer): a sharded checkpoint's (dist/fsdp.h) model files.
+  virtual void save_pretrained_metadata(const std::string& dir) const {}
+
+  /// The model's repeated blocks in forward order, and a hook around each one's run: strategies
+  /// that work block by block (FSDP's units) use them. Default: no blocks (one unit).
+  virtual std::vector<torch::nn::Module*> blocks() { return {}; }
+  virtual void set_block_wrapper(nn::BlockWrapper) {}
 
   /// How many units training_step's loss is a mean over (a language model: its target tokens,
   /// labels != -100). With gradient accumulation the Trainer weights each micro-batch's loss by

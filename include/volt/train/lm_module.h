@@ -27,6 +27,10 @@ class LMModule : public LightningModule {
   void save_pretrained(const std::string& dir) const override;
   /// What save_pretrained wrote (with LoRA: the adapter weights).
   void load_pretrained_weights(const std::string& dir) override;
+  /// config.json and tokenizer.json.
+  void save_pretrained_metadata(const std::string& dir) const override;
+  std::vector<torch::nn::Module*> blocks() override { return lm->blocks(); }
+  void set_block_wrapper(nn::BlockWrapper w) override { lm->set_block_wrapper(std::move(w)); }
 
   /// The base weights from a Hugging Face directory. nf4: the blocks' Linear layers become 4-bit
   /// NF4 as they are read (QLoRA; the module must have been made under nn::DeferLinearWeights).

@@ -12,6 +12,7 @@
 
 #include <torch/torch.h>
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -95,6 +96,9 @@ std::vector<ParamGroup> weight_decay_groups(torch::nn::Module& module, double we
                                             bool decay_embeddings = false);
 
 /// Scales every gradient by min(1, max_norm / ||g||_2) over all of them together; returns ||g||_2.
-torch::Tensor clip_grad_norm(const std::vector<torch::Tensor>& grads, double max_norm);
+/// sum_over_ranks: the gradient is split over processes (fsdp) and ||g||^2 is the sum of this
+/// function applied to the local part's squared norm (every rank gets the same norm and factor).
+torch::Tensor clip_grad_norm(const std::vector<torch::Tensor>& grads, double max_norm,
+                             const std::function<double(double)>& sum_over_ranks = nullptr);
 
 }  // namespace volt

@@ -107,11 +107,14 @@ class Trainer {
   /// Rank 0: the process that logs, draws progress and writes the run directory.
   bool is_global_zero() const { return rank_ == 0; }
   torch::Device device() const { return device_; }
+  /// How the step is spread over processes (single, ddp, fsdp).
+  Strategy& strategy() const { return *strategy_; }
   bool should_stop = false;  // a callback may set it (early stopping)
   std::vector<std::shared_ptr<Callback>>& callbacks() { return callbacks_; }
   /// Logs extra metrics at the current step (what LearningRateMonitor uses).
   void log_metrics(const std::map<std::string, double>& metrics);
-  /// Writes a checkpoint directory (module's HF files + trainer_state.*) atomically.
+  /// Writes a checkpoint directory (module's HF files + trainer_state.*) atomically. Under a
+  /// sharding strategy (fsdp) every rank calls it and writes its shard (see save_sharded_checkpoint).
   void save_checkpoint(const std::string& dir);
   /// The resolved YAML config, written into the run directory (set by the CLI).
   void set_config_yaml(std::string yaml) { config_yaml_ = std::move(yaml); }
@@ -136,6 +139,13 @@ class Trainer {
   void setup(LightningModule& m);
   void run_validation(LightningModule& m);
   void load_checkpoint(LightningModule& m, const std::string& dir);
+  // trainer_state.json: the loop's counters, precision and callback state.
+  nlohmann::json trainer_state_json() const;
+  // fsdp: every rank writes shard-<r>-of-<n>.safetensors (its weights, optimizer state and RNG);
+  // rank 0 adds config, tokenizer, fsdp_index.json and trainer_state.json; one commit.
+  void save_sharded_checkpoint(const std::string& dir);
+  // The gradients' 2-norm (and clipping to max_norm > 0) over every rank's shards.
+  torch::Tensor clip_gradients(Optimizer& opt, double max_norm);
   void on_log(const std::string& name, const torch::Tensor& value, const LogOptions& options);
   void publish_step_metrics();
   void publish_train_epoch_metrics();
