@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "cli_helpers.h"
+#include "dist_helpers.h"
 #include "test_helpers.h"
 #include "test_util.h"
 #include "volt/core/csv_logger.h"
@@ -22,6 +23,8 @@ namespace {
 
 using test::ScopedTempDir;
 using namespace test::cli;
+using test::column;
+using test::on_ranks;
 
 dist::GetEnv getter(const std::map<std::string, std::string>& vars) {
   return [vars](const char* n) -> const char* {
@@ -54,28 +57,6 @@ TEST(Dist, EnvironmentFromTorchrunSlurmOrNothing) {
   EXPECT_NE(test::error_of([] { dist::env_from(getter({{"RANK", "x"}, {"WORLD_SIZE", "2"}})); })
                 .find("RANK='x' is not a non-negative integer"),
             std::string::npos);
-}
-
-// Runs fn(group) on `world` ranks, each a thread with its own Gloo group over loopback.
-void on_ranks(int64_t world, const std::function<void(dist::ProcessGroup&)>& fn) {
-  const int port = dist::free_port();
-  std::vector<std::thread> threads;
-  std::vector<std::string> errors(static_cast<size_t>(world));
-  for (int64_t r = 0; r < world; ++r) {
-    threads.emplace_back([&, r] {
-      try {
-        dist::DistEnv e;
-        e.rank = r, e.world_size = world, e.local_rank = r, e.local_world_size = world;
-        e.master_port = port, e.source = "torchrun";
-        auto g = dist::ProcessGroup::create(e, std::chrono::seconds(30));
-        fn(*g);
-      } catch (const std::exception& ex) {
-        errors[static_cast<size_t>(r)] = ex.what();
-      }
-    });
-  }
-  for (auto& t : threads) t.join();
-  for (int64_t r = 0; r < world; ++r) EXPECT_EQ(errors[static_cast<size_t>(r)], "") << "rank " << r;
 }
 
 TEST(Dist, GlooCollectivesOnThreeRanks) {
@@ -127,15 +108,6 @@ TEST(Dist, BucketedGradientsSumOverRanksWithUnusedParameters) {
     EXPECT_TRUE(torch::allclose(b.grad(), b.detach() * 2 * 2 * 2));            // 2b per pass, 2 passes, 2 ranks
     EXPECT_TRUE(torch::allclose(unused.grad(), torch::zeros({7})));
   });
-}
-
-// One metric of metrics.csv, the rows that have it, in step order.
-std::vector<double> column(const std::string& csv, const std::string& name) {
-  std::vector<double> out;
-  for (const auto& row : CSVLogger::read(csv)) {
-    if (auto it = row.find(name); it != row.end()) out.push_back(it->second);
-  }
-  return out;
 }
 
 // Two processes with 2 rows each against one process with 4: the same per-step train loss.
@@ -198,13 +170,16 @@ TEST(Dist, DdpResumeFromACheckpointEqualsAnUninterruptedRun) {
   EXPECT_EQ(test::read_text(run + "/metrics.csv"), straight);
 }
 
-TEST(Dist, KillingOneWorkerStopsTheGroupWithinTenSecondsNamingTheRank) {
+// One worker of a ddp or fsdp group SIGKILLed mid-training: the launcher stops the rest within
+// 10 s and exits 1 naming the rank.
+void kill_one_worker(const std::string& strategy) {
+  SCOPED_TRACE(strategy);
   ScopedTempDir dir;
   const std::string recipe = write_recipe(dir);
   const pid_t launcher = spawn_cli(dir, "launch --nproc-per-node 2 --grace 3 --master-port " +
                                             std::to_string(dist::free_port()) + " -- " + cli_path() +
                                             " fit --config " + recipe + " " + kShrink +
-                                            " --trainer.max_steps=1000000 --trainer.strategy=ddp"
+                                            " --trainer.max_steps=1000000 --trainer.strategy=" + strategy +
                                             " --trainer.val_check_interval=0 --data.batch_size=2",
                                    "launch");
   // Rank 1's pid, from the launcher's stderr, once training has started (metrics being written).
@@ -227,7 +202,12 @@ TEST(Dist, KillingOneWorkerStopsTheGroupWithinTenSecondsNamingTheRank) {
   EXPECT_EQ(code, 1) << err;
   EXPECT_LT(seconds, 10.0);
   EXPECT_CONTAINS(err, "worker rank 1 was killed by signal 9");
-  std::printf("group stopped %.2f s after rank 1 was killed\n", seconds);
+  std::printf("%s: group stopped %.2f s after rank 1 was killed\n", strategy.c_str(), seconds);
+}
+
+TEST(Dist, KillingOneWorkerStopsTheGroupWithinTenSecondsNamingTheRank) {
+  kill_one_worker("ddp");
+  kill_one_worker("fsdp");
 }
 
 }  // namespace

@@ -134,6 +134,7 @@ void FSDPStrategy::setup(LightningModule& m) {
     u.length = sharded() ? u.padded / n : u.total;
     u.begin = sharded() ? r * u.length : 0;
     u.full = torch::zeros({u.padded}, opts.requires_grad(false));
+    resident_ += static_cast<int64_t>(u.full.storage().nbytes());
     const auto shard_device = options_.cpu_offload ? torch::Device(torch::kCPU) : opts.device();
     for (size_t i = 0; i < u.params.size(); ++i) {
       auto& p = u.params[i];
@@ -158,6 +159,7 @@ void FSDPStrategy::setup(LightningModule& m) {
     u.fresh = true;
     release(u);
   }
+  peak_resident_ = resident_;  // what a step gathers is measured from here
   m.set_block_wrapper([this, alive = alive_](size_t index, const nn::BlockFn& run, const torch::Tensor& x) {
     VOLT_CHECK(*alive, "[fsdp] the module's weights are sharded and its FSDPStrategy is gone: save a checkpoint "
                "and consolidate it (volt convert) to use the model");
@@ -230,7 +232,10 @@ torch::Tensor FSDPStrategy::local_flat(const Unit& u) const {
 void FSDPStrategy::gather(Unit& u) {
   if (u.fresh) return;
   torch::NoGradGuard no_grad;
+  const auto before = static_cast<int64_t>(u.full.storage().nbytes());
   compat::resize_storage_bytes(u.full, static_cast<size_t>(u.padded) * u.full.element_size());
+  resident_ += static_cast<int64_t>(u.full.storage().nbytes()) - before;
+  peak_resident_ = std::max(peak_resident_, resident_);
   const auto local = local_flat(u);
   if (!sharded() || world_size() == 1) {
     u.full.narrow(0, 0, u.length).copy_(local);
@@ -243,6 +248,7 @@ void FSDPStrategy::gather(Unit& u) {
 
 void FSDPStrategy::release(Unit& u) {
   if (!sharded()) return;  // no_shard: every rank keeps the whole unit
+  resident_ -= static_cast<int64_t>(u.full.storage().nbytes());
   compat::resize_storage_bytes(u.full, 0);
   u.fresh = false;
 }
@@ -341,6 +347,7 @@ FsdpHeldBytes FSDPStrategy::held_bytes() const {
     }
     h.gathered += static_cast<int64_t>(u->full.storage().nbytes());
   }
+  h.peak_gathered = peak_resident_;
   return h;
 }
 

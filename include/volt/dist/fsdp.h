@@ -41,9 +41,10 @@ struct FsdpOptions {
 };
 
 /// What one rank holds, counted from its tensors: its shards, their gradients, and the gathered
-/// (full) weights resident right now (zero between steps under full_shard and shard_grad_op).
+/// (full) weights resident right now (zero between steps under full_shard and shard_grad_op) and
+/// at most since setup (after it: setup itself holds each unit whole for a moment).
 struct FsdpHeldBytes {
-  int64_t parameters = 0, gradients = 0, gathered = 0;
+  int64_t parameters = 0, gradients = 0, gathered = 0, peak_gathered = 0;
 };
 
 class FSDPStrategy : public Strategy {
@@ -92,6 +93,7 @@ class FSDPStrategy : public Strategy {
   Unit* root_ = nullptr;
   LightningModule* module_ = nullptr;
   std::vector<const void*> handed_out_;  // the segments optimizer_groups gave (check_optimizer)
+  int64_t resident_ = 0, peak_resident_ = 0;  // gathered bytes now / at most since setup
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);  // seen by the module's block wrapper
 };
 
