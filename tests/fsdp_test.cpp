@@ -134,6 +134,57 @@ TEST(Fsdp, ShardsHoldOneNthAndReduceToTheGlobalGradientAndConsolidateBitForBit) 
   }
 }
 
+// Loading a pretrained model into FSDP: each rank reads only its slices from the memory-mapped
+// files (GPT-2's transposed Conv1D weights included), and the shards are the file's weights bit
+// for bit.
+TEST(Fsdp, APretrainedModelLoadsOnlyEachRanksSliceFromTheMappedFiles) {
+  ModelConfig llama = ModelConfig::preset("llama-tiny");
+  llama.n_embd = 48, llama.n_inner = 100, llama.block_size = 16;
+  for (const ModelConfig& mc : {tiny_config(), llama}) {
+    SCOPED_TRACE(mc.model_type);
+    ScopedTempDir dir;
+    seed_everything(3);
+    CausalLM source(mc);
+    save_pretrained(*source, dir / "hf");
+    int64_t total = 0;
+    for (const auto& p : source->parameters()) total += static_cast<int64_t>(p.nbytes());
+    const int64_t world = 3;
+    std::vector<std::unique_ptr<LMModule>> modules;
+    for (int64_t r = 0; r < world; ++r) {
+      seed_everything(100 + static_cast<uint64_t>(r));  // random weights the files must replace
+      modules.push_back(std::make_unique<LMModule>(mc, AdamWOptions{}, nullptr, nullptr));
+    }
+    std::vector<int64_t> copied(world);
+    on_ranks(world, [&](dist::ProcessGroup& g) {
+      std::shared_ptr<dist::ProcessGroup> alias(&g, [](dist::ProcessGroup*) {});
+      auto reader = std::make_shared<PretrainedSliceReader>(dir / "hf", mc);
+      dist::FsdpOptions o;
+      o.init_slices = [reader](const std::string& name, c10::IntArrayRef shape, int64_t begin, int64_t count) {
+        return reader->read(name.substr(3), shape, begin, count, torch::kFloat32);
+      };
+      dist::FSDPStrategy fsdp(o, alias);
+      fsdp.setup(*modules[static_cast<size_t>(g.rank())]);
+      copied[static_cast<size_t>(g.rank())] = reader->bytes_copied();
+      io::save_safetensors(dir / shard_file_name(g.rank(), g.size()), fsdp.shard_state());
+      if (g.rank() == 0) io::write_json(dir / "fsdp_index.json", fsdp.shard_index());
+    });
+    int64_t sum = 0;
+    for (int64_t c : copied) {
+      EXPECT_LE(c, total / world + total / 20) << "a rank copied more than its third";
+      sum += c;
+    }
+    EXPECT_GE(sum, total);
+    const auto back = dist::consolidate_sharded_checkpoint(dir.path());
+    auto params = source->named_parameters();
+    ASSERT_EQ(back.size(), params.size());
+    for (const auto& [name, t] : back) {
+      const auto* p = params.find(name.substr(3));
+      ASSERT_NE(p, nullptr) << name;
+      EXPECT_TRUE(torch::equal(*p, t)) << name;
+    }
+  }
+}
+
 TEST(Fsdp, BadShardingAndTheOptimizerCheckSayWhatIsWrong) {
   EXPECT_CONTAINS(test::error_of([&] { dist::parse_sharding("zero3"); }), "not one of full_shard, shard_grad_op, no_shard");
   auto m = make_module();
@@ -242,6 +293,25 @@ TEST(Fsdp, ShardedResumeEqualsAnUninterruptedRunAndConvertConsolidates) {
     ASSERT_NE(p, nullptr) << name;
     EXPECT_TRUE(torch::equal(*p, t)) << name;
   }
+
+  // Fine-tuning the consolidated model under fsdp (each rank reads only its slices of it) trains
+  // as one process does.
+  std::string yaml = test::read_text(recipe);
+  const std::string preset = "  preset: babygpt-tiny\n";
+  yaml.replace(yaml.find(preset), preset.size(), "  from_pretrained: " + (dir / "hf") + "\n");
+  test::write_text(dir / "ft.yaml", yaml);
+  const std::string ft = "fit --config " + (dir / "ft.yaml") + " --trainer.seed=7 --model.dropout=0"
+                         " --trainer.max_steps=6 --trainer.val_check_interval=6 --trainer.enable_checkpointing=false";
+  auto ft1 = run_cli(dir, ft + " --data.batch_size=6 --trainer.default_root_dir=" + (dir / "ft1"));
+  ASSERT_EQ(ft1.code, 0) << ft1.err;
+  auto ft3 = run_cli(dir, ft + " --data.batch_size=2 --trainer.strategy=fsdp --trainer.devices=3"
+                               " --trainer.default_root_dir=" + (dir / "ft3"));
+  ASSERT_EQ(ft3.code, 0) << ft3.err;
+  const auto l1 = column(dir / "ft1/tiny-cli/metrics.csv", "train_loss");
+  const auto l3 = column(dir / "ft3/tiny-cli/metrics.csv", "train_loss");
+  ASSERT_EQ(l1.size(), 6u);
+  ASSERT_EQ(l3.size(), l1.size());
+  for (size_t i = 0; i < l1.size(); ++i) EXPECT_NEAR(l3[i], l1[i], 1e-5) << "step " << i + 1;
 }
 
 // Consolidation equals the one-process model bit for bit: at world size 1 FSDP computes exactly

@@ -97,7 +97,8 @@ void FSDPStrategy::setup(LightningModule& m) {
     all.push_back(p);
   }
   VOLT_CHECK(!all.empty(), "[fsdp] the module has no parameters");
-  if (group_ && world > 1) broadcast_module(*group_, m);  // every rank starts from rank 0's weights
+  // Every rank starts from rank 0's weights, unless each reads its own slices of a model's files.
+  if (group_ && world > 1 && !options_.init_slices) broadcast_module(*group_, m);
 
   // Units: each block's parameters, then whatever is left (the root).
   std::set<const void*> taken;
@@ -142,8 +143,16 @@ void FSDPStrategy::setup(LightningModule& m) {
       u.full.narrow(0, off, numel).copy_(p.detach().reshape({-1}));
       const int64_t lo = std::max(off, u.begin), hi = std::min(off + numel, u.begin + u.length);
       if (lo < hi) {
-        u.segments.push_back(u.full.slice(0, lo, hi).to(shard_device, /*non_blocking=*/false, /*copy=*/true)
-                                 .requires_grad_(true));
+        torch::Tensor values;
+        if (options_.init_slices) {
+          values = options_.init_slices(u.names[i], p.sizes(), lo - off, hi - lo);
+          VOLT_CHECK(values.numel() == hi - lo, "[fsdp] the weights' source gave ", values.numel(), " values of '",
+                     u.names[i], "', not ", hi - lo);
+          values = values.reshape({-1}).to(shard_device, opts.dtype().toScalarType(), false, /*copy=*/true);
+        } else {
+          values = u.full.slice(0, lo, hi).to(shard_device, /*non_blocking=*/false, /*copy=*/true);
+        }
+        u.segments.push_back(values.requires_grad_(true));
         u.seg_param.push_back(i);
         u.seg_begin.push_back(lo);
       }
@@ -156,7 +165,7 @@ void FSDPStrategy::setup(LightningModule& m) {
       }));
     }
     u.got.assign(u.params.size(), 0);
-    u.fresh = true;
+    u.fresh = !options_.init_slices;  // read from files: the gathered buffer is filled on first use
     release(u);
   }
   peak_resident_ = resident_;  // what a step gathers is measured from here

@@ -77,6 +77,28 @@ std::vector<HfEntry> hf_entries(const CausalLMImpl& model) {
   return out;
 }
 
+// Every weight file of a model memory-mapped, and where each tensor is, by its canonical
+// Hugging Face name. Both GPT-2 layouts are accepted: GPT2LMHeadModel ("transformer." prefix)
+// and GPT2Model (none).
+struct WeightFiles {
+  WeightFiles(const std::vector<std::string>& paths, bool gpt2) {
+    for (const auto& p : paths) files.push_back(std::make_unique<io::SafetensorsFile>(p));
+    for (size_t i = 0; i < files.size(); ++i) {
+      for (const auto& n : files[i]->names()) {
+        const bool prefixed = n.rfind("transformer.", 0) == 0 || n.rfind("lm_head.", 0) == 0;
+        const std::string canonical = gpt2 && !prefixed ? "transformer." + n : n;
+        VOLT_CHECK(!file_of.count(canonical), "[pretrained] tensor '", n, "' is in two files: ",
+                   file_of.count(canonical) ? file_of[canonical]->path() : "", " and ", paths[i]);
+        by_name[canonical] = n;
+        file_of[canonical] = files[i].get();
+      }
+    }
+  }
+  std::vector<std::unique_ptr<io::SafetensorsFile>> files;
+  std::map<std::string, std::string> by_name;                 // canonical hf name -> name in the file
+  std::map<std::string, const io::SafetensorsFile*> file_of;  // canonical name -> its file
+};
+
 }  // namespace
 
 std::vector<std::pair<std::string, torch::Tensor>> to_hf_state_dict(const CausalLMImpl& model) {
@@ -106,22 +128,9 @@ void load_hf_safetensors(CausalLMImpl& model, const std::vector<std::string>& pa
   const std::string path = paths.size() == 1 ? paths[0] : fs::path(paths[0]).parent_path().string();
   // Every file memory-mapped; a tensor is read (and converted to the parameter's dtype) when
   // copied, so a sharded 16-bit checkpoint never sits in memory whole.
-  std::vector<std::unique_ptr<io::SafetensorsFile>> files;
-  for (const auto& p : paths) files.push_back(std::make_unique<io::SafetensorsFile>(p));
-  // Accept both layouts: GPT2LMHeadModel ("transformer." prefix) and GPT2Model (none).
-  std::map<std::string, std::string> by_name;  // canonical hf name -> name in the file
-  std::map<std::string, const io::SafetensorsFile*> file_of;  // canonical name -> its file
-  const bool gpt2 = !model.config().is_llama_family();
-  for (size_t i = 0; i < files.size(); ++i) {
-    for (const auto& n : files[i]->names()) {
-      const bool prefixed = n.rfind("transformer.", 0) == 0 || n.rfind("lm_head.", 0) == 0;
-      const std::string canonical = gpt2 && !prefixed ? "transformer." + n : n;
-      VOLT_CHECK(!file_of.count(canonical), "[pretrained] tensor '", n, "' is in two files: ",
-                 file_of.count(canonical) ? file_of[canonical]->path() : "", " and ", paths[i]);
-      by_name[canonical] = n;
-      file_of[canonical] = files[i].get();
-    }
-  }
+  const WeightFiles weights(paths, !model.config().is_llama_family());
+  const auto& by_name = weights.by_name;
+  const auto& file_of = weights.file_of;
   // Linear weights made under nn::DeferLinearWeights: filled here one at a time (or handed to
   // on_deferred, which may quantize them), so the whole model is never materialised at once.
   std::map<const void*, std::pair<std::string, nn::LinearImpl*>> deferred;
@@ -211,6 +220,46 @@ void load_named_parameters(CausalLMImpl& model, const std::vector<std::pair<std:
   for (const auto& kv : params) {
     VOLT_CHECK(filled.count(kv.key()), "[pretrained] ", source, ": no tensor for parameter '", prefix, kv.key(), "'");
   }
+}
+
+struct PretrainedSliceReader::Files : WeightFiles {
+  using WeightFiles::WeightFiles;
+};
+
+PretrainedSliceReader::PretrainedSliceReader(const std::string& dir, const ModelConfig& config)
+    : files_(std::make_unique<Files>(pretrained_weight_files(dir), !config.is_llama_family())), config_(config) {}
+
+PretrainedSliceReader::~PretrainedSliceReader() = default;
+
+torch::Tensor PretrainedSliceReader::read(const std::string& name, c10::IntArrayRef shape, int64_t begin,
+                                          int64_t count, torch::Dtype dtype) {
+  const std::string hf = hf_parameter_name(config_, name);
+  auto it = files_->by_name.find(hf);
+  VOLT_CHECK(it != files_->by_name.end(), "[pretrained] ", files_->files.front()->path(), ": missing tensor '", hf, "'");
+  const io::SafetensorsFile& file = *files_->file_of.at(hf);
+  std::vector<int64_t> want = shape.vec();
+  const bool conv1d = is_conv1d_weight(hf);
+  if (conv1d) std::swap(want[0], want[1]);
+  VOLT_CHECK(file.info(it->second).shape == want, "[pretrained] ", file.path(), ": tensor '", it->second,
+             "' has shape ", c10::IntArrayRef(file.info(it->second).shape), ", the model expects ", c10::IntArrayRef(want));
+  int64_t numel = 1;
+  for (auto d : shape) numel *= d;
+  VOLT_CHECK(begin >= 0 && count >= 0 && begin + count <= numel, "[pretrained] ", name, ": elements [", begin, ", ",
+             begin + count, ") of ", numel);
+  const auto v = file.view(it->second);  // zero-copy over the mapped file
+  torch::Tensor out;
+  if (!conv1d) {
+    out = v.reshape({-1}).narrow(0, begin, count).to(dtype, /*non_blocking=*/false, /*copy=*/true);
+  } else {
+    // Stored (in, out), wanted (out, in) row-major: the rows of ours that the range touches are
+    // columns of the file's; only those are copied.
+    const int64_t cols = shape[1], r0 = begin / cols, r1 = (begin + count + cols - 1) / cols;
+    const auto rows = v.narrow(1, r0, r1 - r0).t().to(dtype, false, true).contiguous().reshape({-1});
+    out = rows.narrow(0, begin - r0 * cols, count).clone();
+    bytes_ += static_cast<int64_t>(rows.nbytes() - out.nbytes());  // the partial rows' extra
+  }
+  bytes_ += static_cast<int64_t>(out.nbytes());
+  return out;
 }
 
 void save_model_config(const ModelConfig& config, const std::string& dir) {

@@ -224,7 +224,19 @@ Recipe build_recipe(Config& config, const std::string& tokenizer_dir) {
     nn::DeferLinearWeights defer(peft_type == "qlora");
     r.module = std::make_shared<LMModule>(mc, adamw, scheduler, r.tokenizer);
   }
-  if (!pretrained.empty()) r.module->load_base_weights(pretrained, peft_type == "qlora");
+  if (fsdp && !pretrained.empty()) {
+    // fsdp: each rank reads only its slices of the pretrained weights, from the mapped files.
+    VOLT_CHECK(peft_type.empty(), "[config] trainer.strategy fsdp with model.peft (", peft_type, "): fsdp shards "
+               "trainable parameters only in this version; use ddp or one process for LoRA / QLoRA");
+    auto reader = std::make_shared<PretrainedSliceReader>(pretrained, mc);
+    fo.init_slices = [reader](const std::string& name, c10::IntArrayRef shape, int64_t begin, int64_t count) {
+      VOLT_CHECK(name.rfind("lm.", 0) == 0, "[fsdp] parameter '", name, "' is not the language model's");
+      return reader->read(name.substr(3), shape, begin, count, torch::kFloat32);
+    };
+    r.trainer.strategy_plugin(std::make_shared<dist::FSDPStrategy>(fo));
+  } else if (!pretrained.empty()) {
+    r.module->load_base_weights(pretrained, peft_type == "qlora");
+  }
   if (!peft_type.empty()) r.module->enable_lora(lora);
   r.module->lm->set_activation_checkpointing(activation_checkpointing);
   return r;

@@ -19,6 +19,7 @@
 // batch. cpu_offload keeps the shards, their gradients and the optimizer state in CPU memory.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <utility>
@@ -38,6 +39,12 @@ std::string sharding_name(Sharding s);
 struct FsdpOptions {
   Sharding sharding = Sharding::kFullShard;
   bool cpu_offload = false;
+  /// Where the weights come from. Null: the module's, as rank 0 has them (broadcast at setup).
+  /// Else each rank reads only the elements of its shard: init_slices(name, shape, begin, count)
+  /// gives elements [begin, begin + count) of parameter `name` (the module's name) flattened (a
+  /// pretrained model's memory-mapped files: models/pretrained.h's PretrainedSliceReader).
+  std::function<torch::Tensor(const std::string& name, c10::IntArrayRef shape, int64_t begin, int64_t count)>
+      init_slices;
 };
 
 /// What one rank holds, counted from its tensors: its shards, their gradients, and the gathered

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <functional>
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
@@ -47,6 +48,28 @@ ModelConfig load_model_config(const std::string& dir);
 /// `source`).
 void load_named_parameters(CausalLMImpl& model, const std::vector<std::pair<std::string, torch::Tensor>>& tensors,
                            const std::string& prefix, const std::string& source);
+/// Reads parts of a Hugging Face directory's weights straight from its memory-mapped safetensors
+/// files, by volt parameter name and in volt's layout: what each FSDP rank uses to load only its
+/// slice of a model (dist/fsdp.h).
+class PretrainedSliceReader {
+ public:
+  PretrainedSliceReader(const std::string& dir, const ModelConfig& config);
+  ~PretrainedSliceReader();
+  /// Elements [begin, begin + count) of parameter `name` (volt's name within the CausalLM, e.g.
+  /// "h.0.attn.c_attn.weight"; its shape as volt has it), flattened in volt's layout, as dtype.
+  /// GPT-2's Conv1D weights are stored transposed: their rows that the range touches are copied.
+  torch::Tensor read(const std::string& name, c10::IntArrayRef shape, int64_t begin, int64_t count,
+                     torch::Dtype dtype);
+  /// Bytes copied out of the files so far.
+  int64_t bytes_copied() const { return bytes_; }
+
+ private:
+  struct Files;
+  std::unique_ptr<Files> files_;
+  ModelConfig config_;
+  int64_t bytes_ = 0;
+};
+
 /// Writes dir/config.json (dir created if needed).
 void save_model_config(const ModelConfig& config, const std::string& dir);
 
