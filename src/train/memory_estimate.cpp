@@ -98,6 +98,15 @@ int64_t lora_parameters(const ModelConfig& cfg, int64_t rank, const std::vector<
   return n * cfg.n_layer;
 }
 
+// The parameters outside the blocks: embeddings (and GPT-2's positions), the final norm, an
+// untied head. FSDP's root unit.
+static int64_t root_parameters(const ModelConfig& c) {
+  const int64_t embed = c.vocab_size * c.n_embd;
+  const int64_t positions = c.is_llama_family() ? 0 : c.block_size * c.n_embd;
+  const int64_t norm = c.is_llama_family() || !c.bias ? c.n_embd : 2 * c.n_embd;
+  return embed + positions + norm + (c.tie_word_embeddings ? 0 : embed);
+}
+
 MemoryEstimate estimate_memory(const MemoryPlan& p) {
   const auto& c = p.model;
   c.validate();
@@ -149,16 +158,17 @@ MemoryEstimate estimate_memory(const MemoryPlan& p) {
   }
   if (p.strategy == "fsdp" && p.world_size > 1) {
     // Each rank holds 1/N of every flat parameter, its gradient and its optimizer state, and
-    // gathers one block's full weights (and their gradient) around that block's compute.
+    // gathers full weights in their own dtype (dist/fsdp.h): the root unit (embeddings, final
+    // norm, head) for the whole step and one block at a time around its compute, and the same
+    // units' full gradients until they are reduce-scattered.
     const double n = static_cast<double>(p.world_size);
-    int64_t block = 0;
-    for (const auto& l : block_linears(c)) block += l.in * l.out;
-    const double gathered = static_cast<double>(block) * (half_weights || pr != "32-true" ? 2.0 : 4.0);
+    const int64_t per_block = (base - root_parameters(c)) / c.n_layer;
+    const double gathered = static_cast<double>(root_parameters(c) + per_block) * wb;
     weights = weights / n + gathered;
     grads = grads / n + (p.lora_rank > 0 ? 0 : gathered);
     optim /= n;
     e.notes.push_back("fsdp: 1/" + std::to_string(p.world_size) + " of weights, gradients and optimizer state a "
-                      "rank, plus one block's gathered weights and gradients");
+                      "rank, plus the gathered root unit (embeddings, head) and one block, weights and gradients");
   } else if (p.strategy == "ddp" && p.world_size > 1) {
     e.notes.push_back("ddp: every rank holds the whole model, its gradients and optimizer state");
   }
