@@ -166,7 +166,8 @@ bool held_bytes_table(const std::string& model) {
   std::printf("   params + grads + AdamW per rank: the largest rank's, counted from its tensors; x N: that times N\n"
               "   over the one-process sum (1.000 = exactly 1/N). gathered: the most full weights a rank held at\n"
               "   once during the step (the root unit plus a block). volt memory: its prediction of weights +\n"
-              "   gradients + optimizer, which counts one gathered block's weights and gradients on top of 1/N.\n");
+              "   gradients + optimizer in the step, which adds the gathered root unit and one block, weights and\n"
+              "   gradients, to 1/N.\n");
   return ok;
 }
 
