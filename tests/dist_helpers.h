@@ -1,5 +1,6 @@
 // Helpers of the distributed tests: several ranks as threads of one process, each with its own
-// Gloo group over loopback, and a column of a metrics.csv.
+// Gloo group over loopback; a column of a metrics.csv, two runs' losses compared step by step; a
+// run resumed from its step-4 checkpoint against the same run straight.
 #pragma once
 
 #include <gtest/gtest.h>
@@ -9,6 +10,8 @@
 #include <thread>
 #include <vector>
 
+#include "cli_helpers.h"
+#include "test_util.h"
 #include "volt/core/csv_logger.h"
 #include "volt/dist/launch.h"
 #include "volt/dist/process_group.h"
@@ -44,6 +47,31 @@ inline std::vector<double> column(const std::string& csv, const std::string& nam
     if (auto it = row.find(name); it != row.end()) out.push_back(it->second);
   }
   return out;
+}
+
+// The train_loss of two runs (their metrics.csv), step by step: `steps` rows each, equal to tol.
+inline void expect_same_train_loss(const std::string& reference_csv, const std::string& csv, size_t steps,
+                                   double tol = 1e-5) {
+  const auto ref = column(reference_csv, "train_loss");
+  const auto got = column(csv, "train_loss");
+  ASSERT_EQ(ref.size(), steps) << reference_csv;
+  ASSERT_EQ(got.size(), steps) << csv;
+  for (size_t i = 0; i < steps; ++i) EXPECT_NEAR(got[i], ref[i], tol) << "step " << i + 1;
+}
+
+// `volt ARGS` (writing runs/tiny-cli with a checkpoint at step 4), then the same resumed from
+// that checkpoint: metrics.csv must come out byte-identical. Returns the run directory.
+inline std::string expect_resume_equals_straight(const ScopedTempDir& dir, const std::string& args) {
+  auto full = cli::run_cli(dir, args);
+  EXPECT_EQ(full.code, 0) << full.err;
+  const std::string run = dir / "runs/tiny-cli";
+  const auto straight = read_text(run + "/metrics.csv");
+  EXPECT_TRUE(std::filesystem::exists(run + "/checkpoints/step-000004"));
+  auto resumed = cli::run_cli(dir, args + " --ckpt_path " + run + "/checkpoints/step-000004");
+  EXPECT_EQ(resumed.code, 0) << resumed.err;
+  EXPECT_CONTAINS(resumed.out, "Resumed from");
+  EXPECT_EQ(read_text(run + "/metrics.csv"), straight);
+  return run;
 }
 
 }  // namespace volt::test

@@ -159,15 +159,7 @@ TEST(Dist, DdpResumeFromACheckpointEqualsAnUninterruptedRun) {
                            " --trainer.max_steps=8 --trainer.val_check_interval=4"
                            " --trainer.checkpoint.every_n_train_steps=4 --trainer.checkpoint.monitor=none"
                            " --trainer.checkpoint.save_top_k=3";
-  auto full = run_cli(dir, args);
-  ASSERT_EQ(full.code, 0) << full.err;
-  const std::string run = dir / "runs/tiny-cli";
-  const auto straight = test::read_text(run + "/metrics.csv");
-  ASSERT_TRUE(fs::exists(run + "/checkpoints/step-000004"));
-  auto resumed = run_cli(dir, args + " --ckpt_path " + run + "/checkpoints/step-000004");
-  ASSERT_EQ(resumed.code, 0) << resumed.err;
-  EXPECT_CONTAINS(resumed.out, "Resumed from");
-  EXPECT_EQ(test::read_text(run + "/metrics.csv"), straight);
+  test::expect_resume_equals_straight(dir, args);
 }
 
 // One worker of a ddp or fsdp group SIGKILLed mid-training: the launcher stops the rest within

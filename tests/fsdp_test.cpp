@@ -240,10 +240,7 @@ TEST(Fsdp, TwoAndThreeProcessesMatchOneProcessWithTheGlobalBatch) {
                                 std::to_string(cases[c].devices) + " --trainer.default_root_dir=" + root);
     ASSERT_EQ(run.code, 0) << run.err;
     EXPECT_CONTAINS(run.out, "fsdp over " + std::to_string(cases[c].devices) + " processes");
-    const auto ref = column(dir / (cases[c].reference + "/tiny-cli/metrics.csv"), "train_loss");
-    const auto got = column(root + "/tiny-cli/metrics.csv", "train_loss");
-    ASSERT_EQ(got.size(), ref.size());
-    for (size_t i = 0; i < ref.size(); ++i) EXPECT_NEAR(got[i], ref[i], 1e-5) << "step " << i + 1;
+    test::expect_same_train_loss(dir / (cases[c].reference + "/tiny-cli/metrics.csv"), root + "/tiny-cli/metrics.csv", 20);
     const auto vr = column(dir / (cases[c].reference + "/tiny-cli/metrics.csv"), "val_loss");
     const auto vg = column(root + "/tiny-cli/metrics.csv", "val_loss");
     ASSERT_EQ(vg.size(), 1u);
@@ -263,18 +260,11 @@ TEST(Fsdp, ShardedResumeEqualsAnUninterruptedRunAndConvertConsolidates) {
                            " --trainer.max_steps=8 --trainer.val_check_interval=4"
                            " --trainer.checkpoint.every_n_train_steps=4 --trainer.checkpoint.monitor=none"
                            " --trainer.checkpoint.save_top_k=3";
-  auto full = run_cli(dir, args);
-  ASSERT_EQ(full.code, 0) << full.err;
-  const std::string run = dir / "runs/tiny-cli";
+  const std::string run = test::expect_resume_equals_straight(dir, args);
   const std::string step4 = run + "/checkpoints/step-000004";
-  const auto straight = test::read_text(run + "/metrics.csv");
   for (int r = 0; r < 3; ++r) EXPECT_TRUE(fs::exists(step4 + "/" + shard_file_name(r, 3)));
   EXPECT_TRUE(fs::exists(step4 + "/fsdp_index.json"));
   EXPECT_FALSE(fs::exists(step4 + "/model.safetensors"));  // no rank ever holds the whole model
-  auto resumed = run_cli(dir, args + " --ckpt_path " + step4);
-  ASSERT_EQ(resumed.code, 0) << resumed.err;
-  EXPECT_CONTAINS(resumed.out, "Resumed from");
-  EXPECT_EQ(test::read_text(run + "/metrics.csv"), straight);
 
   auto two = run_cli(dir, args + " --trainer.devices=2 --ckpt_path " + step4);
   EXPECT_NE(two.code, 0);
@@ -307,11 +297,7 @@ TEST(Fsdp, ShardedResumeEqualsAnUninterruptedRunAndConvertConsolidates) {
   auto ft3 = run_cli(dir, ft + " --data.batch_size=2 --trainer.strategy=fsdp --trainer.devices=3"
                                " --trainer.default_root_dir=" + (dir / "ft3"));
   ASSERT_EQ(ft3.code, 0) << ft3.err;
-  const auto l1 = column(dir / "ft1/tiny-cli/metrics.csv", "train_loss");
-  const auto l3 = column(dir / "ft3/tiny-cli/metrics.csv", "train_loss");
-  ASSERT_EQ(l1.size(), 6u);
-  ASSERT_EQ(l3.size(), l1.size());
-  for (size_t i = 0; i < l1.size(); ++i) EXPECT_NEAR(l3[i], l1[i], 1e-5) << "step " << i + 1;
+  test::expect_same_train_loss(dir / "ft1/tiny-cli/metrics.csv", dir / "ft3/tiny-cli/metrics.csv", 6);
 }
 
 // Consolidation equals the one-process model bit for bit: at world size 1 FSDP computes exactly
