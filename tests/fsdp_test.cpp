@@ -14,12 +14,14 @@
 #include "test_helpers.h"
 #include "test_util.h"
 #include "volt/core/seed.h"
+#include "volt/data/text_datamodule.h"
 #include "volt/dist/fsdp.h"
 #include "volt/dist/rank_slice.h"
 #include "volt/io/files.h"
 #include "volt/io/safetensors.h"
 #include "volt/models/pretrained.h"
 #include "volt/train/lm_module.h"
+#include "volt/train/trainer.h"
 
 namespace volt {
 namespace {
@@ -183,6 +185,38 @@ TEST(Fsdp, APretrainedModelLoadsOnlyEachRanksSliceFromTheMappedFiles) {
       EXPECT_TRUE(torch::equal(*p, t)) << name;
     }
   }
+}
+
+// After fit the module is whole again (teardown gathers the trained weights back), usable without
+// the strategy: at world size 1 its logits equal those of the same run without FSDP, bit for bit.
+TEST(Fsdp, AfterFitTheModuleIsWholeAndUsableOnItsOwn) {
+  TextDataOptions o;
+  o.path = volt_test_data("corpora/tinyshakespeare/input.txt");
+  o.block_size = 16, o.batch_size = 4, o.val_batches = 2, o.train_batches_per_epoch = 6;
+  auto data = std::make_shared<TextDataModule>(o);
+  data->prepare_data();
+  data->setup("fit");
+  ModelConfig mc = tiny_config();
+  mc.vocab_size = data->tokenizer()->vocab_size();
+  ScopedTempDir dir;
+  auto fit = [&](std::shared_ptr<Strategy> strategy) {
+    seed_everything(21);
+    auto m = std::make_unique<LMModule>(mc, AdamWOptions{}, nullptr, data->tokenizer());
+    auto opts = test::quiet_options(dir.path());
+    opts.max_steps(5).val_check_interval(0).limit_val_batches(0.0).strategy_plugin(strategy);
+    Trainer(opts).fit(*m, *data);
+    return m;
+  };
+  auto plain = fit(nullptr);
+  std::unique_ptr<LMModule> sharded;
+  {
+    auto fsdp = std::make_shared<dist::FSDPStrategy>();
+    sharded = fit(fsdp);
+    EXPECT_EQ(fsdp->held_bytes().gathered, fsdp->held_bytes().parameters);  // one rank: all of it, gathered
+  }  // the strategy is gone; the module goes on
+  const auto x = torch::randint(mc.vocab_size, {2, 16}, torch::kLong);
+  torch::NoGradGuard no_grad;
+  EXPECT_TRUE(torch::equal(sharded->lm(x), plain->lm(x)));
 }
 
 TEST(Fsdp, BadShardingAndTheOptimizerCheckSayWhatIsWrong) {

@@ -71,12 +71,17 @@ struct LossLog : volt::Callback {
                           int64_t) override {
     losses.push_back(t.callback_metrics().at("train_loss"));
   }
+  // Sees the trainer at the end of training, while the strategy still holds its shards.
+  std::function<void(volt::Trainer&)> at_end;
+  void on_train_end(volt::Trainer& t, volt::LightningModule&) override {
+    if (at_end) at_end(t);
+  }
 };
 
 // BabyGPT-tiny on Tiny Shakespeare (characters), `rows` rows a step in all; with a strategy, each
 // of its ranks takes its share. Returns the per-step losses.
 // model: a preset name ("babygpt-tiny"; for "gpt2" the vocabulary stays 50257, of which the
-// characters use 65). After fit, `probe` (if given) sees the trainer before it goes.
+// characters use 65). `probe` (if given) sees the trainer when training ends.
 std::vector<double> train(int64_t steps, int64_t rows, std::shared_ptr<volt::Strategy> strategy,
                           const std::string& run_dir, const std::string& model = "babygpt-tiny",
                           const std::function<void(volt::Trainer&)>& probe = nullptr) {
@@ -109,8 +114,8 @@ std::vector<double> train(int64_t steps, int64_t rows, std::shared_ptr<volt::Str
                             .default_root_dir(run_dir)
                             .strategy_plugin(strategy),
                         {log});
+  if (probe) log->at_end = probe;
   trainer.fit(lm, *dm);
-  if (probe) probe(trainer);
   return log->losses;
 }
 

@@ -160,8 +160,9 @@ void FSDPStrategy::setup(LightningModule& m) {
       p.set_data(u.full.narrow(0, off, numel).view(p.sizes()));
       u.accumulators.push_back(torch::autograd::impl::grad_accumulator(p));
       Unit* up_raw = &u;
-      u.accumulators.back()->add_post_hook(std::make_unique<AfterAccumulate>([this, up_raw, i] {
-        on_gradient_ready(*up_raw, i);
+      // The hook outlives nothing it should not: it checks the strategy is still there.
+      u.accumulators.back()->add_post_hook(std::make_unique<AfterAccumulate>([this, up_raw, i, alive = alive_] {
+        if (*alive && active_) on_gradient_ready(*up_raw, i);
       }));
     }
     u.got.assign(u.params.size(), 0);
@@ -224,6 +225,13 @@ std::vector<double> FSDPStrategy::sum_over_ranks(std::vector<double> values) {
   auto t = torch::tensor(values, torch::kFloat64);
   group_->all_reduce_sum(t);
   return std::vector<double>(t.data_ptr<double>(), t.data_ptr<double>() + t.numel());
+}
+
+void FSDPStrategy::teardown(LightningModule& m) {
+  if (!active_) return;
+  for (auto& u : units_) gather(*u);
+  active_ = false;
+  m.set_block_wrapper(nullptr);
 }
 
 void FSDPStrategy::barrier() {

@@ -548,6 +548,7 @@ void Trainer::fit(LightningModule& m, LightningDataModule& data, const std::stri
   }
   each_callback([&](Callback& c) { c.on_train_end(*this, m); });
   each_callback([&](Callback& c) { c.on_fit_end(*this, m); });
+  strategy_->teardown(m);  // fsdp: the trained weights gathered back into the module
   if (csv_) {
     csv_->flush();
     write_report();

@@ -73,6 +73,9 @@ class FSDPStrategy : public Strategy {
   void begin_eval() override;
   void end_eval() override;
   void barrier() override;
+  /// Gathers every unit back for good: the module holds the trained weights, whole, as if it had
+  /// never been sharded (no more gathering, freeing or reducing); the optimizer's shards stay.
+  void teardown(LightningModule& m) override;
   bool shards_parameters() const override { return true; }
   std::vector<std::pair<std::string, torch::Tensor>> shard_state() const override;
   void load_shard_state(const std::map<std::string, torch::Tensor>& shards) override;
@@ -100,6 +103,7 @@ class FSDPStrategy : public Strategy {
   Unit* root_ = nullptr;
   LightningModule* module_ = nullptr;
   std::vector<const void*> handed_out_;  // the segments optimizer_groups gave (check_optimizer)
+  bool active_ = true;  // false after teardown: the hooks left on the module do nothing
   int64_t resident_ = 0, peak_resident_ = 0;  // gathered bytes now / at most since setup
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);  // seen by the module's block wrapper
 };

@@ -9,6 +9,7 @@
 //   finish_gradients()              after the step's backward passes: gradients are final
 //   begin_eval() / end_eval()       around validation's forward passes
 //   sum_over_ranks(values)          metrics, the step's loss and its units, summed over ranks
+//   teardown(module)                the end of fit: the module whole again
 // A strategy that shards parameters (shards_parameters(): fsdp) also has every rank run every
 // forward in lockstep, gradient norms and finiteness reduced over ranks, and checkpoints written
 // by every rank (shard_state / load_shard_state / shard_index).
@@ -51,6 +52,9 @@ class Strategy {
   virtual void begin_eval() {}
   virtual void end_eval() {}
   virtual void barrier() {}
+  /// At the end of fit: leaves the module whole and usable on its own (fsdp gathers its weights
+  /// back; every rank calls it).
+  virtual void teardown(LightningModule&) {}
 
   virtual bool shards_parameters() const { return false; }
   /// This rank's part of the weights (sharded checkpoints; the optimizer state is saved apart).
