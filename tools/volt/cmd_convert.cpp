@@ -23,7 +23,7 @@ Action add_convert(CLI::App& app) {
     double max_shard_gb = 5.0;
   };
   auto a = std::make_shared<Args>();
-  app.add_option("--in", a->in, "a volt checkpoint or Hugging Face model directory")->required();
+  app.add_option("--in", a->in, "a volt checkpoint (an fsdp run's sharded one is consolidated) or Hugging Face model directory")->required();
   app.add_option("--out", a->out, "the Hugging Face directory to write")->required();
   app.add_option("--dtype", a->dtype, "weights' dtype in the output")
       ->capture_default_str()->check(CLI::IsMember({"float32", "bfloat16", "float16"}));
