@@ -350,6 +350,11 @@ TEST(Fsdp, WorldSizeOneConsolidatesToTheOneProcessModelBitForBit) {
   ASSERT_EQ(fsdp.code, 0) << fsdp.err;
   auto conv = run_cli(dir, "convert --in " + (dir / "fsdp/tiny-cli/checkpoints/last") + " --out " + (dir / "hf"));
   ASSERT_EQ(conv.code, 0) << conv.err;
+  // A one-process checkpoint cannot resume an fsdp run (its optimizer state is not sharded).
+  auto mixed = run_cli(dir, args + " --trainer.strategy=fsdp --trainer.max_steps=9 --ckpt_path " +
+                                (dir / "plain/tiny-cli/checkpoints/last"));
+  EXPECT_NE(mixed.code, 0);
+  EXPECT_CONTAINS(mixed.err, "is a full checkpoint; under strategy fsdp a run resumes only from its own sharded checkpoints");
   io::SafetensorsFile a(dir / "plain/tiny-cli/checkpoints/last/model.safetensors");
   io::SafetensorsFile b(dir / "hf/model.safetensors");
   ASSERT_EQ(a.names(), b.names());

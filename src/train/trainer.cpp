@@ -734,8 +734,8 @@ void Trainer::load_checkpoint(LightningModule& m, const std::string& path) {
                "convert and start from model.from_pretrained)");
     tensor_file = (fs::path(dir) / shard_file_name(rank_, world_)).string();
   } else {
-    VOLT_CHECK(!strategy_->shards_parameters(), "[checkpoint] ", dir, " is a full checkpoint; a ",
-               strategy_->name(), " run resumes only from its own sharded checkpoints (start from its weights "
+    VOLT_CHECK(!strategy_->shards_parameters(), "[checkpoint] ", dir, " is a full checkpoint; under strategy ",
+               strategy_->name(), " a run resumes only from its own sharded checkpoints (start from its weights "
                "with model.from_pretrained instead)");
     m.load_pretrained_weights(dir);
   }
