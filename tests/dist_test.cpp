@@ -195,6 +195,7 @@ void kill_one_worker(const std::string& strategy) {
   EXPECT_LT(seconds, 10.0);
   EXPECT_CONTAINS(err, "worker rank 1 was killed by signal 9");
   std::printf("%s: group stopped %.2f s after rank 1 was killed\n", strategy.c_str(), seconds);
+  std::fflush(stdout);  // before the next fork copies the buffer
 }
 
 TEST(Dist, KillingOneWorkerStopsTheGroupWithinTenSecondsNamingTheRank) {
