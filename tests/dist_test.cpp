@@ -198,6 +198,39 @@ void kill_one_worker(const std::string& strategy) {
   std::fflush(stdout);  // before the next fork copies the buffer
 }
 
+// SIGTERM to the launcher reaches every rank, perhaps a step apart; the ranks agree on it with the
+// step's loss and all stop after the same step, writing one sharded checkpoint that resumes.
+TEST(Dist, SigtermStopsEveryFsdpRankAfterTheSameStepWithOneCheckpoint) {
+  ScopedTempDir dir;
+  const std::string recipe = write_recipe(dir);
+  const std::string fit = " fit --config " + recipe + " " + kShrink +
+                          " --trainer.val_check_interval=0 --data.batch_size=2 --trainer.strategy=fsdp";
+  const pid_t launcher = spawn_cli(dir, "launch --nproc-per-node 2 --master-port " + std::to_string(dist::free_port()) +
+                                            " -- " + cli_path() + fit + " --trainer.max_steps=1000000", "launch");
+  for (int i = 0; i < 600 && !fs::exists(dir / "runs/tiny-cli/metrics.csv"); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  ::kill(launcher, SIGTERM);
+  EXPECT_EQ(wait_cli(launcher), 128 + SIGTERM);
+  const auto err = test::read_text(dir / "launch.stderr");
+  // Both ranks report the same step.
+  std::vector<std::string> steps;
+  for (size_t at = err.find("stopped after step "); at != std::string::npos; at = err.find("stopped after step ", at + 1)) {
+    steps.push_back(err.substr(at + 19, err.find(';', at) - at - 19));
+  }
+  ASSERT_EQ(steps.size(), 2u) << err;
+  EXPECT_EQ(steps[0], steps[1]);
+  const std::string last = dir / "runs/tiny-cli/checkpoints/last";
+  EXPECT_TRUE(fs::exists(last + "/fsdp_index.json"));
+  EXPECT_TRUE(fs::exists(last + "/shard-00001-of-00002.safetensors"));
+  auto resumed = run_cli(dir, "launch --nproc-per-node 2 --master-port " + std::to_string(dist::free_port()) + " -- " +
+                                  cli_path() + fit + " --trainer.max_steps=" + std::to_string(std::stoll(steps[0]) + 2) +
+                                  " --ckpt_path " + last);
+  ASSERT_EQ(resumed.code, 0) << resumed.err;
+  EXPECT_CONTAINS(resumed.out, "Resumed from");
+}
+
 TEST(Dist, KillingOneWorkerStopsTheGroupWithinTenSecondsNamingTheRank) {
   kill_one_worker("ddp");
   kill_one_worker("fsdp");

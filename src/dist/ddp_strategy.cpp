@@ -4,13 +4,12 @@
 
 #include "volt/core/check.h"
 
-#include "volt/dist/rank_slice.h"
 #include "volt/train/lightning_module.h"
 
 namespace volt::dist {
 
 DDPStrategy::DDPStrategy(std::shared_ptr<ProcessGroup> group, int64_t bucket_bytes)
-    : group_(group ? std::move(group) : default_group()), bucket_bytes_(bucket_bytes) {}
+    : DataParallelStrategy(std::move(group)), bucket_bytes_(bucket_bytes) {}
 
 void DDPStrategy::setup(LightningModule& m) {
   if (!group_) return;
@@ -25,18 +24,6 @@ void DDPStrategy::setup(LightningModule& m) {
     if (p.requires_grad() && seen.insert(p.unsafeGetTensorImpl()).second) trainable.push_back(p);
   }
   reducer_ = std::make_unique<GradientReducer>(group_, trainable, bucket_bytes_);
-}
-
-std::shared_ptr<DataLoader> DDPStrategy::wrap_train_loader(std::shared_ptr<DataLoader> loader) {
-  if (!group_) return loader;
-  return std::make_shared<RankSliceLoader>(std::move(loader), group_->rank(), group_->size());
-}
-
-std::vector<double> DDPStrategy::sum_over_ranks(std::vector<double> values) {
-  if (!group_ || values.empty()) return values;
-  auto t = torch::tensor(values, torch::kFloat64);
-  group_->all_reduce_sum(t);
-  return std::vector<double>(t.data_ptr<double>(), t.data_ptr<double>() + t.numel());
 }
 
 void DDPStrategy::before_backward(bool last) {

@@ -11,7 +11,6 @@
 #include "volt/core/check.h"
 #include "volt/core/compat.h"
 #include "volt/dist/ddp.h"
-#include "volt/dist/rank_slice.h"
 #include "volt/io/files.h"
 #include "volt/io/safetensors.h"
 #include "volt/train/lightning_module.h"
@@ -74,7 +73,7 @@ torch::Dtype reduce_dtype(torch::Dtype d) { return d == torch::kFloat64 ? d : to
 }  // namespace
 
 FSDPStrategy::FSDPStrategy(FsdpOptions options, std::shared_ptr<ProcessGroup> group)
-    : options_(options), group_(group ? std::move(group) : default_group()) {}
+    : DataParallelStrategy(std::move(group)), options_(options) {}
 
 // The module may outlive the strategy (or die first: no call into it here); its wrapper then
 // refuses to run, since its weights are shards only the strategy can put together.
@@ -98,7 +97,7 @@ void FSDPStrategy::setup(LightningModule& m) {
   }
   VOLT_CHECK(!all.empty(), "[fsdp] the module has no parameters");
   // Every rank starts from rank 0's weights, unless each reads its own slices of a model's files.
-  if (group_ && world > 1 && !options_.init_slices) broadcast_module(*group_, m);
+  if (distributed() && !options_.init_slices) broadcast_module(*group_, m);
 
   // Units: each block's parameters, then whatever is left (the root).
   std::set<const void*> taken;
@@ -215,27 +214,11 @@ void FSDPStrategy::check_optimizer(const Optimizer& opt) const {
              "must pass its parameter groups through trainer()->strategy().optimizer_groups(...), as LMModule does");
 }
 
-std::shared_ptr<DataLoader> FSDPStrategy::wrap_train_loader(std::shared_ptr<DataLoader> loader) {
-  if (world_size() == 1) return loader;
-  return std::make_shared<RankSliceLoader>(std::move(loader), rank(), world_size());
-}
-
-std::vector<double> FSDPStrategy::sum_over_ranks(std::vector<double> values) {
-  if (!group_ || world_size() == 1 || values.empty()) return values;
-  auto t = torch::tensor(values, torch::kFloat64);
-  group_->all_reduce_sum(t);
-  return std::vector<double>(t.data_ptr<double>(), t.data_ptr<double>() + t.numel());
-}
-
 void FSDPStrategy::teardown(LightningModule& m) {
   if (!active_) return;
   for (auto& u : units_) gather(*u);
   active_ = false;
   m.set_block_wrapper(nullptr);
-}
-
-void FSDPStrategy::barrier() {
-  if (group_ && world_size() > 1) group_->barrier();
 }
 
 torch::Tensor FSDPStrategy::local_flat(const Unit& u) const {
@@ -254,7 +237,7 @@ void FSDPStrategy::gather(Unit& u) {
   resident_ += static_cast<int64_t>(u.full.storage().nbytes()) - before;
   peak_resident_ = std::max(peak_resident_, resident_);
   const auto local = local_flat(u);
-  if (!sharded() || world_size() == 1) {
+  if (!sharded() || !distributed()) {
     u.full.narrow(0, 0, u.length).copy_(local);
   } else {
     const auto parts = group_->all_gather(local);
@@ -304,7 +287,7 @@ void FSDPStrategy::reduce(Unit& u) {
     }
   }
   torch::Tensor part = flat;
-  if (group_ && world_size() > 1) {
+  if (distributed()) {
     if (sharded()) {
       part = group_->reduce_scatter_sum(flat);
     } else {
@@ -386,8 +369,7 @@ void FSDPStrategy::load_shard_state(const std::map<std::string, torch::Tensor>& 
     for (size_t k = 0; k < u->segments.size(); ++k) {
       u->segments[k].copy_(it->second.narrow(0, u->seg_begin[k] - u->begin, u->segments[k].numel()));
     }
-    release(*u);
-    u->fresh = false;
+    u->fresh = false;  // gathered copies (no_shard's) are refilled from the loaded shards
   }
 }
 

@@ -482,9 +482,12 @@ void Trainer::fit(LightningModule& m, LightningDataModule& data, const std::stri
       }
       micro_weight_ = 1.0;
       strategy_->finish_gradients();
+      double signaled_ranks = 0;  // ranks with a SIGINT / SIGTERM pending, agreed on with the loss
       if (world_ > 1) {  // each rank's loss is its share of the global batch's
         const double local = step_loss.defined() ? step_loss.item<double>() : 0.0;
-        step_loss = torch::tensor(strategy_->sum_over_ranks({local})[0], torch::kFloat64);
+        const auto sums = strategy_->sum_over_ranks({local, signals && SignalGuard::pending() != 0 ? 1.0 : 0.0});
+        step_loss = torch::tensor(sums[0], torch::kFloat64);
+        signaled_ranks = sums[1];
       }
       if (!loss.defined()) loss = torch::full({}, std::nan(""));  // a step with no targets at all
       torch::Tensor grad_norm;
@@ -521,9 +524,10 @@ void Trainer::fit(LightningModule& m, LightningDataModule& data, const std::stri
         stop_on_nonfinite(m);
       }
       if (signals) {
-        // Every rank stops after the same step (a signal may reach the ranks a step apart).
+        // Every rank stops after the same step (a signal may reach the ranks a step apart): several
+        // ranks go by what they agreed on above; a signal that came since waits for the next step.
         int sig = SignalGuard::pending();
-        if (world_ > 1 && strategy_->sum_over_ranks({sig != 0 ? 1.0 : 0.0})[0] > 0 && sig == 0) sig = SIGTERM;
+        if (world_ > 1) sig = signaled_ranks > 0 ? (sig != 0 ? sig : SIGTERM) : 0;
         if (sig != 0) stop_on_signal(sig);
       }
     }

@@ -124,7 +124,6 @@ Recipe build_recipe(Config& config, const std::string& tokenizer_dir) {
   fo.cpu_offload = fsdp_s.get<bool>("cpu_offload", fo.cpu_offload);
   fsdp_s.finish();
   if (ddp) r.trainer.strategy_plugin(std::make_shared<dist::DDPStrategy>());
-  if (fsdp) r.trainer.strategy_plugin(std::make_shared<dist::FSDPStrategy>(fo));
   const int64_t world = ddp || fsdp ? denv.world_size : 1;
   auto model_s = root.child("model");
   // Fine-tuning: the architecture, the weights and the tokenizer come from a Hugging Face
@@ -233,10 +232,10 @@ Recipe build_recipe(Config& config, const std::string& tokenizer_dir) {
       VOLT_CHECK(name.rfind("lm.", 0) == 0, "[fsdp] parameter '", name, "' is not the language model's");
       return reader->read(name.substr(3), shape, begin, count, torch::kFloat32);
     };
-    r.trainer.strategy_plugin(std::make_shared<dist::FSDPStrategy>(fo));
   } else if (!pretrained.empty()) {
     r.module->load_base_weights(pretrained, peft_type == "qlora");
   }
+  if (fsdp) r.trainer.strategy_plugin(std::make_shared<dist::FSDPStrategy>(fo));
   if (!peft_type.empty()) r.module->enable_lora(lora);
   r.module->lm->set_activation_checkpointing(activation_checkpointing);
   return r;

@@ -6,28 +6,22 @@
 
 #include <memory>
 
+#include "volt/dist/data_parallel.h"
 #include "volt/dist/ddp.h"
-#include "volt/dist/process_group.h"
-#include "volt/train/strategy.h"
 
 namespace volt::dist {
 
-class DDPStrategy : public Strategy {
+class DDPStrategy : public DataParallelStrategy {
  public:
   /// group: null for the default group (dist::default_group()).
   explicit DDPStrategy(std::shared_ptr<ProcessGroup> group = nullptr, int64_t bucket_bytes = 25 * 1024 * 1024);
   std::string name() const override { return "ddp"; }
-  int64_t rank() const override { return group_ ? group_->rank() : 0; }
-  int64_t world_size() const override { return group_ ? group_->size() : 1; }
   void setup(LightningModule& m) override;
-  std::shared_ptr<DataLoader> wrap_train_loader(std::shared_ptr<DataLoader> loader) override;
-  std::vector<double> sum_over_ranks(std::vector<double> values) override;
   void before_backward(bool last_micro_batch) override;
   void finish_gradients() override;
   const GradientReducer* reducer() const { return reducer_.get(); }
 
  private:
-  std::shared_ptr<ProcessGroup> group_;
   int64_t bucket_bytes_;
   std::unique_ptr<GradientReducer> reducer_;
   bool armed_ = false;

@@ -25,9 +25,8 @@
 #include <utility>
 #include <vector>
 
-#include "volt/dist/process_group.h"
+#include "volt/dist/data_parallel.h"
 #include "volt/nn/block_wrapper.h"
-#include "volt/train/strategy.h"
 
 namespace volt::dist {
 
@@ -54,25 +53,20 @@ struct FsdpHeldBytes {
   int64_t parameters = 0, gradients = 0, gathered = 0, peak_gathered = 0;
 };
 
-class FSDPStrategy : public Strategy {
+class FSDPStrategy : public DataParallelStrategy {
  public:
   /// group: null for the default group (one process alone when the environment names none).
   explicit FSDPStrategy(FsdpOptions options = {}, std::shared_ptr<ProcessGroup> group = nullptr);
   ~FSDPStrategy() override;
   std::string name() const override { return "fsdp"; }
-  int64_t rank() const override { return group_ ? group_->rank() : 0; }
-  int64_t world_size() const override { return group_ ? group_->size() : 1; }
   void setup(LightningModule& m) override;
   std::vector<ParamGroup> optimizer_groups(std::vector<ParamGroup> groups) override;
   void check_optimizer(const Optimizer& opt) const override;
-  std::shared_ptr<DataLoader> wrap_train_loader(std::shared_ptr<DataLoader> loader) override;
-  std::vector<double> sum_over_ranks(std::vector<double> values) override;
   void begin_step() override;
   void before_backward(bool last_micro_batch) override;
   void finish_gradients() override;
   void begin_eval() override;
   void end_eval() override;
-  void barrier() override;
   /// Gathers every unit back for good: the module holds the trained weights, whole, as if it had
   /// never been sharded (no more gathering, freeing or reducing); the optimizer's shards stay.
   void teardown(LightningModule& m) override;
@@ -98,7 +92,6 @@ class FSDPStrategy : public Strategy {
   torch::Tensor run_block(size_t index, const nn::BlockFn& run, const torch::Tensor& x);
 
   FsdpOptions options_;
-  std::shared_ptr<ProcessGroup> group_;
   std::vector<std::unique_ptr<Unit>> units_;
   Unit* root_ = nullptr;
   LightningModule* module_ = nullptr;
