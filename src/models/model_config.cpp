@@ -18,6 +18,16 @@ void ModelConfig::validate() const {
   VOLT_CHECK(block_size > 0, "[model] block_size must be positive, got ", block_size);
   VOLT_CHECK(vocab_size > 0, "[model] vocab_size must be positive, got ", vocab_size);
   VOLT_CHECK(dropout >= 0.0 && dropout < 1.0, "[model] dropout must be in [0, 1), got ", dropout);
+  // Far beyond any real model (Llama-3-405B: 16384 wide, MLP 53248, 126 layers), and small enough
+  // that every parameter count and tensor size below is exact in 64 bits.
+  constexpr int64_t kMaxWidth = int64_t{1} << 20, kMaxLength = int64_t{1} << 24, kMaxLayers = 4096;
+  VOLT_CHECK(n_layer <= kMaxLayers, "[model] n_layer ", n_layer, " exceeds ", kMaxLayers);
+  VOLT_CHECK(n_embd <= kMaxWidth && mlp_width() > 0 && mlp_width() <= kMaxWidth && n_head <= kMaxWidth &&
+                 head_dim() > 0 && head_dim() <= kMaxWidth && n_head * head_dim() <= kMaxWidth,
+             "[model] widths beyond ", kMaxWidth, ": n_embd ", n_embd, ", MLP ", mlp_width(), ", n_head ", n_head,
+             ", head_dim ", head_dim());
+  VOLT_CHECK(vocab_size <= kMaxLength && block_size <= kMaxLength, "[model] vocab_size ", vocab_size,
+             " or block_size ", block_size, " exceeds ", kMaxLength);
   if (model_type == "gpt2") {
     VOLT_CHECK(activation == "gelu" || activation == "gelu_new", "[model] activation '", activation,
                "' is not supported for gpt2 (gelu, gelu_new)");
