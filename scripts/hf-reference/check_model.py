@@ -78,6 +78,12 @@ def compute_section(model_dir, dtype_name, ids, prompt, max_new_tokens, stop_at_
         section["error"] = f"{type(e).__name__}: {e}"
         errors.append(f"{dtype_name} load: {section['error']}")
         return section, None
+    vocab = model.get_input_embeddings().num_embeddings
+    for what, seq in (("scored ids", ids), ("prompt ids", prompt)):
+        bad = [t for t in seq or [] if not 0 <= t < vocab]
+        if bad:
+            errors.append(f"{dtype_name}: {what} {bad[:5]} outside the model's vocabulary [0, {vocab})")
+            return section, (model, info, messages)
     section["messages"] = []
     with captured_messages(section["messages"]):
         if ids is not None:

@@ -16,7 +16,7 @@ import transformers
 # Messages that mean the weights or the config were not taken as they are.
 PROBLEM_PATTERN = re.compile(
     r"missing|unexpected|mismatch|newly initiali[sz]ed|not initiali[sz]ed|were not used|not used when|"
-    r"ignored|invalid|unrecogni[sz]ed|not recogni[sz]ed|unknown|deprecated|does not match|tied",
+    r"ignored|invalid|must|should|unrecogni[sz]ed|not recogni[sz]ed|unknown|deprecated|does not match|tied",
     re.IGNORECASE,
 )
 # tqdm progress bars written to stderr while weights load: not messages.

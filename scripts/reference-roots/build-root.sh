@@ -71,7 +71,9 @@ step_failed() {
 }
 
 echo "[build-root] 1/4 debootstrap --variant=minbase $suite"
-debootstrap --variant=minbase "$suite" "$partial" "$mirror" >>"$log" 2>&1 || step_failed "debootstrap"
+# In its own mount namespace: the /proc and /sys it mounts in the target die with it.
+unshare --mount --propagation private debootstrap --variant=minbase "$suite" "$partial" "$mirror" >>"$log" 2>&1 ||
+  step_failed "debootstrap"
 
 # sid's Release file can be past its Valid-Until on a snapshot mirror; services must not start.
 cat >"$partial/etc/apt/apt.conf.d/99volt-reference-root" <<'CONF'
@@ -106,5 +108,6 @@ if [ -e "$dir" ]; then
   rm -rf "$dir"
 fi
 mv "$partial" "$dir"
+rm -f "$partial.lock"
 echo "[build-root] $suite ready in $dir: $(( $(date +%s) - start )) s, $(du -sh "$dir" | cut -f1)"
 cat "$dir/.volt-root-versions"
