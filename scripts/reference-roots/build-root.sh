@@ -53,6 +53,12 @@ if [ -z "$mirror" ]; then
   mirror="${mirror:-http://deb.debian.org/debian}"
 fi
 
+if ! command -v debootstrap >/dev/null; then
+  echo "[build-root] installing debootstrap"
+  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq debootstrap; } >/dev/null ||
+    fail "debootstrap is missing and apt-get install debootstrap failed"
+fi
+
 partial="$dir.partial"
 log="$dir.build.log"
 mounts_under() { awk -v d="$1" '$2 == d || index($2, d "/") == 1 { print $2 }' /proc/mounts; }
