@@ -2,13 +2,12 @@
 
 #include <dlfcn.h>
 #include <malloc.h>
+#include <torch/torch.h>
+#include <torch/version.h>
 
 #include <cstdlib>
 #include <cstring>
 #include <thread>
-
-#include <torch/torch.h>
-#include <torch/version.h>
 
 namespace volt {
 
@@ -38,7 +37,14 @@ bool keep_heap() {
   return done;
 }
 
-int cores() { return static_cast<int>(std::max(1u, std::thread::hardware_concurrency())); }
+// This process's share of the cores: torchrun and volt launch start LOCAL_WORLD_SIZE processes on
+// a node, and each one running a thread per core would oversubscribe the node N times over.
+int cores() {
+  const int all = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  const char* local = std::getenv("LOCAL_WORLD_SIZE");
+  const int n = local ? std::atoi(local) : 1;
+  return std::max(1, all / std::max(1, n));
+}
 
 }  // namespace
 
@@ -46,7 +52,8 @@ CpuRuntimeInfo configure_cpu_threads(int64_t torch_threads) {
   CpuRuntimeInfo info;
   // A user's OPENBLAS_NUM_THREADS / OMP_NUM_THREADS wins over our default of one per core.
   const bool user_set = std::getenv("OPENBLAS_NUM_THREADS") || std::getenv("OMP_NUM_THREADS");
-  if (auto set = openblas_fn<void (*)(int)>("openblas_set_num_threads"); set && !user_set) set(cores());
+  if (auto set = openblas_fn<void (*)(int)>("openblas_set_num_threads"); set && !user_set)
+    set(cores());
   info.blas_threads = openblas_threads();
   info.blas_core = openblas_core();
   if (torch_threads > 0) {
@@ -60,9 +67,11 @@ CpuRuntimeInfo configure_cpu_threads(int64_t torch_threads) {
 }
 
 std::string cpu_runtime_summary() {
-  std::string s = "torch " TORCH_VERSION ", " + std::to_string(torch::get_num_threads()) + " intra-op thread(s)";
+  std::string s = "torch " TORCH_VERSION ", " + std::to_string(torch::get_num_threads()) +
+                  " intra-op thread(s)";
   const std::string core = openblas_core();
-  if (!core.empty()) s += ", OpenBLAS " + core + " x " + std::to_string(openblas_threads()) + " thread(s)";
+  if (!core.empty())
+    s += ", OpenBLAS " + core + " x " + std::to_string(openblas_threads()) + " thread(s)";
   if (keep_heap()) s += ", heap kept";
   return s;
 }

@@ -14,14 +14,16 @@ namespace volt {
 
 struct CpuRuntimeInfo {
   int torch_threads = 1;
-  int blas_threads = 0;     // 0: unknown (not OpenBLAS)
-  std::string blas_core;    // OpenBLAS's kernel family, e.g. "SkylakeX"; empty if unknown
-  bool heap_kept = false;   // glibc told to keep freed memory (no mmap for large blocks, no trim)
+  int blas_threads = 0;    // 0: unknown (not OpenBLAS)
+  std::string blas_core;   // OpenBLAS's kernel family, e.g. "SkylakeX"; empty if unknown
+  bool heap_kept = false;  // glibc told to keep freed memory (no mmap for large blocks, no trim)
 };
 
 /// Sets LibTorch's intra-op threads (0: automatic: 1 when a multi-threaded OpenBLAS does the
-/// matmuls, else one per core) and gives OpenBLAS one thread per core. Tells glibc to keep freed
-/// memory for reuse, unless MALLOC_MMAP_MAX_ / MALLOC_TRIM_THRESHOLD_ are set or VOLT_MALLOC=default.
+/// matmuls, else one per core) and gives OpenBLAS one thread per core. "Core" is this process's
+/// share: the machine's cores over LOCAL_WORLD_SIZE (several ranks on one node). Tells glibc to
+/// keep freed memory for reuse, unless MALLOC_MMAP_MAX_ / MALLOC_TRIM_THRESHOLD_ are set or
+/// VOLT_MALLOC=default.
 CpuRuntimeInfo configure_cpu_threads(int64_t torch_threads = 0);
 
 /// One line for logs: "torch 1.13.0, 1 intra-op thread, OpenBLAS SkylakeX x 2 threads".
