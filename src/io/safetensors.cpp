@@ -119,25 +119,25 @@ namespace {
 
 // The header for tensors laid out back to back in the given order, padded with spaces to a
 // multiple of 8 bytes (as HF does) so the data section starts 8-byte aligned.
-std::string build_header(const std::vector<std::pair<std::string, torch::Tensor>>& tensors,
+std::string build_header(const std::vector<TensorInfo>& tensors,
                          const std::map<std::string, std::string>& metadata,
                          const std::string& where) {
   Json header = Json::object();
   if (!metadata.empty()) header["__metadata__"] = metadata;
   std::set<std::string> seen;
   uint64_t offset = 0;
-  for (const auto& [name, t] : tensors) {
-    const std::string tw = tensor_where(where, name);
-    VOLT_CHECK(name != "__metadata__", tw, ": the name is reserved for metadata");
-    VOLT_CHECK(seen.insert(name).second, tw, " appears twice");
-    VOLT_CHECK(t.defined(), tw, " is undefined");
-    VOLT_CHECK(t.layout() == torch::kStrided, tw, " is not dense (layout ", t.layout(), ")");
-    const char* code = find_code(t.scalar_type());
-    VOLT_CHECK(code != nullptr, tw, " has dtype ", t.scalar_type(),
+  for (const auto& t : tensors) {
+    const std::string tw = tensor_where(where, t.name);
+    VOLT_CHECK(t.name != "__metadata__", tw, ": the name is reserved for metadata");
+    VOLT_CHECK(seen.insert(t.name).second, tw, " appears twice");
+    const char* code = find_code(t.dtype);
+    VOLT_CHECK(code != nullptr, tw, " has dtype ", t.dtype,
                ", which safetensors cannot store (volt writes ", safetensors_codes(), ")");
-    const uint64_t nbytes = static_cast<uint64_t>(t.numel()) * t.element_size();
-    header[name] = Json{
-        {"dtype", code}, {"shape", t.sizes().vec()}, {"data_offsets", {offset, offset + nbytes}}};
+    int64_t numel = 1;
+    for (auto d : t.shape) numel *= d;
+    const uint64_t nbytes = static_cast<uint64_t>(numel) * c10::elementSize(t.dtype);
+    header[t.name] =
+        Json{{"dtype", code}, {"shape", t.shape}, {"data_offsets", {offset, offset + nbytes}}};
     offset += nbytes;
   }
   std::string text;
@@ -152,9 +152,9 @@ std::string build_header(const std::vector<std::pair<std::string, torch::Tensor>
 
 }  // namespace
 
-void save_safetensors(const std::string& path,
-                      const std::vector<std::pair<std::string, torch::Tensor>>& tensors,
-                      const std::map<std::string, std::string>& metadata) {
+void save_safetensors_streamed(const std::string& path, const std::vector<TensorInfo>& tensors,
+                               const std::function<torch::Tensor(size_t)>& produce,
+                               const std::map<std::string, std::string>& metadata) {
   const std::string where = "[safetensors] " + path;
   const std::string header = build_header(tensors, metadata, where);
   std::string prefix;
@@ -163,11 +163,32 @@ void save_safetensors(const std::string& path,
   file.write(prefix.data(), prefix.size());
   file.write(header.data(), header.size());
   // One tensor at a time: only one CPU copy of a GPU or strided tensor is alive at once.
-  for (const auto& [name, t] : tensors) {
-    const torch::Tensor cpu = t.detach().to(torch::kCPU).contiguous();
+  for (size_t i = 0; i < tensors.size(); ++i) {
+    const torch::Tensor cpu = produce(i).detach().to(torch::kCPU).contiguous();
+    const auto& t = tensors[i];
+    VOLT_CHECK(cpu.scalar_type() == t.dtype && cpu.sizes() == c10::IntArrayRef(t.shape),
+               tensor_where(where, t.name), ": produced ", cpu.scalar_type(), " ", cpu.sizes(),
+               ", the header says ", t.dtype, " ", c10::IntArrayRef(t.shape));
     file.write(cpu.data_ptr(), cpu.numel() * cpu.element_size());
   }
   file.commit();
+}
+
+void save_safetensors(const std::string& path,
+                      const std::vector<std::pair<std::string, torch::Tensor>>& tensors,
+                      const std::map<std::string, std::string>& metadata) {
+  const std::string where = "[safetensors] " + path;
+  std::vector<TensorInfo> infos;
+  for (const auto& [name, t] : tensors) {
+    VOLT_CHECK(t.defined(), tensor_where(where, name), " is undefined");
+    VOLT_CHECK(t.layout() == torch::kStrided, tensor_where(where, name), " is not dense (layout ",
+               t.layout(), ")");
+    TensorInfo info;
+    info.name = name, info.dtype = t.scalar_type(), info.shape = t.sizes().vec();
+    infos.push_back(std::move(info));
+  }
+  save_safetensors_streamed(
+      path, infos, [&](size_t i) { return tensors[i].second; }, metadata);
 }
 
 }  // namespace volt::io

@@ -10,11 +10,12 @@ namespace volt {
 BlockImpl::BlockImpl(const ModelConfig& c) {
   ln_1 = register_module("ln_1", nn::LayerNorm(c.n_embd, c.bias, c.layer_norm_eps));
   attn = register_module(
-      "attn", nn::CausalSelfAttention(nn::CausalSelfAttentionOptions(c.n_embd, c.n_head)
-                                          .bias(c.bias)
-                                          .dropout(c.dropout)));
+      "attn",
+      nn::CausalSelfAttention(
+          nn::CausalSelfAttentionOptions(c.n_embd, c.n_head).bias(c.bias).dropout(c.dropout)));
   ln_2 = register_module("ln_2", nn::LayerNorm(c.n_embd, c.bias, c.layer_norm_eps));
-  mlp = register_module("mlp", nn::GeluMLP(c.n_embd, c.mlp_width(), c.bias, c.dropout, c.activation));
+  mlp =
+      register_module("mlp", nn::GeluMLP(c.n_embd, c.mlp_width(), c.bias, c.dropout, c.activation));
 }
 
 torch::Tensor BlockImpl::forward(torch::Tensor x, nn::KVCache* cache, int64_t layer,
@@ -29,12 +30,14 @@ LlamaBlockImpl::LlamaBlockImpl(const ModelConfig& c) {
   o.n_embd = c.n_embd, o.n_head = c.n_head, o.n_kv_head = c.kv_heads(), o.head_dim = c.head_dim();
   o.bias = c.bias, o.dropout = c.dropout, o.sliding_window = c.sliding_window;
   self_attn = register_module("self_attn", nn::GroupedQueryAttention(o));
-  post_attention_layernorm = register_module("post_attention_layernorm", nn::RMSNorm(c.n_embd, c.layer_norm_eps));
+  post_attention_layernorm =
+      register_module("post_attention_layernorm", nn::RMSNorm(c.n_embd, c.layer_norm_eps));
   mlp = register_module("mlp", nn::SwiGLUMLP(c.n_embd, c.mlp_width(), c.bias));
 }
 
-torch::Tensor LlamaBlockImpl::forward(torch::Tensor x, const torch::Tensor& cos, const torch::Tensor& sin,
-                                      nn::KVCache* cache, int64_t layer, const torch::Tensor& key_start) {
+torch::Tensor LlamaBlockImpl::forward(torch::Tensor x, const torch::Tensor& cos,
+                                      const torch::Tensor& sin, nn::KVCache* cache, int64_t layer,
+                                      const torch::Tensor& key_start) {
   x = x + self_attn(input_layernorm(x), cos, sin, cache, layer, key_start);
   return x + mlp(post_attention_layernorm(x));
 }
@@ -51,8 +54,9 @@ CausalLMImpl::CausalLMImpl(const ModelConfig& cfg) : cfg_(cfg) {
   if (cfg_.is_llama_family()) {
     model = register_module("model", LlamaBody(cfg_));
     if (!cfg_.tie_word_embeddings) {
-      lm_head = register_module("lm_head", torch::nn::Linear(
-          torch::nn::LinearOptions(cfg_.n_embd, cfg_.vocab_size).bias(false)));
+      lm_head = register_module(
+          "lm_head",
+          torch::nn::Linear(torch::nn::LinearOptions(cfg_.n_embd, cfg_.vocab_size).bias(false)));
     }
     nn::RopeOptions ro;
     ro.head_dim = cfg_.head_dim();
@@ -75,33 +79,41 @@ CausalLMImpl::CausalLMImpl(const ModelConfig& cfg) : cfg_(cfg) {
   // Tied: the output projection reuses wte's weight, so no lm_head module exists at all (one
   // parameter, one name, for the optimizer and the checkpoint alike).
   if (!cfg_.tie_word_embeddings) {
-    lm_head = register_module("lm_head", torch::nn::Linear(
-        torch::nn::LinearOptions(cfg_.n_embd, cfg_.vocab_size).bias(false)));
+    lm_head = register_module(
+        "lm_head",
+        torch::nn::Linear(torch::nn::LinearOptions(cfg_.n_embd, cfg_.vocab_size).bias(false)));
   }
   reset_parameters();
 }
 
-void CausalLMImpl::reset_parameters() {
+void CausalLMImpl::init_parameter(const std::string& name, torch::Tensor& p) const {
   torch::NoGradGuard no_grad;
+  if (name.size() > 5 && name.compare(name.size() - 5, 5, ".bias") == 0) {
+    p.zero_();
+    return;
+  }
+  if (p.dim() < 2) return;  // norms are set by their modules
+  // GPT-2 scales its residual projections; transformers' Llama init does not.
+  const bool residual_proj = !cfg_.is_llama_family() && name.size() > 13 &&
+                             name.compare(name.size() - 13, 13, "c_proj.weight") == 0;
   const double std = cfg_.initializer_range;
-  const double proj_std = std / std::sqrt(2.0 * cfg_.n_layer);
+  p.normal_(0.0, residual_proj ? std / std::sqrt(2.0 * cfg_.n_layer) : std);
+}
+
+void CausalLMImpl::reset_parameters() {
+  // Weights in registration order first, then biases: the order the random draws were always made
+  // in.
   for (auto& kv : named_parameters()) {
-    const std::string& name = kv.key();
-    auto& p = kv.value();
-    if (p.dim() < 2) continue;  // norms and biases are set by their modules
-    // GPT-2 scales its residual projections; transformers' Llama init does not.
-    const bool residual_proj = !cfg_.is_llama_family() && name.size() > 13 &&
-                               name.compare(name.size() - 13, 13, "c_proj.weight") == 0;
-    p.normal_(0.0, residual_proj ? proj_std : std);
+    if (kv.value().dim() >= 2) init_parameter(kv.key(), kv.value());
   }
   for (auto& kv : named_parameters()) {
-    const std::string& name = kv.key();
-    if (name.size() > 5 && name.compare(name.size() - 5, 5, ".bias") == 0) kv.value().zero_();
+    if (kv.value().dim() < 2) init_parameter(kv.key(), kv.value());
   }
 }
 
-torch::Tensor CausalLMImpl::forward(const torch::Tensor& input_ids, const torch::Tensor& position_ids,
-                                    nn::KVCache* cache, const torch::Tensor& document_ids) {
+torch::Tensor CausalLMImpl::forward(const torch::Tensor& input_ids,
+                                    const torch::Tensor& position_ids, nn::KVCache* cache,
+                                    const torch::Tensor& document_ids) {
   VOLT_CHECK(input_ids.dim() == 2, "[model] input_ids must be (B, T), got ", input_ids.sizes());
   const int64_t t = input_ids.size(1);
   const int64_t past = cache ? cache->length : 0;
@@ -113,7 +125,8 @@ torch::Tensor CausalLMImpl::forward(const torch::Tensor& input_ids, const torch:
                "[model] document_ids must be (B, T) like input_ids, got ", document_ids.sizes(),
                " for input_ids ", input_ids.sizes());
     // A cache holds one earlier stream per row; which document its tokens belonged to is gone.
-    VOLT_CHECK(cache == nullptr, "[model] document_ids (packed rows) cannot be combined with a KV "
+    VOLT_CHECK(cache == nullptr,
+               "[model] document_ids (packed rows) cannot be combined with a KV "
                "cache");
     key_start = nn::document_key_start(document_ids);  // (B, T), shared by every layer
   }
@@ -123,13 +136,18 @@ torch::Tensor CausalLMImpl::forward(const torch::Tensor& input_ids, const torch:
   if (cfg_.is_llama_family()) return forward_llama(input_ids, pos, cache, key_start);
   auto x = wte(input_ids) + wpe(pos);  // (B, T, C)
   if (cfg_.dropout > 0.0) x = drop(x);
-  const bool ckpt = checkpointing_ && is_training() && cache == nullptr && torch::GradMode::is_enabled();
+  const bool ckpt =
+      checkpointing_ && is_training() && cache == nullptr && torch::GradMode::is_enabled();
   int64_t layer = 0;
   for (auto& block : *h) {
     auto* b = block->as<BlockImpl>();
     const int64_t l = layer++;
-    x = run_block(static_cast<size_t>(l), *b, [b, cache, l, key_start](const torch::Tensor& in) { return b->forward(in, cache, l, key_start); },
-                  x, ckpt);
+    x = run_block(
+        static_cast<size_t>(l), *b,
+        [b, cache, l, key_start](const torch::Tensor& in) {
+          return b->forward(in, cache, l, key_start);
+        },
+        x, ckpt);
   }
   if (cache) cache->advance(t);
   x = ln_f(x);
@@ -143,15 +161,19 @@ torch::Tensor CausalLMImpl::forward_llama(const torch::Tensor& input_ids, torch:
   pos = pos.expand({b, t});
   auto [cos, sin] = nn::rope_cos_sin(inv_freq_, pos);  // (B, T, head_dim), once for every layer
   auto x = model->embed_tokens(input_ids);
-  const bool ckpt = checkpointing_ && is_training() && cache == nullptr && torch::GradMode::is_enabled();
+  const bool ckpt =
+      checkpointing_ && is_training() && cache == nullptr && torch::GradMode::is_enabled();
   int64_t layer = 0;
   for (auto& block : *model->layers) {
     auto* b = block->as<LlamaBlockImpl>();
     const int64_t l = layer++;
     // Captured by value: the recomputation in backward runs after this frame has returned.
-    x = run_block(static_cast<size_t>(l), *b, [b, cos, sin, cache, l, key_start](const torch::Tensor& in) {
+    x = run_block(
+        static_cast<size_t>(l), *b,
+        [b, cos, sin, cache, l, key_start](const torch::Tensor& in) {
           return b->forward(in, cos, sin, cache, l, key_start);
-        }, x, ckpt);
+        },
+        x, ckpt);
   }
   if (cache) cache->advance(t);
   x = model->norm(x);

@@ -18,9 +18,11 @@ namespace {
 
 // GPT-2's attention and MLP projections are Conv1D in transformers: weight stored (in, out).
 bool is_conv1d_weight(const std::string& name) {
-  for (const char* s : {"attn.c_attn.weight", "attn.c_proj.weight", "mlp.c_fc.weight", "mlp.c_proj.weight"}) {
+  for (const char* s :
+       {"attn.c_attn.weight", "attn.c_proj.weight", "mlp.c_fc.weight", "mlp.c_proj.weight"}) {
     const std::string suffix(s);
-    if (name.size() >= suffix.size() && name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0) {
+    if (name.size() >= suffix.size() &&
+        name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0) {
       return true;
     }
   }
@@ -34,7 +36,7 @@ bool is_adapter_parameter(const std::string& name) {
 // Our module's parameters, plus the zero biases a bias-free model still shows to transformers.
 struct HfEntry {
   std::string hf_name;
-  torch::Tensor param;      // our parameter, or undefined for a virtual zero bias
+  torch::Tensor param;  // our parameter, or undefined for a virtual zero bias
   std::vector<int64_t> hf_shape;
 };
 
@@ -95,7 +97,7 @@ struct WeightFiles {
     }
   }
   std::vector<std::unique_ptr<io::SafetensorsFile>> files;
-  std::map<std::string, std::string> by_name;                 // canonical hf name -> name in the file
+  std::map<std::string, std::string> by_name;  // canonical hf name -> name in the file
   std::map<std::string, const io::SafetensorsFile*> file_of;  // canonical name -> its file
 };
 
@@ -103,11 +105,15 @@ struct WeightFiles {
 
 std::vector<std::pair<std::string, torch::Tensor>> to_hf_state_dict(const CausalLMImpl& model) {
   std::vector<std::pair<std::string, torch::Tensor>> out;
+  // A bias-free model's zero biases in the dtype of its weights (a float16 model is float16
+  // through).
+  const auto dtype = model.embedding_weight().scalar_type();
   for (const auto& e : hf_entries(model)) {
-    VOLT_CHECK(!e.param.defined() || e.param.numel() > 0 || e.hf_shape.empty(), "[pretrained] ", e.hf_name,
-               " is quantized or was never loaded: dequantize it (peft::merge_and_unload) before saving");
-    torch::Tensor t = e.param.defined() ? e.param.detach().to(torch::kCPU)
-                                        : torch::zeros(e.hf_shape, torch::kFloat32);
+    VOLT_CHECK(
+        !e.param.defined() || e.param.numel() > 0 || e.hf_shape.empty(), "[pretrained] ", e.hf_name,
+        " is quantized or was never loaded: dequantize it (peft::merge_and_unload) before saving");
+    torch::Tensor t =
+        e.param.defined() ? e.param.detach().to(torch::kCPU) : torch::zeros(e.hf_shape, dtype);
     if (e.param.defined() && is_conv1d_weight(e.hf_name)) t = t.t();
     out.emplace_back(e.hf_name, t.contiguous());
   }
@@ -123,7 +129,8 @@ void load_hf_safetensors(CausalLMImpl& model, const std::string& path) {
   load_hf_safetensors(model, std::vector<std::string>{path});
 }
 
-void load_hf_safetensors(CausalLMImpl& model, const std::vector<std::string>& paths, const DeferredWeightLoader& on_deferred) {
+void load_hf_safetensors(CausalLMImpl& model, const std::vector<std::string>& paths,
+                         const DeferredWeightLoader& on_deferred) {
   VOLT_CHECK(!paths.empty(), "[pretrained] no safetensors file to load");
   const std::string path = paths.size() == 1 ? paths[0] : fs::path(paths[0]).parent_path().string();
   // Every file memory-mapped; a tensor is read (and converted to the parameter's dtype) when
@@ -163,14 +170,15 @@ void load_hf_safetensors(CausalLMImpl& model, const std::vector<std::string>& pa
                c10::IntArrayRef(e.hf_shape));
     auto t = file.view(it->second);
     if (!e.param.defined()) {
-      VOLT_CHECK(t.abs().max().item<double>() == 0.0, "[pretrained] ", file.path(), ": tensor '", it->second,
-                 "' is not zero, but config.json says bias: false");
+      VOLT_CHECK(t.abs().max().item<double>() == 0.0, "[pretrained] ", file.path(), ": tensor '",
+                 it->second, "' is not zero, but config.json says bias: false");
       continue;
     }
     if (is_conv1d_weight(e.hf_name)) t = t.t();
     if (pending && on_deferred) {
       on_deferred(pending_name, *pending, t);
-      VOLT_CHECK(!pending->deferred(), "[pretrained] ", pending_name, ": the loader left the weight unloaded");
+      VOLT_CHECK(!pending->deferred(), "[pretrained] ", pending_name,
+                 ": the loader left the weight unloaded");
       continue;
     }
     if (pending) pending->materialize();
@@ -181,10 +189,10 @@ void load_hf_safetensors(CausalLMImpl& model, const std::vector<std::string>& pa
     // Tied output weights and GPT-2's stored causal-mask buffers carry no information.
     if (canonical == "lm_head.weight" && model.config().tie_word_embeddings) continue;
     const std::string mask_suffix = ".attn.bias";
-    const bool mask_buffer =
-        (canonical.size() > mask_suffix.size() &&
-         canonical.compare(canonical.size() - mask_suffix.size(), mask_suffix.size(), mask_suffix) == 0) ||
-        canonical.find(".attn.masked_bias") != std::string::npos;
+    const bool mask_buffer = (canonical.size() > mask_suffix.size() &&
+                              canonical.compare(canonical.size() - mask_suffix.size(),
+                                                mask_suffix.size(), mask_suffix) == 0) ||
+                             canonical.find(".attn.masked_bias") != std::string::npos;
     // Older Llama checkpoints store RoPE's frequencies; volt computes them from config.json.
     const bool rope_buffer = canonical.find("rotary_emb.inv_freq") != std::string::npos;
     if (mask_buffer || rope_buffer) {
@@ -200,7 +208,8 @@ ModelConfig load_model_config(const std::string& dir) {
   return ModelConfig::from_hf_json(io::read_json(path), path);
 }
 
-void load_named_parameters(CausalLMImpl& model, const std::vector<std::pair<std::string, torch::Tensor>>& tensors,
+void load_named_parameters(CausalLMImpl& model,
+                           const std::vector<std::pair<std::string, torch::Tensor>>& tensors,
                            const std::string& prefix, const std::string& source) {
   torch::NoGradGuard no_grad;
   auto params = model.named_parameters();
@@ -210,15 +219,16 @@ void load_named_parameters(CausalLMImpl& model, const std::vector<std::pair<std:
                "' does not start with '", prefix, "'");
     const std::string name = full_name.substr(prefix.size());
     auto* p = params.find(name);
-    VOLT_CHECK(p != nullptr, "[pretrained] ", source, ": tensor '", full_name, "' is not a parameter of this ",
-               model.config().model_type, " model");
-    VOLT_CHECK(p->sizes() == t.sizes(), "[pretrained] ", source, ": tensor '", full_name, "' has shape ", t.sizes(),
-               ", the model wants ", p->sizes());
+    VOLT_CHECK(p != nullptr, "[pretrained] ", source, ": tensor '", full_name,
+               "' is not a parameter of this ", model.config().model_type, " model");
+    VOLT_CHECK(p->sizes() == t.sizes(), "[pretrained] ", source, ": tensor '", full_name,
+               "' has shape ", t.sizes(), ", the model wants ", p->sizes());
     p->copy_(t);
     filled.insert(name);
   }
   for (const auto& kv : params) {
-    VOLT_CHECK(filled.count(kv.key()), "[pretrained] ", source, ": no tensor for parameter '", prefix, kv.key(), "'");
+    VOLT_CHECK(filled.count(kv.key()), "[pretrained] ", source, ": no tensor for parameter '",
+               prefix, kv.key(), "'");
   }
 }
 
@@ -227,25 +237,28 @@ struct PretrainedSliceReader::Files : WeightFiles {
 };
 
 PretrainedSliceReader::PretrainedSliceReader(const std::string& dir, const ModelConfig& config)
-    : files_(std::make_unique<Files>(pretrained_weight_files(dir), !config.is_llama_family())), config_(config) {}
+    : files_(std::make_unique<Files>(pretrained_weight_files(dir), !config.is_llama_family())),
+      config_(config) {}
 
 PretrainedSliceReader::~PretrainedSliceReader() = default;
 
-torch::Tensor PretrainedSliceReader::read(const std::string& name, c10::IntArrayRef shape, int64_t begin,
-                                          int64_t count, torch::Dtype dtype) {
+torch::Tensor PretrainedSliceReader::read(const std::string& name, c10::IntArrayRef shape,
+                                          int64_t begin, int64_t count, torch::Dtype dtype) {
   const std::string hf = hf_parameter_name(config_, name);
   auto it = files_->by_name.find(hf);
-  VOLT_CHECK(it != files_->by_name.end(), "[pretrained] ", files_->files.front()->path(), ": missing tensor '", hf, "'");
+  VOLT_CHECK(it != files_->by_name.end(), "[pretrained] ", files_->files.front()->path(),
+             ": missing tensor '", hf, "'");
   const io::SafetensorsFile& file = *files_->file_of.at(hf);
   std::vector<int64_t> want = shape.vec();
   const bool conv1d = is_conv1d_weight(hf);
   if (conv1d) std::swap(want[0], want[1]);
-  VOLT_CHECK(file.info(it->second).shape == want, "[pretrained] ", file.path(), ": tensor '", it->second,
-             "' has shape ", c10::IntArrayRef(file.info(it->second).shape), ", the model expects ", c10::IntArrayRef(want));
+  VOLT_CHECK(file.info(it->second).shape == want, "[pretrained] ", file.path(), ": tensor '",
+             it->second, "' has shape ", c10::IntArrayRef(file.info(it->second).shape),
+             ", the model expects ", c10::IntArrayRef(want));
   int64_t numel = 1;
   for (auto d : shape) numel *= d;
-  VOLT_CHECK(begin >= 0 && count >= 0 && begin + count <= numel, "[pretrained] ", name, ": elements [", begin, ", ",
-             begin + count, ") of ", numel);
+  VOLT_CHECK(begin >= 0 && count >= 0 && begin + count <= numel, "[pretrained] ", name,
+             ": elements [", begin, ", ", begin + count, ") of ", numel);
   const auto v = file.view(it->second);  // zero-copy over the mapped file
   torch::Tensor out;
   if (!conv1d) {
@@ -254,7 +267,8 @@ torch::Tensor PretrainedSliceReader::read(const std::string& name, c10::IntArray
     // Stored (in, out), wanted (out, in) row-major: the rows of ours that the range touches are
     // columns of the file's; only those are copied.
     const int64_t cols = shape[1], r0 = begin / cols, r1 = (begin + count + cols - 1) / cols;
-    const auto rows = v.narrow(1, r0, r1 - r0).t().to(dtype, false, true).contiguous().reshape({-1});
+    const auto rows =
+        v.narrow(1, r0, r1 - r0).t().to(dtype, false, true).contiguous().reshape({-1});
     out = rows.narrow(0, begin - r0 * cols, count).clone();
     bytes_ += static_cast<int64_t>(rows.nbytes() - out.nbytes());  // the partial rows' extra
   }
@@ -262,55 +276,150 @@ torch::Tensor PretrainedSliceReader::read(const std::string& name, c10::IntArray
   return out;
 }
 
-void save_model_config(const ModelConfig& config, const std::string& dir) {
-  fs::create_directories(dir);
-  io::write_json((fs::path(dir) / "config.json").string(), config.to_hf_json());
-}
+namespace {
 
-void save_pretrained(const CausalLMImpl& model, const std::string& dir, int64_t max_shard_bytes) {
-  save_model_config(model.config(), dir);
-  auto tensors = to_hf_state_dict(model);
+// Writes the tensors as model.safetensors, or, above max_shard_bytes, transformers' shards
+// model-0000k-of-0000n.safetensors plus the index; produce(i) makes tensor i when it is written.
+void write_weight_files(const std::string& dir, const std::vector<io::TensorInfo>& infos,
+                        const std::function<torch::Tensor(size_t)>& produce,
+                        int64_t max_shard_bytes) {
+  auto bytes_of = [](const io::TensorInfo& t) {
+    int64_t n = static_cast<int64_t>(c10::elementSize(t.dtype));
+    for (auto d : t.shape) n *= d;
+    return n;
+  };
   int64_t total = 0;
-  for (const auto& [name, t] : tensors) total += static_cast<int64_t>(t.nbytes());
-  const fs::path single = fs::path(dir) / "model.safetensors", index = fs::path(dir) / "model.safetensors.index.json";
+  for (const auto& t : infos) total += bytes_of(t);
+  const fs::path single = fs::path(dir) / "model.safetensors",
+                 index = fs::path(dir) / "model.safetensors.index.json";
   if (max_shard_bytes <= 0 || total <= max_shard_bytes) {
-    io::save_safetensors(single.string(), tensors, {{"format", "pt"}});
+    io::save_safetensors_streamed(single.string(), infos, produce, {{"format", "pt"}});
     fs::remove(index);  // one layout per directory: a stale index would win over this file
     return;
   }
-  // transformers' layout: model-0000k-of-0000n.safetensors filled in order, and an index.
-  std::vector<std::vector<std::pair<std::string, torch::Tensor>>> shards(1);
+  std::vector<std::vector<size_t>> shards(1);  // tensor indices, filled in order
   int64_t fill = 0;
-  for (auto& nt : tensors) {
-    const auto bytes = static_cast<int64_t>(nt.second.nbytes());
+  for (size_t i = 0; i < infos.size(); ++i) {
+    const int64_t bytes = bytes_of(infos[i]);
     if (fill > 0 && fill + bytes > max_shard_bytes) shards.emplace_back(), fill = 0;
-    shards.back().push_back(std::move(nt));
+    shards.back().push_back(i);
     fill += bytes;
   }
   nlohmann::json weight_map = nlohmann::json::object();
   char name[64];
   for (size_t k = 0; k < shards.size(); ++k) {
     std::snprintf(name, sizeof name, "model-%05zu-of-%05zu.safetensors", k + 1, shards.size());
-    io::save_safetensors((fs::path(dir) / name).string(), shards[k], {{"format", "pt"}});
-    for (const auto& nt : shards[k]) weight_map[nt.first] = name;
+    std::vector<io::TensorInfo> part;
+    for (size_t i : shards[k]) part.push_back(infos[i]), weight_map[infos[i].name] = name;
+    io::save_safetensors_streamed((fs::path(dir) / name).string(), part,
+                                  [&](size_t j) { return produce(shards[k][j]); },
+                                  {{"format", "pt"}});
   }
-  io::write_json(index.string(), {{"metadata", {{"total_size", total}}}, {"weight_map", weight_map}});
+  io::write_json(index.string(),
+                 {{"metadata", {{"total_size", total}}}, {"weight_map", weight_map}});
   fs::remove(single);
 }
 
+}  // namespace
+
+void save_model_config(const ModelConfig& config, const std::string& dir) {
+  fs::create_directories(dir);
+  io::write_json((fs::path(dir) / "config.json").string(), config.to_hf_json());
+  io::write_json((fs::path(dir) / "generation_config.json").string(),
+                 config.generation_config_json());
+}
+
+void set_special_ids(ModelConfig& config, const Tokenizer& tokenizer) {
+  config.bos_token_id = tokenizer.bos_id();
+  config.pad_token_id = tokenizer.pad_id();
+  config.eos_token_ids.clear();
+  if (auto eos = tokenizer.eos_id()) config.eos_token_ids.push_back(*eos);
+}
+
+void save_pretrained(const CausalLMImpl& model, const std::string& dir, int64_t max_shard_bytes) {
+  save_model_config(model.config(), dir);
+  const auto tensors = to_hf_state_dict(model);
+  std::vector<io::TensorInfo> infos;
+  for (const auto& [name, t] : tensors) {
+    io::TensorInfo info;
+    info.name = name, info.dtype = t.scalar_type(), info.shape = t.sizes().vec();
+    infos.push_back(std::move(info));
+  }
+  write_weight_files(
+      dir, infos, [&](size_t i) { return tensors[i].second; }, max_shard_bytes);
+}
+
+int64_t save_random_pretrained(const ModelConfig& config, const std::string& dir,
+                               torch::Dtype dtype, int64_t max_shard_bytes) {
+  CausalLM model{nullptr};
+  {
+    nn::DeferLinearWeights defer;  // the blocks' Linear weights: drawn one at a time below
+    model = CausalLM(config);
+  }
+  std::map<const void*, std::pair<std::string, nn::LinearImpl*>> deferred;
+  for (const auto& kv : model->named_modules()) {
+    if (auto* l = dynamic_cast<nn::LinearImpl*>(kv.value().get()); l && l->deferred()) {
+      deferred[l->weight.unsafeGetTensorImpl()] = {kv.key() + ".weight", l};
+    }
+  }
+  auto entries = hf_entries(*model);
+  std::vector<io::TensorInfo> infos;
+  int64_t largest = 0;
+  for (auto& e : entries) {
+    if (e.param.defined()) {
+      if (auto d = deferred.find(e.param.unsafeGetTensorImpl()); d != deferred.end()) {
+        e.hf_shape = {d->second.second->out_features, d->second.second->in_features};
+        if (is_conv1d_weight(e.hf_name)) std::swap(e.hf_shape[0], e.hf_shape[1]);
+        largest = std::max(largest, e.hf_shape[0] * e.hf_shape[1]);
+      }
+    }
+    io::TensorInfo info;
+    info.name = e.hf_name, info.dtype = dtype, info.shape = e.hf_shape;
+    infos.push_back(std::move(info));
+  }
+  fs::create_directories(dir);
+  save_model_config(config, dir);
+  write_weight_files(
+      dir, infos,
+      [&](size_t i) {
+        const auto& e = entries[i];
+        if (!e.param.defined())
+          return torch::zeros(e.hf_shape, dtype);  // a bias-free model's zero bias
+        auto d = deferred.find(e.param.unsafeGetTensorImpl());
+        if (d == deferred.end()) {
+          auto t = e.param.detach().to(dtype);
+          return is_conv1d_weight(e.hf_name) ? t.t().contiguous() : t;
+        }
+        auto& [name, layer] = d->second;
+        layer->materialize();
+        model->init_parameter(name, layer->weight);
+        auto t = layer->weight.detach().to(dtype);
+        if (is_conv1d_weight(e.hf_name)) t = t.t().contiguous();
+        if (t.data_ptr() == layer->weight.data_ptr()) t = t.clone();
+        layer->weight.set_data(torch::empty({0}));  // freed: one drawn weight alive at a time
+        return t;
+      },
+      max_shard_bytes);
+  return largest;
+}
+
 std::vector<std::string> pretrained_weight_files(const std::string& dir) {
-  const fs::path single = fs::path(dir) / "model.safetensors", index = fs::path(dir) / "model.safetensors.index.json";
+  const fs::path single = fs::path(dir) / "model.safetensors",
+                 index = fs::path(dir) / "model.safetensors.index.json";
   if (fs::exists(single)) return {single.string()};
-  VOLT_CHECK(fs::exists(index), "[pretrained] ", dir, ": no model.safetensors and no model.safetensors.index.json");
+  VOLT_CHECK(fs::exists(index), "[pretrained] ", dir,
+             ": no model.safetensors and no model.safetensors.index.json");
   const auto j = io::read_json(index.string());
   VOLT_CHECK(j.contains("weight_map") && j["weight_map"].is_object() && !j["weight_map"].empty(),
              "[pretrained] ", index.string(), ": no weight_map");
   std::set<std::string> shards;
   for (const auto& [tensor, file] : j["weight_map"].items()) {
-    VOLT_CHECK(file.is_string(), "[pretrained] ", index.string(), ": weight_map['", tensor, "'] is not a file name");
+    VOLT_CHECK(file.is_string(), "[pretrained] ", index.string(), ": weight_map['", tensor,
+               "'] is not a file name");
     const auto name = file.get<std::string>();
-    VOLT_CHECK(name.find('/') == std::string::npos && fs::exists(fs::path(dir) / name), "[pretrained] ",
-               index.string(), ": tensor '", tensor, "' is in '", name, "', which is not in ", dir);
+    VOLT_CHECK(name.find('/') == std::string::npos && fs::exists(fs::path(dir) / name),
+               "[pretrained] ", index.string(), ": tensor '", tensor, "' is in '", name,
+               "', which is not in ", dir);
     shards.insert(name);
   }
   std::vector<std::string> out;
@@ -318,8 +427,8 @@ std::vector<std::string> pretrained_weight_files(const std::string& dir) {
   // The index must agree with the shards: every listed tensor is where it says.
   for (const auto& [tensor, file] : j["weight_map"].items()) {
     io::SafetensorsFile f((fs::path(dir) / file.get<std::string>()).string());
-    VOLT_CHECK(f.contains(tensor), "[pretrained] ", index.string(), ": tensor '", tensor, "' is not in ",
-               file.get<std::string>());
+    VOLT_CHECK(f.contains(tensor), "[pretrained] ", index.string(), ": tensor '", tensor,
+               "' is not in ", file.get<std::string>());
   }
   return out;
 }

@@ -7,14 +7,15 @@
 
 #include <torch/torch.h>
 
-#include "volt/io/mapped_file.h"
-
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
 #include <string>
 #include <utility>
 #include <vector>
+
+#include "volt/io/mapped_file.h"
 
 namespace volt::io {
 
@@ -65,6 +66,13 @@ class SafetensorsFile {
 void save_safetensors(const std::string& path,
                       const std::vector<std::pair<std::string, torch::Tensor>>& tensors,
                       const std::map<std::string, std::string>& metadata = {});
+
+/// Writes a file whose tensors are made one at a time: the header from `tensors` (name, dtype,
+/// shape), then produce(i) for each in order (it must match its entry). Only one tensor need be
+/// alive at once: what `volt init` uses to write a model larger than memory.
+void save_safetensors_streamed(const std::string& path, const std::vector<TensorInfo>& tensors,
+                               const std::function<torch::Tensor(size_t)>& produce,
+                               const std::map<std::string, std::string>& metadata = {});
 
 /// Safetensors dtype code <-> torch dtype ("F32" <-> torch::kFloat32). Unknown codes throw.
 torch::Dtype dtype_from_safetensors(const std::string& code, const std::string& context);

@@ -72,8 +72,13 @@ class CausalLMImpl : public torch::nn::Module {
   /// GPT-2's initialisation: N(0, 0.02) weights, zero biases, residual projections scaled by
   /// 1/sqrt(2 n_layer) so the residual stream's variance does not grow with depth.
   void reset_parameters();
+  /// The initial value of one parameter (by its name in this module): what reset_parameters
+  /// draws, for a parameter allocated later (volt init writes a model one tensor at a time).
+  void init_parameter(const std::string& name, torch::Tensor& p) const;
 
   const ModelConfig& config() const { return cfg_; }
+  /// The metadata fields (special ids, torch_dtype) may change; the architecture may not.
+  ModelConfig& config_mutable() { return cfg_; }
 
   /// Activation checkpointing per transformer block (Hugging Face's gradient_checkpointing):
   /// in training with gradients on, each block keeps only its input and recomputes the rest in
@@ -93,7 +98,7 @@ class CausalLMImpl : public torch::nn::Module {
   torch::nn::Embedding wte{nullptr};  // (vocab_size, C)
   torch::nn::Embedding wpe{nullptr};  // (block_size, C)
   torch::nn::Dropout drop{nullptr};
-  torch::nn::ModuleList h{nullptr};   // n_layer x Block
+  torch::nn::ModuleList h{nullptr};  // n_layer x Block
   nn::LayerNorm ln_f{nullptr};
   // llama / mistral
   LlamaBody model{nullptr};
@@ -104,8 +109,8 @@ class CausalLMImpl : public torch::nn::Module {
   torch::Tensor forward_llama(const torch::Tensor& input_ids, torch::Tensor pos, nn::KVCache* cache,
                               const torch::Tensor& key_start);
   /// Runs one block, through nn::checkpoint when checkpointing applies.
-  torch::Tensor run_block(size_t index, torch::nn::Module& block, const nn::BlockFn& fn, const torch::Tensor& x,
-                          bool checkpointed);
+  torch::Tensor run_block(size_t index, torch::nn::Module& block, const nn::BlockFn& fn,
+                          const torch::Tensor& x, bool checkpointed);
   ModelConfig cfg_;
   bool checkpointing_ = false;
   nn::BlockWrapper block_wrapper_;

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "volt/models/causal_lm.h"
+#include "volt/tokenizers/tokenizer.h"
 
 namespace volt {
 
@@ -21,14 +22,14 @@ void load_hf_safetensors(CausalLMImpl& model, const std::string& path);
 /// Called for each Linear weight left unallocated by nn::DeferLinearWeights, with its module name
 /// and the file's tensor as (out, in) (a zero-copy view; any dtype): it must fill the layer (e.g.
 /// quantize it). Without one, the weight is allocated and copied like any other.
-using DeferredWeightLoader = std::function<void(const std::string& module_name, nn::LinearImpl& layer,
-                                                const torch::Tensor& weight)>;
+using DeferredWeightLoader = std::function<void(
+    const std::string& module_name, nn::LinearImpl& layer, const torch::Tensor& weight)>;
 /// The same over the shards of one checkpoint (each tensor in exactly one file). Tensors are
 /// converted to the parameters' dtype as they are copied (fp16 / bf16 / fp32 files alike).
 void load_hf_safetensors(CausalLMImpl& model, const std::vector<std::string>& paths,
                          const DeferredWeightLoader& on_deferred = nullptr);
-/// A parameter's Hugging Face name ("h.0.attn.c_attn.weight" -> "transformer.h.0.attn.c_attn.weight"
-/// for GPT-2; Llama's names are transformers' already).
+/// A parameter's Hugging Face name ("h.0.attn.c_attn.weight" ->
+/// "transformer.h.0.attn.c_attn.weight" for GPT-2; Llama's names are transformers' already).
 std::string hf_parameter_name(const ModelConfig& config, const std::string& ours);
 
 /// Writes config.json and the weights into dir (created if needed): model.safetensors, or, above
@@ -36,6 +37,12 @@ std::string hf_parameter_name(const ModelConfig& config, const std::string& ours
 /// model.safetensors.index.json.
 void save_pretrained(const CausalLMImpl& model, const std::string& dir,
                      int64_t max_shard_bytes = int64_t{5} << 30);
+/// A randomly initialised model of `config` written into dir like save_pretrained, in `dtype`,
+/// one tensor at a time: its blocks' Linear weights are drawn, written and freed one by one, so
+/// a model larger than memory can be written (volt init). Returns the largest such weight's element
+/// count.
+int64_t save_random_pretrained(const ModelConfig& config, const std::string& dir,
+                               torch::Dtype dtype, int64_t max_shard_bytes = int64_t{5} << 30);
 /// The weight files of a directory: model.safetensors, else the shards its index names (checked
 /// to exist and to hold the tensors the index says).
 std::vector<std::string> pretrained_weight_files(const std::string& dir);
@@ -46,7 +53,8 @@ ModelConfig load_model_config(const std::string& dir);
 /// Copies tensors named as volt names them (with `prefix` in front, e.g. "lm." for a LMModule's)
 /// into the model: every parameter must be there with its shape, and nothing else (errors name
 /// `source`).
-void load_named_parameters(CausalLMImpl& model, const std::vector<std::pair<std::string, torch::Tensor>>& tensors,
+void load_named_parameters(CausalLMImpl& model,
+                           const std::vector<std::pair<std::string, torch::Tensor>>& tensors,
                            const std::string& prefix, const std::string& source);
 /// Reads parts of a Hugging Face directory's weights straight from its memory-mapped safetensors
 /// files, by volt parameter name and in volt's layout: what each FSDP rank uses to load only its
@@ -70,7 +78,10 @@ class PretrainedSliceReader {
   int64_t bytes_ = 0;
 };
 
-/// Writes dir/config.json (dir created if needed).
+/// Writes dir/config.json and dir/generation_config.json (dir created if needed).
 void save_model_config(const ModelConfig& config, const std::string& dir);
+/// The tokenizer's BOS, EOS and PAD ids as the config's special ids (what transformers' generate
+/// stops on); a tokenizer without one gives null.
+void set_special_ids(ModelConfig& config, const Tokenizer& tokenizer);
 
 }  // namespace volt
