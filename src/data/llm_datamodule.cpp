@@ -47,8 +47,12 @@ class RowLoader : public DataLoader {
   RowLoader(std::shared_ptr<const data::TokenCache> cache, std::vector<data::Row> rows,
             data::SamplerOptions sampler, data::CollateOptions collate, int64_t workers,
             int64_t prefetch, int64_t max_batches)
-      : cache_(std::move(cache)), rows_(std::move(rows)), sampler_(sampler), collate_(collate),
-        workers_(workers), prefetch_(prefetch) {
+      : cache_(std::move(cache)),
+        rows_(std::move(rows)),
+        sampler_(sampler),
+        collate_(collate),
+        workers_(workers),
+        prefetch_(prefetch) {
     lengths_.reserve(rows_.size());
     for (const auto& r : rows_) lengths_.push_back(r.inputs);
     const auto n = static_cast<int64_t>(rows_.size());
@@ -60,8 +64,8 @@ class RowLoader : public DataLoader {
   int64_t num_workers() const override { return workers_; }
   int64_t prefetch_factor() const override { return prefetch_; }
   Batch get(int64_t epoch, int64_t index) const override {
-    VOLT_CHECK(index >= 0 && index < batches_, "[data] batch ", index, " is out of range (", batches_,
-               " per epoch)");
+    VOLT_CHECK(index >= 0 && index < batches_, "[data] batch ", index, " is out of range (",
+               batches_, " per epoch)");
     std::vector<const data::Row*> rows;
     {
       std::lock_guard<std::mutex> lock(mu_);
@@ -69,7 +73,8 @@ class RowLoader : public DataLoader {
         order_ = data::epoch_batches(lengths_, sampler_, epoch);
         order_epoch_ = epoch;
       }
-      for (int64_t r : order_[static_cast<size_t>(index)]) rows.push_back(&rows_[static_cast<size_t>(r)]);
+      for (int64_t r : order_[static_cast<size_t>(index)])
+        rows.push_back(&rows_[static_cast<size_t>(r)]);
     }
     return data::collate(rows, *cache_, collate_);
   }
@@ -129,8 +134,10 @@ LLMDataOptions llm_data_options_from(ConfigSection& s, LLMDataOptions o) {
   VOLT_CHECK(o.batch_size > 0, "[data] batch_size must be positive, got ", o.batch_size);
   VOLT_CHECK(is_collator(o.collator), "[data] collator '", o.collator,
              "' is not one of static, dynamic, packed, concat");
-  VOLT_CHECK(o.num_workers >= 0 && o.prefetch_factor >= 1, "[data] num_workers must be >= 0 and "
-             "prefetch_factor >= 1, got ", o.num_workers, " and ", o.prefetch_factor);
+  VOLT_CHECK(o.num_workers >= 0 && o.prefetch_factor >= 1,
+             "[data] num_workers must be >= 0 and "
+             "prefetch_factor >= 1, got ",
+             o.num_workers, " and ", o.prefetch_factor);
   VOLT_CHECK(o.splits.val >= 0 && o.splits.test >= 0 && o.splits.val + o.splits.test < 1,
              "[data] val_fraction and test_fraction must be >= 0 with a sum below 1, got ",
              o.splits.val, " and ", o.splits.test);
@@ -177,7 +184,9 @@ void LLMDataModule::prepare_data() {
   data::TokenCache::Progress progress;
   if (progress_) {
     progress = [&bar](int64_t done, int64_t total) {
-      if (!bar) bar = std::make_unique<ProgressBar>(std::max<int64_t>(1, total >> 20), "Tokenizing (MB)", stderr);
+      if (!bar)
+        bar = std::make_unique<ProgressBar>(std::max<int64_t>(1, total >> 20), "Tokenizing (MB)",
+                                            stderr);
       bar->update(done >> 20, {});
     };
   }
@@ -187,12 +196,16 @@ void LLMDataModule::prepare_data() {
   if (progress_) {
     const double mb = static_cast<double>(report_.input_bytes) / 1e6;
     if (report_.built) {
-      std::fprintf(stderr, "[data] tokenized %.1f MB into %lld documents, %lld tokens in %.2f s "
-                   "(%.1f MB/s; %s) -> %s\n", mb, static_cast<long long>(cache_->num_documents()),
+      std::fprintf(stderr,
+                   "[data] tokenized %.1f MB into %lld documents, %lld tokens in %.2f s "
+                   "(%.1f MB/s; %s) -> %s\n",
+                   mb, static_cast<long long>(cache_->num_documents()),
                    static_cast<long long>(cache_->num_tokens()), report_.seconds,
-                   mb / std::max(report_.seconds, 1e-9), report_.reason.c_str(), cache_->dir().c_str());
+                   mb / std::max(report_.seconds, 1e-9), report_.reason.c_str(),
+                   cache_->dir().c_str());
     } else {
-      std::fprintf(stderr, "[data] token cache reopened in %.3f s: %lld documents, %lld tokens (%s)\n",
+      std::fprintf(stderr,
+                   "[data] token cache reopened in %.3f s: %lld documents, %lld tokens (%s)\n",
                    report_.seconds, static_cast<long long>(cache_->num_documents()),
                    static_cast<long long>(cache_->num_tokens()), cache_->dir().c_str());
     }
@@ -203,8 +216,9 @@ void LLMDataModule::prepare_data() {
 void LLMDataModule::setup(const std::string& /*stage*/) {
   prepare_data();
   if (!splits_.train.empty()) return;
-  splits_ = data::split_documents(cache_->num_documents(), options_.splits,
-                                  data::derive_seed(static_cast<uint64_t>(options_.seed), kSplitStream));
+  splits_ =
+      data::split_documents(cache_->num_documents(), options_.splits,
+                            data::derive_seed(static_cast<uint64_t>(options_.seed), kSplitStream));
 }
 
 const data::TokenCache& LLMDataModule::cache() const {
@@ -228,7 +242,8 @@ CollatorStats LLMDataModule::collator_stats(const std::string& collator,
 }
 
 CollatorStats LLMDataModule::collator_stats(const std::string& collator,
-                                            const std::vector<int64_t>& docs, bool group_by_length) const {
+                                            const std::vector<int64_t>& docs,
+                                            bool group_by_length) const {
   VOLT_CHECK(is_collator(collator), "[data] collator '", collator, "' is unknown");
   const auto rows = build_rows(collator, docs, cache(), options_.block_size);
   std::vector<int64_t> lengths;
@@ -244,7 +259,8 @@ CollatorStats LLMDataModule::collator_stats(const std::string& collator,
 
 std::shared_ptr<DataLoader> LLMDataModule::loader(const std::vector<int64_t>& docs, bool train,
                                                   int64_t max_batches) const {
-  VOLT_CHECK(cache_ != nullptr && !splits_.train.empty(), "[data] call setup() before the dataloaders");
+  VOLT_CHECK(cache_ != nullptr && !splits_.train.empty(),
+             "[data] call setup() before the dataloaders");
   const int64_t pad_id = tokenizer_->pad_id().value_or(tokenizer_->eos_id().value_or(0));
   data::SamplerOptions s;
   s.batch_size = options_.batch_size;
@@ -254,12 +270,15 @@ std::shared_ptr<DataLoader> LLMDataModule::loader(const std::vector<int64_t>& do
   s.shuffle = train ? options_.shuffle : true;
   s.drop_last = train && options_.drop_last;
   s.group_by_length = options_.collator == "dynamic" && options_.group_by_length;
-  return std::make_shared<RowLoader>(cache_, build_rows(options_.collator, docs, *cache_, options_.block_size),
-                                     s, collate_options(options_.collator, options_, pad_id),
-                                     options_.num_workers, options_.prefetch_factor, max_batches);
+  return std::make_shared<RowLoader>(
+      cache_, build_rows(options_.collator, docs, *cache_, options_.block_size), s,
+      collate_options(options_.collator, options_, pad_id), options_.num_workers,
+      options_.prefetch_factor, max_batches);
 }
 
-std::shared_ptr<DataLoader> LLMDataModule::train_dataloader() { return loader(splits_.train, true, 0); }
+std::shared_ptr<DataLoader> LLMDataModule::train_dataloader() {
+  return loader(splits_.train, true, 0);
+}
 
 std::shared_ptr<DataLoader> LLMDataModule::val_dataloader() {
   if (splits_.val.empty()) return nullptr;
@@ -269,6 +288,11 @@ std::shared_ptr<DataLoader> LLMDataModule::val_dataloader() {
 std::shared_ptr<DataLoader> LLMDataModule::test_dataloader() {
   if (splits_.test.empty()) return nullptr;
   return loader(splits_.test, false, 0);
+}
+
+std::shared_ptr<DataLoader> LLMDataModule::predict_dataloader() {
+  if (!splits_.test.empty()) return test_dataloader();
+  return splits_.val.empty() ? nullptr : loader(splits_.val, false, 0);
 }
 
 }  // namespace volt

@@ -21,9 +21,18 @@ std::vector<std::pair<std::string, torch::Tensor>> unique_named_parameters(torch
   std::vector<std::pair<std::string, torch::Tensor>> out;
   std::set<const void*> seen;
   for (const auto& kv : m.named_parameters()) {
-    if (seen.insert(kv.value().unsafeGetTensorImpl()).second) out.emplace_back(kv.key(), kv.value());
+    if (seen.insert(kv.value().unsafeGetTensorImpl()).second)
+      out.emplace_back(kv.key(), kv.value());
   }
   return out;
+}
+
+void LightningModule::test_step(const Batch&, int64_t) {
+  VOLT_FAIL("[trainer] this LightningModule has no test_step");
+}
+
+torch::Tensor LightningModule::predict_step(const Batch&, int64_t) {
+  VOLT_FAIL("[trainer] this LightningModule has no predict_step");
 }
 
 void LightningModule::save_pretrained(const std::string& dir) const {

@@ -31,6 +31,26 @@ void LMModule::validation_step(const Batch& batch, int64_t) {
   log("val_loss", loss, o);
 }
 
+void LMModule::test_step(const Batch& batch, int64_t) {
+  auto logits = lm(batch.input_ids, batch.position_ids, nullptr, batch.document_ids);
+  LogOptions o;
+  o.batch_size = batch.batch_size();
+  log("test_loss", causal_lm_loss(logits, batch.labels), o);
+}
+
+torch::Tensor LMModule::predict_step(const Batch& batch, int64_t) {
+  auto logits = lm(batch.input_ids, batch.position_ids, nullptr, batch.document_ids);  // (B, T, V)
+  const int64_t v = logits.size(-1);
+  auto nll = torch::nn::functional::cross_entropy(
+                 logits.reshape({-1, v}).to(torch::kFloat32), batch.labels.reshape({-1}),
+                 torch::nn::functional::CrossEntropyFuncOptions().ignore_index(-100).reduction(
+                     torch::kNone))
+                 .reshape(batch.labels.sizes())
+                 .to(torch::kFloat64);                                   // (B, T), 0 where ignored
+  const auto count = (batch.labels != -100).sum(1).to(torch::kFloat64);  // (B)
+  return torch::stack({nll.sum(1) / count.clamp_min(1), count}, 1);      // (B, 2)
+}
+
 double LMModule::loss_weight(const Batch& batch) const {
   return static_cast<double>(batch.num_target_tokens());
 }
@@ -49,7 +69,8 @@ void LMModule::save_pretrained_metadata(const std::string& dir) const {
 
 void LMModule::save_pretrained(const std::string& dir) const {
   if (lora_) {
-    peft::save_adapter(*const_cast<CausalLMImpl*>(lm.get()), *lora_, dir);  // named_parameters() is not const
+    peft::save_adapter(*const_cast<CausalLMImpl*>(lm.get()), *lora_,
+                       dir);  // named_parameters() is not const
   } else {
     volt::save_pretrained(*lm, dir);
   }

@@ -29,11 +29,13 @@ class LightningDataModule {
   virtual ~LightningDataModule() = default;
   /// Download / tokenize once (rank 0 only, in a distributed run).
   virtual void prepare_data() {}
-  /// Build the datasets of a stage ("fit", "validate", "test").
+  /// Build the datasets of a stage ("fit", "validate", "test", "predict").
   virtual void setup(const std::string& stage) {}
   virtual std::shared_ptr<DataLoader> train_dataloader() = 0;
   virtual std::shared_ptr<DataLoader> val_dataloader() { return nullptr; }
   virtual std::shared_ptr<DataLoader> test_dataloader() { return nullptr; }
+  /// What Trainer::predict runs over (Lightning's predict_dataloader).
+  virtual std::shared_ptr<DataLoader> predict_dataloader() { return nullptr; }
 };
 
 }  // namespace volt

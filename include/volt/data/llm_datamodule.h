@@ -26,20 +26,20 @@ namespace volt {
 
 struct LLMDataOptions {
   data::CorpusOptions corpus;
-  std::string tokenizer;          // a tokenizer file or directory (see load_tokenizer)
+  std::string tokenizer;  // a tokenizer file or directory (see load_tokenizer)
   data::TokenCacheOptions cache;
-  int64_t block_size = 1024;      // row length T
-  int64_t batch_size = 8;         // rows per batch B
+  int64_t block_size = 1024;        // row length T
+  int64_t batch_size = 8;           // rows per batch B
   std::string collator = "packed";  // static | dynamic | packed | concat
-  bool group_by_length = false;   // dynamic: batch rows of similar length
-  bool document_mask = true;      // concat: restart positions and attention at each document
-  data::SplitFractions splits;    // val_fraction, test_fraction; the rest trains
+  bool group_by_length = false;     // dynamic: batch rows of similar length
+  bool document_mask = true;        // concat: restart positions and attention at each document
+  data::SplitFractions splits;      // val_fraction, test_fraction; the rest trains
   int64_t seed = 1337;
-  bool shuffle = true;            // a new order of the training rows each epoch
+  bool shuffle = true;  // a new order of the training rows each epoch
   bool drop_last = false;
   int64_t num_workers = 2;
   int64_t prefetch_factor = 4;
-  int64_t val_batches = 0;        // 0: the whole validation split
+  int64_t val_batches = 0;  // 0: the whole validation split
 };
 
 /// The collators' names, in the order stats prints them.
@@ -68,6 +68,8 @@ class LLMDataModule : public LightningDataModule {
   std::shared_ptr<DataLoader> train_dataloader() override;
   std::shared_ptr<DataLoader> val_dataloader() override;
   std::shared_ptr<DataLoader> test_dataloader() override;
+  /// The test split (every batch), else the validation split.
+  std::shared_ptr<DataLoader> predict_dataloader() override;
 
   void set_tokenizer(std::shared_ptr<Tokenizer> t, std::string fingerprint);
   void set_progress(bool on) { progress_ = on; }
@@ -85,7 +87,8 @@ class LLMDataModule : public LightningDataModule {
                                bool group_by_length) const;
 
  private:
-  std::shared_ptr<DataLoader> loader(const std::vector<int64_t>& docs, bool train, int64_t max_batches) const;
+  std::shared_ptr<DataLoader> loader(const std::vector<int64_t>& docs, bool train,
+                                     int64_t max_batches) const;
   LLMDataOptions options_;
   bool progress_ = true;
   bool prepared_ = false;

@@ -13,13 +13,13 @@
 namespace volt {
 
 struct TextDataOptions {
-  std::string path;              // the text file
-  std::string tokenizer = "char";// "char": built from the text itself; else a tokenizer path
-  int64_t block_size = 64;       // tokens per window (T)
-  int64_t batch_size = 12;       // windows per batch (B)
-  double val_fraction = 0.1;     // the tail of the file
-  int64_t val_batches = 20;      // size of the fixed validation set, in batches
-  int64_t seed = 1337;           // seeds the training windows
+  std::string path;                     // the text file
+  std::string tokenizer = "char";       // "char": built from the text itself; else a tokenizer path
+  int64_t block_size = 64;              // tokens per window (T)
+  int64_t batch_size = 12;              // windows per batch (B)
+  double val_fraction = 0.1;            // the tail of the file
+  int64_t val_batches = 20;             // size of the fixed validation set, in batches
+  int64_t seed = 1337;                  // seeds the training windows
   int64_t train_batches_per_epoch = 0;  // 0: as many as cover the train split once
 };
 
@@ -33,6 +33,8 @@ class TextDataModule : public LightningDataModule {
   void setup(const std::string& stage) override;
   std::shared_ptr<DataLoader> train_dataloader() override;
   std::shared_ptr<DataLoader> val_dataloader() override;
+  /// The validation windows (a single text file has no test split).
+  std::shared_ptr<DataLoader> predict_dataloader() override { return val_dataloader(); }
 
   /// Available after setup(): the tokenizer used (built from the text when "char").
   std::shared_ptr<Tokenizer> tokenizer() const { return tokenizer_; }

@@ -37,6 +37,10 @@ class LightningModule : public torch::nn::Module {
   /// Returns the loss of one (micro-)batch; the Trainer runs backward on it.
   virtual torch::Tensor training_step(const Batch& batch, int64_t batch_idx) = 0;
   virtual void validation_step(const Batch& batch, int64_t batch_idx) {}
+  /// Trainer::test's step (log test metrics here).
+  virtual void test_step(const Batch& batch, int64_t batch_idx);
+  /// Trainer::predict's step: what to return for one batch.
+  virtual torch::Tensor predict_step(const Batch& batch, int64_t batch_idx);
   virtual Optimizers configure_optimizers() = 0;
 
   /// Records a metric; the Trainer aggregates it per step or per epoch and hands it to loggers,

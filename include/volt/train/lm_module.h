@@ -19,6 +19,10 @@ class LMModule : public LightningModule {
 
   torch::Tensor training_step(const Batch& batch, int64_t batch_idx) override;
   void validation_step(const Batch& batch, int64_t batch_idx) override;
+  /// test_loss, as validation_step's val_loss.
+  void test_step(const Batch& batch, int64_t batch_idx) override;
+  /// (B, 2) float64: each row's mean cross-entropy over its target tokens, and their count.
+  torch::Tensor predict_step(const Batch& batch, int64_t batch_idx) override;
   Optimizers configure_optimizers() override;
   /// The batch's target tokens (labels other than -100): the loss is their mean.
   double loss_weight(const Batch& batch) const override;

@@ -9,6 +9,7 @@
 #include <torch/torch.h>
 
 #include <chrono>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -18,38 +19,42 @@
 
 #include "volt/core/config.h"
 #include "volt/core/csv_logger.h"
+#include "volt/core/directory_lock.h"
 #include "volt/data/datamodule.h"
 #include "volt/data/prefetch_loader.h"
 #include "volt/train/callback.h"
 #include "volt/train/lightning_module.h"
 #include "volt/train/precision.h"
-
 #include "volt/train/strategy.h"
 
 namespace volt {
 
 struct TrainerOptions {
-  TORCH_ARG(int64_t, max_steps) = -1;        // optimizer steps; -1: no limit
-  TORCH_ARG(int64_t, max_epochs) = -1;       // -1: 1000 when max_steps is unset, else no limit
-  TORCH_ARG(double, max_time) = 0;           // seconds of training; 0: no limit
-  TORCH_ARG(int64_t, val_check_interval) = 0;// optimizer steps between validations; 0: each epoch
-  TORCH_ARG(double, limit_val_batches) = 1.0;// <= 1: a fraction of the val loader, > 1: a count
+  TORCH_ARG(int64_t, max_steps) = -1;          // optimizer steps; -1: no limit; 0: no training
+  TORCH_ARG(int64_t, max_epochs) = -1;         // -1: 1000 when max_steps is unset, else no limit
+  TORCH_ARG(double, max_time) = 0;             // seconds of training; 0: no limit
+  TORCH_ARG(int64_t, val_check_interval) = 0;  // optimizer steps between validations; 0: each epoch
+  TORCH_ARG(double, limit_val_batches) = 1.0;  // <= 1: a fraction of the val loader, > 1: a count
+  TORCH_ARG(double, limit_test_batches) = 1.0;     // the same for test()
+  TORCH_ARG(double, limit_predict_batches) = 1.0;  // the same for predict()
   TORCH_ARG(int64_t, log_every_n_steps) = 50;
   TORCH_ARG(int64_t, accumulate_grad_batches) = 1;
   TORCH_ARG(double, gradient_clip_val) = 0;  // clip the global gradient norm; 0: off
-  TORCH_ARG(std::string, precision) = "32-true";  // "32-true" | "bf16-mixed" | "16-mixed" | "bf16-true"
-  TORCH_ARG(bool, master_weights) = true;    // bf16-true: fp32 master weights in the optimizer
-  TORCH_ARG(bool, tf32) = false;             // TF32 for fp32 matmuls on CUDA (Ampere+); no effect on CPU
+  TORCH_ARG(std::string,
+            precision) = "32-true";        // "32-true" | "bf16-mixed" | "16-mixed" | "bf16-true"
+  TORCH_ARG(bool, master_weights) = true;  // bf16-true: fp32 master weights in the optimizer
+  TORCH_ARG(bool, tf32) = false;  // TF32 for fp32 matmuls on CUDA (Ampere+); no effect on CPU
   TORCH_ARG(LossScalerOptions, loss_scaler) = {};  // 16-mixed's dynamic loss scaling
   /// A plugin object instead of `precision`'s (Lightning's plugins=[...]); null: by name.
   TORCH_ARG(std::shared_ptr<PrecisionPlugin>, precision_plugin) = nullptr;
   TORCH_ARG(int64_t, seed) = 1337;
   TORCH_ARG(std::string, default_root_dir) = "runs";  // the run directory itself
   TORCH_ARG(std::string, accelerator) = "auto";       // "cpu" | "cuda" | "auto"
-  TORCH_ARG(int64_t, num_threads) = 0;                 // intra-op threads; 0: automatic (core/cpu_runtime.h)
+  TORCH_ARG(int64_t, num_threads) = 0;  // intra-op threads; 0: automatic (core/cpu_runtime.h)
   TORCH_ARG(bool, enable_progress_bar) = true;
-  TORCH_ARG(bool, enable_checkpointing) = true;        // add a ModelCheckpoint if none is given
-  TORCH_ARG(bool, logger) = true;                      // write metrics.csv, config.yaml, report
+  TORCH_ARG(bool, enable_checkpointing) = true;  // add a ModelCheckpoint if none is given
+  TORCH_ARG(bool, enable_model_summary) = true;  // print the parameter counts at fit start
+  TORCH_ARG(bool, logger) = true;                // write metrics.csv, config.yaml, report
   /// SIGINT / SIGTERM finish the step, save checkpoints/last and stop with exit code 130 / 143.
   TORCH_ARG(bool, handle_signals) = true;
   /// A step whose loss or gradients are not finite is skipped; after this many in a row the run
@@ -78,12 +83,16 @@ class Trainer {
   void fit(LightningModule& module, LightningDataModule& data, const std::string& ckpt_path = "");
   /// One pass over the validation set; returns the logged epoch metrics.
   std::map<std::string, double> validate(LightningModule& module, LightningDataModule& data);
+  /// One pass of test_step over the test set; returns the logged epoch metrics (test_loss, ...).
+  std::map<std::string, double> test(LightningModule& module, LightningDataModule& data);
+  /// predict_step over the predict set, one tensor per batch (on the CPU), in order.
+  std::vector<torch::Tensor> predict(LightningModule& module, LightningDataModule& data);
 
   // --- state, read by callbacks ---
   const TrainerOptions& options() const { return options_; }
   int64_t global_step() const { return global_step_; }
   int64_t current_epoch() const { return epoch_; }
-  int64_t max_steps() const;                 // resolved (epochs x steps per epoch when unset)
+  int64_t max_steps() const;  // resolved (epochs x steps per epoch when unset)
   /// True inside fit() (Lightning's trainer.state.fn == FITTING): callbacks such as
   /// ModelCheckpoint act only then, not during a standalone validate().
   bool fitting() const { return fitting_; }
@@ -114,7 +123,8 @@ class Trainer {
   /// Logs extra metrics at the current step (what LearningRateMonitor uses).
   void log_metrics(const std::map<std::string, double>& metrics);
   /// Writes a checkpoint directory (module's HF files + trainer_state.*) atomically. Under a
-  /// sharding strategy (fsdp) every rank calls it and writes its shard (see save_sharded_checkpoint).
+  /// sharding strategy (fsdp) every rank calls it and writes its shard (see
+  /// save_sharded_checkpoint).
   void save_checkpoint(const std::string& dir);
   /// The resolved YAML config, written into the run directory (set by the CLI).
   void set_config_yaml(std::string yaml) { config_yaml_ = std::move(yaml); }
@@ -124,7 +134,8 @@ class Trainer {
  private:
   // Phases of one optimizer step, in order.
   // weight: this micro-batch's share of the step's loss (its loss_weight over the step's total).
-  torch::Tensor forward_backward(LightningModule& m, const Batch& batch, int64_t batch_idx, double weight);
+  torch::Tensor forward_backward(LightningModule& m, const Batch& batch, int64_t batch_idx,
+                                 double weight);
   // step_loss: the step's loss (its micro-batches' weighted sum); undefined skips the loss check.
   torch::Tensor optimizer_step(LightningModule& m, const torch::Tensor& step_loss);
   // Where checkpoints/last goes: the ModelCheckpoint's directory, else <run dir>/checkpoints.
@@ -138,6 +149,13 @@ class Trainer {
   // The rest of the loop.
   void setup(LightningModule& m);
   void run_validation(LightningModule& m);
+  using EvalStep = std::function<void(const Batch&, int64_t)>;
+  // The first n batches of loader through `step`, without gradients, in the eval context; returns
+  // the epoch means of what the steps logged (summed over ranks).
+  std::map<std::string, double> evaluation_loop(LightningModule& m,
+                                                const std::shared_ptr<DataLoader>& loader,
+                                                int64_t n, const EvalStep& step);
+  static int64_t limited_batches(const std::shared_ptr<DataLoader>& loader, double limit);
   void load_checkpoint(LightningModule& m, const std::string& dir);
   // trainer_state.json: the loop's counters, precision and callback state.
   nlohmann::json trainer_state_json() const;
@@ -189,10 +207,10 @@ class Trainer {
     std::vector<torch::Tensor> values;
     std::vector<double> weights;
   };
-  std::map<std::string, Weighted> step_values_;  // this optimizer step, by micro-batch weight
-  double micro_weight_ = 1.0;                    // the weight of values logged now
-  std::map<std::string, Mean> epoch_means_;                        // this validation epoch
-  std::map<std::string, Mean> train_epoch_means_;                  // this training epoch
+  std::map<std::string, Weighted> step_values_;    // this optimizer step, by micro-batch weight
+  double micro_weight_ = 1.0;                      // the weight of values logged now
+  std::map<std::string, Mean> epoch_means_;        // this validation epoch
+  std::map<std::string, Mean> train_epoch_means_;  // this training epoch
   std::map<std::string, double> callback_metrics_, progress_metrics_, pending_log_;
   std::set<std::string> prog_bar_keys_;
   std::unique_ptr<CSVLogger> csv_;
@@ -203,6 +221,7 @@ class Trainer {
   // Single device, or data parallel (dist/): see train/strategy.h.
   std::shared_ptr<Strategy> strategy_;
   int64_t rank_ = 0, world_ = 1;
+  std::unique_ptr<DirectoryLock> run_lock_;  // the run directory, while fit runs (rank 0)
 };
 
 }  // namespace volt
