@@ -10,15 +10,14 @@
 #include <filesystem>
 #include <map>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <sstream>
 #include <string>
 #include <vector>
 
-#include <nlohmann/json.hpp>
-
 #include "commands.h"
-#include "overrides.h"
 #include "recipe.h"
+#include "usage.h"
 #include "volt/core/atomic_file.h"
 #include "volt/core/check.h"
 #include "volt/core/compat.h"
@@ -53,14 +52,16 @@ std::vector<Axis> parse_grid(const std::vector<std::string>& items) {
   std::vector<Axis> axes;
   for (const auto& item : items) {
     const auto eq = item.find('=');
-    VOLT_CHECK(eq != std::string::npos && eq > 0 && eq + 1 < item.size(), "[bench] --grid item '", item,
-               "' is not KEY=V1,V2 (e.g. precision=32-true,bf16-mixed)");
+    VOLT_CHECK(eq != std::string::npos && eq > 0 && eq + 1 < item.size(), "[bench] --grid item '",
+               item, "' is not KEY=V1,V2 (e.g. precision=32-true,bf16-mixed)");
     Axis a;
     a.name = item.substr(0, eq);
     const auto it = short_keys().find(a.name);
     a.key = it != short_keys().end() ? it->second : a.name;
-    VOLT_CHECK(a.key.find('.') != std::string::npos, "[bench] --grid key '", a.name, "' is neither a config key "
-               "(section.key) nor one of precision, accumulate, micro_batch, block_size, activation_checkpointing");
+    VOLT_CHECK(a.key.find('.') != std::string::npos, "[bench] --grid key '", a.name,
+               "' is neither a config key "
+               "(section.key) nor one of precision, accumulate, micro_batch, block_size, "
+               "activation_checkpointing");
     std::stringstream ss(item.substr(eq + 1));
     for (std::string v; std::getline(ss, v, ',');) {
       if (!v.empty()) a.values.push_back(v);
@@ -99,7 +100,8 @@ struct Result {
 class TokenCounter : public Callback {
  public:
   std::string name() const override { return "TokenCounter"; }
-  void on_train_batch_end(Trainer& t, LightningModule& m, const torch::Tensor&, const Batch& b, int64_t) override {
+  void on_train_batch_end(Trainer& t, LightningModule& m, const torch::Tensor&, const Batch& b,
+                          int64_t) override {
     tokens = m.tokens_in(b) * t.options().accumulate_grad_batches();
   }
   int64_t tokens = 0;
@@ -110,7 +112,8 @@ class TokenCounter : public Callback {
 torch::Device device_of(const Config& config) {
   std::string accelerator = "auto";
   const auto& root = config.root();
-  if (root["trainer"] && root["trainer"]["accelerator"]) accelerator = root["trainer"]["accelerator"].as<std::string>();
+  if (root["trainer"] && root["trainer"]["accelerator"])
+    accelerator = root["trainer"]["accelerator"].as<std::string>();
   const bool cuda = accelerator == "cuda" || (accelerator == "auto" && compat::cuda_available());
   return cuda ? torch::Device(torch::kCUDA) : torch::Device(torch::kCPU);
 }
@@ -123,13 +126,16 @@ std::string label_of(const std::vector<Axis>& axes, const std::vector<std::strin
 
 // A bar's label, short enough to read under it: "bf16-mixed acc4 mb12".
 std::string short_label(const std::vector<Axis>& axes, const std::vector<std::string>& values) {
-  static const std::map<std::string, std::string> abbrev = {
-      {"precision", ""}, {"accumulate", "acc"}, {"micro_batch", "mb"}, {"block_size", "T"},
-      {"activation_checkpointing", "ckpt="}};
+  static const std::map<std::string, std::string> abbrev = {{"precision", ""},
+                                                            {"accumulate", "acc"},
+                                                            {"micro_batch", "mb"},
+                                                            {"block_size", "T"},
+                                                            {"activation_checkpointing", "ckpt="}};
   std::string s;
   for (size_t i = 0; i < axes.size(); ++i) {
     const auto it = abbrev.find(axes[i].name);
-    const std::string name = it != abbrev.end() ? it->second : axes[i].name.substr(axes[i].name.rfind('.') + 1) + "=";
+    const std::string name =
+        it != abbrev.end() ? it->second : axes[i].name.substr(axes[i].name.rfind('.') + 1) + "=";
     s += (i ? " " : "") + name + values[i];
   }
   return s;
@@ -146,22 +152,29 @@ Action add_train_bench(CLI::App& app) {
   };
   auto a = std::make_shared<Args>();
   app.add_option("-c,--config", a->config, "YAML recipe, as for volt fit")->required();
-  app.add_option("--grid", a->grid, "KEY=V1,V2 ... : precision, accumulate, micro_batch, block_size, "
-                 "activation_checkpointing, or any section.key")->required()->expected(1, -1);
+  app.add_option("--grid", a->grid,
+                 "KEY=V1,V2 ... : precision, accumulate, micro_batch, block_size, "
+                 "activation_checkpointing, or any section.key")
+      ->required()
+      ->expected(1, -1);
   app.add_option("--steps", a->steps, "timed optimizer steps per point")->capture_default_str();
-  app.add_option("--warmup", a->warmup, "untimed steps first (allocator, caches, thread pools)")->capture_default_str();
-  app.add_option("--out", a->out, "where bench.csv and the plots go (default runs/bench-<config name>)");
+  app.add_option("--warmup", a->warmup, "untimed steps first (allocator, caches, thread pools)")
+      ->capture_default_str();
+  app.add_option("--out", a->out,
+                 "where bench.csv and the plots go (default runs/bench-<config name>)");
   app.add_flag("--json", a->json, "print the results as JSON");
-  app.allow_extras();
-  app.footer("Example: volt bench --config configs/babygpt-shakespeare-char.yaml --grid precision=32-true,bf16-mixed "
-             "accumulate=1,4 micro_batch=4,12\nOther overrides apply to every point: --model.n_layer=2.");
+  app.footer(
+      "Example: volt bench --config configs/babygpt-shakespeare-char.yaml --grid "
+      "precision=32-true,bf16-mixed "
+      "accumulate=1,4 micro_batch=4,12\nOther overrides apply to every point: --model.n_layer=2.");
   return [&app, a]() {
     VOLT_CHECK(a->steps >= 1 && a->warmup >= 0, "[bench] --steps must be >= 1 and --warmup >= 0");
-    const auto overrides = collect_overrides(app.remaining());
+    const auto overrides = collect_overrides(app);
     const auto axes = parse_grid(a->grid);
     const auto points = points_of(axes);
     std::string out = a->out;
-    if (out.empty()) out = (fs::path("runs") / ("bench-" + fs::path(a->config).stem().string())).string();
+    if (out.empty())
+      out = (fs::path("runs") / ("bench-" + fs::path(a->config).stem().string())).string();
     fs::create_directories(out);
 
     memory::track_cpu_allocations();
@@ -172,18 +185,21 @@ Action add_train_bench(CLI::App& app) {
       Result r;
       r.values = points[i];
       const std::string label = label_of(axes, r.values);
-      if (!a->json) std::fprintf(stderr, "[bench] %zu/%zu %s\n", i + 1, points.size(), label.c_str());
+      if (!a->json)
+        std::fprintf(stderr, "[bench] %zu/%zu %s\n", i + 1, points.size(), label.c_str());
       try {
         auto assignments = overrides;
-        for (size_t k = 0; k < axes.size(); ++k) assignments.push_back(axes[k].key + "=" + r.values[k]);
+        for (size_t k = 0; k < axes.size(); ++k)
+          assignments.push_back(axes[k].key + "=" + r.values[k]);
         const std::string run_dir = (fs::path(out) / ("point-" + std::to_string(i))).string();
-        for (const auto& s : {"trainer.max_steps=" + std::to_string(a->warmup + a->steps),
-                              std::string("trainer.enable_checkpointing=false"), std::string("trainer.logger=false"),
-                              std::string("trainer.enable_progress_bar=false"), std::string("trainer.limit_val_batches=0"),
-                              "trainer.default_root_dir=" + run_dir}) {
+        for (const auto& s :
+             {"trainer.max_steps=" + std::to_string(a->warmup + a->steps),
+              std::string("trainer.enable_checkpointing=false"),
+              std::string("trainer.logger=false"), std::string("trainer.enable_progress_bar=false"),
+              std::string("trainer.limit_val_batches=0"), "trainer.default_root_dir=" + run_dir}) {
           assignments.push_back(s);
         }
-        Config config = load_config(a->config, assignments);
+        Config config = load_config(std::vector<std::string>{a->config}, assignments);
         const torch::Device device = device_of(config);
         const int64_t before = memory::stats(device).current_bytes;
         memory::reset_peak(device);
@@ -201,7 +217,8 @@ Action add_train_bench(CLI::App& app) {
         r.peak_bytes = static_cast<double>(memory::stats(device).peak_bytes - before);
         r.step_seconds = timer->median();
         r.tokens_per_step = counter->tokens;
-        r.tokens_per_sec = r.step_seconds > 0 ? static_cast<double>(r.tokens_per_step) / r.step_seconds : 0;
+        r.tokens_per_sec =
+            r.step_seconds > 0 ? static_cast<double>(r.tokens_per_step) / r.step_seconds : 0;
         const auto& mc = recipe.module->lm->config();
         const auto dtype = compute_dtype(recipe.trainer.precision());
         if (!peaks.count(dtype)) peaks[dtype] = peak_flops(device, dtype);
@@ -217,7 +234,8 @@ Action add_train_bench(CLI::App& app) {
 
     size_t failed = 0;
     for (const auto& r : results) failed += r.error.empty() ? 0 : 1;
-    VOLT_CHECK(failed < results.size(), "[bench] every point failed; the first: ", results.front().error);
+    VOLT_CHECK(failed < results.size(),
+               "[bench] every point failed; the first: ", results.front().error);
     // CSV, plots, table.
     {
       std::vector<std::string> header;
@@ -228,8 +246,8 @@ Action add_train_bench(CLI::App& app) {
       for (const auto& r : results) {
         for (const auto& v : r.values) csv += v + ",";
         char row[256];
-        std::snprintf(row, sizeof row, "%.6f,%" PRId64 ",%.1f,%.0f,%.6f,", r.step_seconds, r.tokens_per_step,
-                      r.tokens_per_sec, r.peak_bytes, r.mfu);
+        std::snprintf(row, sizeof row, "%.6f,%" PRId64 ",%.1f,%.0f,%.6f,", r.step_seconds,
+                      r.tokens_per_step, r.tokens_per_sec, r.peak_bytes, r.mfu);
         std::string err = r.error;
         for (auto& ch : err) ch = ch == ',' || ch == '\n' ? ';' : ch;
         csv += row + err + "\n";
@@ -242,8 +260,10 @@ Action add_train_bench(CLI::App& app) {
         tps.push_back({label, r.tokens_per_sec});
         mem.push_back({label, r.peak_bytes / 1048576.0});
       }
-      write_bar_chart_svg((fs::path(out) / "bench-tokens.svg").string(), tps, "Throughput", "", "tokens/s");
-      write_bar_chart_svg((fs::path(out) / "bench-memory.svg").string(), mem, "Peak tensor memory", "", "MiB");
+      write_bar_chart_svg((fs::path(out) / "bench-tokens.svg").string(), tps, "Throughput", "",
+                          "tokens/s");
+      write_bar_chart_svg((fs::path(out) / "bench-memory.svg").string(), mem, "Peak tensor memory",
+                          "", "MiB");
     }
     if (a->json) {
       nlohmann::json j = nlohmann::json::array();
@@ -263,22 +283,25 @@ Action add_train_bench(CLI::App& app) {
     }
     std::printf("\n");
     for (const auto& [dtype, peak] : peaks) {
-      std::printf("peak %s: %.1f GFLOP/s (%s)\n", c10::toString(dtype), peak.first / 1e9, peak.second.c_str());
+      std::printf("peak %s: %.1f GFLOP/s (%s)\n", c10::toString(dtype), peak.first / 1e9,
+                  peak.second.c_str());
     }
-    std::printf("%d timed steps per point after %d warm-up steps; medians\n\n", static_cast<int>(a->steps),
-                static_cast<int>(a->warmup));
-    for (const auto& ax : axes) std::printf("%-*s ", static_cast<int>(std::max<size_t>(ax.name.size(), 10)), ax.name.c_str());
+    std::printf("%d timed steps per point after %d warm-up steps; medians\n\n",
+                static_cast<int>(a->steps), static_cast<int>(a->warmup));
+    for (const auto& ax : axes)
+      std::printf("%-*s ", static_cast<int>(std::max<size_t>(ax.name.size(), 10)), ax.name.c_str());
     std::printf("%10s %10s %12s %10s %7s\n", "step ms", "tokens", "tokens/s", "peak MiB", "MFU");
     for (const auto& r : results) {
       for (size_t k = 0; k < axes.size(); ++k) {
-        std::printf("%-*s ", static_cast<int>(std::max<size_t>(axes[k].name.size(), 10)), r.values[k].c_str());
+        std::printf("%-*s ", static_cast<int>(std::max<size_t>(axes[k].name.size(), 10)),
+                    r.values[k].c_str());
       }
       if (!r.error.empty()) {
         std::printf("failed: %s\n", r.error.c_str());
         continue;
       }
-      std::printf("%10.1f %10" PRId64 " %12.0f %10.1f %6.2f%%\n", 1000 * r.step_seconds, r.tokens_per_step,
-                  r.tokens_per_sec, r.peak_bytes / 1048576.0, 100 * r.mfu);
+      std::printf("%10.1f %10" PRId64 " %12.0f %10.1f %6.2f%%\n", 1000 * r.step_seconds,
+                  r.tokens_per_step, r.tokens_per_sec, r.peak_bytes / 1048576.0, 100 * r.mfu);
     }
     std::printf("\nwrote %s/bench.csv, bench-tokens.svg, bench-memory.svg\n", out.c_str());
     return 0;

@@ -8,12 +8,11 @@
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
-
 #include <nlohmann/json.hpp>
 
 #include "commands.h"
-#include "overrides.h"
 #include "recipe.h"
+#include "usage.h"
 #include "volt/core/svg_plot.h"
 
 namespace volt::cli {
@@ -23,7 +22,8 @@ namespace fs = std::filesystem;
 
 std::string thousands(int64_t v) {
   std::string s = std::to_string(v);
-  for (int i = static_cast<int>(s.size()) - 3; i > (v < 0 ? 1 : 0); i -= 3) s.insert(static_cast<size_t>(i), ",");
+  for (int i = static_cast<int>(s.size()) - 3; i > (v < 0 ? 1 : 0); i -= 3)
+    s.insert(static_cast<size_t>(i), ",");
   return s;
 }
 
@@ -33,13 +33,14 @@ Action add_prepare(CLI::App& app) {
     bool force = false;
   };
   auto a = std::make_shared<Args>();
-  app.add_option("-c,--config", a->config, "YAML recipe whose data section has module: llm")->required();
+  app.add_option("-c,--config", a->config, "YAML recipe whose data section has module: llm")
+      ->required();
   app.add_flag("--force", a->force, "rebuild the token cache even if it is current");
-  app.allow_extras();
-  app.footer("Overrides: --data.tokenizer=tokenizers/gpt2 --data.tokenize_threads=2 ...\n"
-             "The cache lives in data.cache_dir (default $VOLT_CACHE_DIR or ~/.cache/volt/data).");
+  app.footer(
+      "Overrides: --data.tokenizer=tokenizers/gpt2 --data.tokenize_threads=2 ...\n"
+      "The cache lives in data.cache_dir (default $VOLT_CACHE_DIR or ~/.cache/volt/data).");
   return [&app, a]() {
-    Config config = load_config(a->config, collect_overrides(app.remaining()));
+    Config config = load_config(std::vector<std::string>{a->config}, collect_overrides(app));
     auto dm = build_llm_data(config);
     if (a->force) {
       auto o = dm->options();
@@ -74,7 +75,8 @@ Histogram length_histogram(const std::vector<int64_t>& lengths) {
   int64_t longest = lengths.empty() ? 1 : *std::max_element(lengths.begin(), lengths.end());
   int64_t lo = 0, hi = 16;
   while (lo <= longest) {
-    h.labels.push_back(lo == 0 ? "<" + std::to_string(hi) : std::to_string(lo) + "-" + std::to_string(hi - 1));
+    h.labels.push_back(lo == 0 ? "<" + std::to_string(hi)
+                               : std::to_string(lo) + "-" + std::to_string(hi - 1));
     int64_t n = 0;
     for (int64_t l : lengths) n += (l >= lo && l < hi) ? 1 : 0;
     h.counts.push_back(n);
@@ -90,17 +92,20 @@ Action add_stats(CLI::App& app) {
     bool json = false;
   };
   auto a = std::make_shared<Args>();
-  app.add_option("-c,--config", a->config, "YAML recipe whose data section has module: llm")->required();
+  app.add_option("-c,--config", a->config, "YAML recipe whose data section has module: llm")
+      ->required();
   app.add_option("--split", a->split, "documents to describe: all, train, val or test")
       ->capture_default_str()
-      ->check(CLI::IsMember({"all", "train", "val", "test"}));
+      ->check(one_of({"all", "train", "val", "test"}));
   app.add_flag("--json", a->json,
-               "print {\"documents\", \"tokens\", \"padding_fraction\": {static, dynamic, packed, concat}, ...}");
-  app.add_option("--plot", a->plot, "where to write the length histogram (default: in the cache directory)");
-  app.allow_extras();
-  app.footer("Block and batch size come from the config: --data.block_size=1024 --data.batch_size=8.");
+               "print {\"documents\", \"tokens\", \"padding_fraction\": {static, dynamic, packed, "
+               "concat}, ...}");
+  app.add_option("--plot", a->plot,
+                 "where to write the length histogram (default: in the cache directory)");
+  app.footer(
+      "Block and batch size come from the config: --data.block_size=1024 --data.batch_size=8.");
   return [&app, a]() {
-    Config config = load_config(a->config, collect_overrides(app.remaining()));
+    Config config = load_config(std::vector<std::string>{a->config}, collect_overrides(app));
     auto dm = build_llm_data(config);
     dm->set_progress(!a->json);
     dm->setup("fit");
@@ -116,10 +121,13 @@ Action add_stats(CLI::App& app) {
 
     const Histogram hist = length_histogram(lengths);
     std::vector<Bar> bars;
-    for (size_t i = 0; i < hist.labels.size(); ++i) bars.push_back({hist.labels[i], static_cast<double>(hist.counts[i])});
-    const std::string plot = a->plot.empty()
-        ? (fs::path(dm->cache().dir()) / ("lengths-" + a->split + ".svg")).string() : a->plot;
-    write_bar_chart_svg(plot, bars, "Document lengths (" + a->split + ")", "tokens per document", "documents");
+    for (size_t i = 0; i < hist.labels.size(); ++i)
+      bars.push_back({hist.labels[i], static_cast<double>(hist.counts[i])});
+    const std::string plot =
+        a->plot.empty() ? (fs::path(dm->cache().dir()) / ("lengths-" + a->split + ".svg")).string()
+                        : a->plot;
+    write_bar_chart_svg(plot, bars, "Document lengths (" + a->split + ")", "tokens per document",
+                        "documents");
 
     const auto& o = dm->options();
     // What the loader produces on one thread: batches of the configured collator, built from the
@@ -129,7 +137,8 @@ Action add_stats(CLI::App& app) {
     int64_t loaded = 0;
     const auto t0 = std::chrono::steady_clock::now();
     for (int64_t i = 0; i < timed; ++i) loaded += loader->get(0, i).input_ids.numel();
-    const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    const double secs =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     const double loader_tps = static_cast<double>(loaded) / std::max(secs, 1e-9);
     if (a->json) {
       nlohmann::json j;
@@ -150,30 +159,36 @@ Action add_stats(CLI::App& app) {
     }
     std::vector<int64_t> sorted = lengths;
     std::sort(sorted.begin(), sorted.end());
-    std::printf("documents: %s (%s split)   tokens: %s\n", thousands(static_cast<int64_t>(docs.size())).c_str(),
-                a->split.c_str(), thousands(tokens).c_str());
+    std::printf("documents: %s (%s split)   tokens: %s\n",
+                thousands(static_cast<int64_t>(docs.size())).c_str(), a->split.c_str(),
+                thousands(tokens).c_str());
     if (!sorted.empty()) {
       std::printf("tokens per document: min %lld, median %lld, mean %.0f, max %lld\n",
-                  static_cast<long long>(sorted.front()), static_cast<long long>(sorted[sorted.size() / 2]),
+                  static_cast<long long>(sorted.front()),
+                  static_cast<long long>(sorted[sorted.size() / 2]),
                   static_cast<double>(tokens) / static_cast<double>(sorted.size()),
                   static_cast<long long>(sorted.back()));
     }
     std::printf("\nlength histogram (tokens per document):\n");
-    const int64_t most = std::max<int64_t>(1, *std::max_element(hist.counts.begin(), hist.counts.end()));
+    const int64_t most =
+        std::max<int64_t>(1, *std::max_element(hist.counts.begin(), hist.counts.end()));
     for (size_t i = 0; i < hist.labels.size(); ++i) {
-      const int width = static_cast<int>(std::lround(40.0 * static_cast<double>(hist.counts[i]) / static_cast<double>(most)));
+      const int width = static_cast<int>(
+          std::lround(40.0 * static_cast<double>(hist.counts[i]) / static_cast<double>(most)));
       std::string bar;
       for (int k = 0; k < width; ++k) bar += "\u2588";
-      std::printf("  %13s %7lld %s\n", hist.labels[i].c_str(), static_cast<long long>(hist.counts[i]), bar.c_str());
+      std::printf("  %13s %7lld %s\n", hist.labels[i].c_str(),
+                  static_cast<long long>(hist.counts[i]), bar.c_str());
     }
     std::printf("plot: %s\n\n", plot.c_str());
-    std::printf("collators at block_size %lld, batch_size %lld:\n", static_cast<long long>(o.block_size),
-                static_cast<long long>(o.batch_size));
-    std::printf("  %-8s %8s %8s %9s %14s\n", "collator", "rows", "batches", "padding", "tokens/batch");
+    std::printf("collators at block_size %lld, batch_size %lld:\n",
+                static_cast<long long>(o.block_size), static_cast<long long>(o.batch_size));
+    std::printf("  %-8s %8s %8s %9s %14s\n", "collator", "rows", "batches", "padding",
+                "tokens/batch");
     for (const auto& s : stats) {
-      std::printf("  %-8s %8lld %8lld %8.2f%% %14.1f\n", s.collator.c_str(), static_cast<long long>(s.rows),
-                  static_cast<long long>(s.padding.batches), 100.0 * s.padding.padding_fraction(),
-                  s.padding.tokens_per_batch());
+      std::printf("  %-8s %8lld %8lld %8.2f%% %14.1f\n", s.collator.c_str(),
+                  static_cast<long long>(s.rows), static_cast<long long>(s.padding.batches),
+                  100.0 * s.padding.padding_fraction(), s.padding.tokens_per_batch());
     }
     // The other sampler, for comparison: what length grouping does (or would do) to dynamic.
     const auto other = dm->collator_stats("dynamic", docs, !o.group_by_length);
@@ -181,11 +196,12 @@ Action add_stats(CLI::App& app) {
                 static_cast<long long>(other.rows), static_cast<long long>(other.padding.batches),
                 100.0 * other.padding.padding_fraction(), other.padding.tokens_per_batch(),
                 o.group_by_length ? "false" : "true");
-    std::printf("\nloader (%s collator, one thread): %.0f batches/s = %.3g tokens/s\n", o.collator.c_str(),
-                static_cast<double>(timed) / std::max(secs, 1e-9), loader_tps);
-    std::printf("static: padded to block_size; dynamic: to the longest row of each batch%s; packed: "
-                "best-fit decreasing, no attention across documents; concat: nanoGPT's stream\n",
-                o.group_by_length ? " (length-grouped)" : "");
+    std::printf("\nloader (%s collator, one thread): %.0f batches/s = %.3g tokens/s\n",
+                o.collator.c_str(), static_cast<double>(timed) / std::max(secs, 1e-9), loader_tps);
+    std::printf(
+        "static: padded to block_size; dynamic: to the longest row of each batch%s; packed: "
+        "best-fit decreasing, no attention across documents; concat: nanoGPT's stream\n",
+        o.group_by_length ? " (length-grouped)" : "");
     return 0;
   };
 }
@@ -195,10 +211,13 @@ Action add_stats(CLI::App& app) {
 Action add_data(CLI::App& app) {
   app.require_subcommand(1);
   auto* prepare = app.add_subcommand("prepare", "Tokenize a config's corpus into its token cache");
-  auto* stats = app.add_subcommand("stats", "Documents, tokens, length histogram and padding per collator");
+  auto* stats =
+      app.add_subcommand("stats", "Documents, tokens, length histogram and padding per collator");
   auto run_prepare = add_prepare(*prepare);
   auto run_stats = add_stats(*stats);
-  return [prepare, run_prepare, run_stats]() { return prepare->parsed() ? run_prepare() : run_stats(); };
+  return [prepare, run_prepare, run_stats]() {
+    return prepare->parsed() ? run_prepare() : run_stats();
+  };
 }
 
 }  // namespace volt::cli

@@ -23,7 +23,6 @@ Action add_dtype_info(CLI::App& app) {
   auto a = std::make_shared<Args>();
   app.add_option("VALUE", a->value, "a number: 0.1, 70000, -2.5e-3, 0x1.8p3, inf, -inf, nan");
   app.add_flag("--json", a->json, "print every field of every format as JSON");
-  app.allow_extras();
   auto* self = &app;
   return [a, self]() {
     std::vector<std::string> values = self->remaining();

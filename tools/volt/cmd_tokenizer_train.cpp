@@ -11,6 +11,7 @@
 #include <sstream>
 
 #include "commands.h"
+#include "usage.h"
 #include "volt/core/check.h"
 #include "volt/core/progress_bar.h"
 #include "volt/io/files.h"
@@ -51,7 +52,7 @@ Action add_tokenizer_train(CLI::App& app) {
   app.add_option("--vocab-size", a->vocab_size,
                  "final vocabulary size, special tokens and the 256 byte symbols included")
       ->capture_default_str()
-      ->check(CLI::Range(int64_t{1}, int64_t{1} << 30));
+      ->check(between(1, 1 << 30));
   app.add_option("--out", a->out,
                  "where to write: a path ending in .json (that file), or a directory "
                  "(tokenizer.json + tokenizer_config.json inside)")
@@ -59,7 +60,7 @@ Action add_tokenizer_train(CLI::App& app) {
   app.add_option("--min-frequency", a->min_frequency,
                  "a pair merges only if it occurs at least K times")
       ->capture_default_str()
-      ->check(CLI::NonNegativeNumber);
+      ->check(at_least(0));
   app.add_option("--special-tokens", a->special_tokens,
                  "comma-separated special tokens, given ids 0..k-1 (\"\" for none)")
       ->capture_default_str();

@@ -3,7 +3,6 @@
 #pragma once
 
 #include <CLI/CLI.hpp>
-
 #include <functional>
 
 namespace volt::cli {
@@ -12,6 +11,10 @@ using Action = std::function<int()>;
 
 Action add_fit(CLI::App& app);
 Action add_validate(CLI::App& app);
+/// `volt test`: the loss on the data's test split (cmd_test.cpp).
+Action add_test(CLI::App& app);
+/// `volt predict`: per-row losses over the predict split, as JSON lines (cmd_predict.cpp).
+Action add_predict(CLI::App& app);
 Action add_generate(CLI::App& app);
 Action add_score(CLI::App& app);
 Action add_init(CLI::App& app);
