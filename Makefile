@@ -4,7 +4,7 @@ BUILD_DIR ?= build
 JOBS ?= 2
 CMAKE_FLAGS ?=
 
-.PHONY: all deps configure build test demo clean bench fuzz sanitize
+.PHONY: all deps configure build test demo clean bench fuzz sanitize interop
 
 all: build
 
@@ -40,6 +40,14 @@ sanitize: deps
 	@cmake --build build-sanitize -j$(JOBS) --target volt_tests volt_text_tests volt_cli
 	@cd build-sanitize && ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
 	  ctest --output-on-failure -j$(JOBS) -LE example -E 'FaultInjection.OutOfMemory'
+
+# What volt writes (every family: init, fit, merged LoRA, bf16/fp16), loaded, scored, tokenized and
+# greedily decoded by transformers 5.12 and tokenizers in the Debian sid reference root (built once,
+# ~10 min, cached in $(VOLT_ROOTS_DIR)); the table goes to docs/interop.md. Fails if any check does.
+VOLT_ROOTS_DIR ?= $(CURDIR)/.deps/roots
+export VOLT_ROOTS_DIR
+interop: build
+	@./scripts/hf-reference/interop.py
 
 # Train BabyGPT on Tiny Shakespeare (nanoGPT's CPU run), then print a sample from the best checkpoint.
 demo: build

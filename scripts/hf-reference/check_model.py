@@ -6,6 +6,8 @@ Runs inside the sid reference root (scripts/hf-reference/check-model.sh does tha
 
   check_model.py MODEL_DIR [--tokenizer DIR] [--ids 1,2,3 | --text STR] [--prompt-ids 1,2
                  --max-new-tokens N [--ignore-eos]] [--dtype bfloat16|float16] [--tokenizers-lib]
+  check_model.py --batch JOBS.json     # JOBS.json: a list of argument lists, one check each; prints
+                                       # a JSON list of results (imports paid once: make interop)
 
 Exit status: 0 when the model loaded cleanly and every asked-for part ran; 1 when loading reported
 a problem (missing/unexpected/mismatched weights, bad config values) or a part failed (the JSON
@@ -98,7 +100,7 @@ def compute_section(model_dir, dtype_name, ids, prompt, max_new_tokens, stop_at_
     return section, (model, info, messages)
 
 
-def main():
+def parser():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("model_dir")
     ap.add_argument("--tokenizer", help="tokenizer directory (default: MODEL_DIR)")
@@ -110,7 +112,13 @@ def main():
     ap.add_argument("--dtype", choices=["bfloat16", "float16"], help="also compute in this dtype")
     ap.add_argument("--tokenizers-lib", action="store_true",
                     help="also encode --text with tokenizers.Tokenizer.from_file(tokenizer.json)")
-    args = ap.parse_args()
+    return ap
+
+
+def check(argv):
+    """One check: (result dict, exit status)."""
+    ap = parser()
+    args = ap.parse_args(argv)
     if not os.path.isdir(args.model_dir):
         ap.error(f"{args.model_dir}: not a directory")
     if args.max_new_tokens < 1:
@@ -150,8 +158,28 @@ def main():
         errors.append(traceback.format_exc(limit=3).strip())
     result["errors"] = errors
     result["ok"] = not errors
+    return result, 0 if not errors else 1
+
+
+def main():
+    if len(sys.argv) == 3 and sys.argv[1] == "--batch":
+        with open(sys.argv[2]) as f:
+            jobs = json.load(f)
+        results = []
+        for argv in jobs:
+            try:
+                result, _ = check(argv)
+            except SystemExit as e:  # argparse's errors
+                result = {"argv": argv, "ok": False, "errors": [f"bad arguments (exit {e.code})"]}
+            result["argv"] = argv
+            results.append(result)
+            print(f"[check_model] {len(results)}/{len(jobs)} {argv[0]}: {'ok' if result['ok'] else 'FAILED'}",
+                  file=sys.stderr, flush=True)
+        print(json.dumps(results, indent=1))
+        return 0 if all(r["ok"] for r in results) else 1
+    result, code = check(sys.argv[1:])
     print(json.dumps(result, indent=1))
-    return 0 if not errors else 1
+    return code
 
 
 if __name__ == "__main__":
