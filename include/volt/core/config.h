@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "volt/core/check.h"
+#include "volt/core/nearest_key.h"
 
 namespace volt {
 
@@ -97,8 +98,5 @@ const char* ConfigSection::type_name() {
   else if constexpr (std::is_same_v<T, std::string>) return "string";
   else return "value of the expected type";
 }
-
-/// The closest candidate by edit distance, or "" when nothing is close.
-std::string nearest_key(const std::string& key, const std::vector<std::string>& candidates);
 
 }  // namespace volt
