@@ -2,11 +2,14 @@
 """Reads a TensorBoard events file the way TensorBoard does, independently of volt's C++ code,
 and prints what it holds as JSON: the test of volt's writer (tests/logging/) and a debugging aid.
 
-  scripts/tensorboard/read_events.py runs/<name>/events.out.tfevents.*
+  scripts/tensorboard/read_events.py runs/<name>/events.out.tfevents.<time>.<host>.<pid>.<n>
 
 Every TFRecord's two masked CRC-32Cs are checked (with Debian's python3-crc32c), every Event is
 parsed with python3-protobuf from the .proto schema in proto/ (compiled with protoc into a
 temporary directory), and anything malformed is an error: one line on stderr, exit status 1.
+Stricter than TensorBoard on one point: a last record cut short is an error here, where
+TensorBoard waits for the rest (volt writes whole records in one write(2): only a process
+killed inside that call can leave one).
 TensorBoard itself cannot be installed here; this is the evidence that it could read the file.
 
 Output: {"file_version", "source_writer", "records", "scalars": [{"tag", "step", "value",

@@ -132,6 +132,10 @@ struct TensorBoardWriter::Impl {
   int64_t pending_events = 0;
   std::chrono::steady_clock::time_point last_write = std::chrono::steady_clock::now();
 
+  ~Impl() {
+    if (fd >= 0) ::close(fd);  // only when the constructor failed: close() runs first otherwise
+  }
+
   void check_tag(const std::string& tag, const char* what) const {
     VOLT_CHECK(!tag.empty(), "[tensorboard] ", path, ": empty ", what);
     VOLT_CHECK(is_utf8(tag), "[tensorboard] ", path, ": ", what, " '", tag, "' is not valid UTF-8");

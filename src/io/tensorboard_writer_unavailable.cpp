@@ -1,5 +1,5 @@
-// The TensorBoard writer of a build without protobuf (proto/CMakeLists.txt found no
-// libprotobuf-dev + protobuf-compiler): constructing one says so, as a build without gloo
+// The TensorBoard writer of a build without it (proto/CMakeLists.txt: -DVOLT_TENSORBOARD=OFF, or
+// no libprotobuf-dev + protobuf-compiler): constructing one says so, as a build without gloo
 // headers does for distributed training.
 #include "volt/core/check.h"
 #include "volt/io/tensorboard_writer.h"
@@ -12,8 +12,9 @@ struct TensorBoardWriter::Impl {
 
 TensorBoardWriter::TensorBoardWriter(const std::string& log_dir, TensorBoardWriterOptions) {
   VOLT_FAIL("[tensorboard] ", log_dir,
-            ": this volt was built without protobuf, so it cannot write TensorBoard event files; "
-            "install libprotobuf-dev and protobuf-compiler (scripts/install-deps.sh) and rebuild");
+            ": this volt was built without TensorBoard event files (-DVOLT_TENSORBOARD=OFF, or "
+            "no protobuf); install libprotobuf-dev and protobuf-compiler "
+            "(scripts/install-deps.sh) and rebuild with -DVOLT_TENSORBOARD=ON");
 }
 
 TensorBoardWriter::~TensorBoardWriter() = default;

@@ -27,6 +27,7 @@ struct TensorBoardWriterOptions {
 /// How a session (a run) ended, as the HParams plugin records it.
 enum class SessionStatus { unknown = 0, success = 1, failure = 2, running = 3 };
 
+/// One thread at a time, like the Trainer's logging.
 class TensorBoardWriter {
  public:
   /// Creates log_dir (and its parents) and a new file in it,
