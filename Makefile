@@ -37,7 +37,7 @@ sanitize: deps
 	@cmake -S . -B build-sanitize -DCMAKE_BUILD_TYPE=RelWithDebInfo -DVOLT_BUILD_EXAMPLES=OFF -DVOLT_WERROR=OFF \
 	  -DCMAKE_CXX_FLAGS="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" \
 	  -DCMAKE_EXE_LINKER_FLAGS="-fsanitize=address,undefined" >/dev/null
-	@cmake --build build-sanitize -j$(JOBS) --target volt_tests volt_text_tests volt_cli
+	@cmake --build build-sanitize -j$(JOBS) --target volt_tests volt_text_tests volt_logging_tests volt_cli
 	@cd build-sanitize && ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
 	  ctest --output-on-failure -j$(JOBS) -LE example -E 'FaultInjection.OutOfMemory'
 

@@ -10,6 +10,7 @@ list(APPEND VOLT_TEXT_SOURCES
   ${VOLT_ROOT}/src/io/mapped_file.cpp
   ${VOLT_ROOT}/src/io/safetensors_header.cpp
   ${VOLT_ROOT}/src/core/check.cpp
+  ${VOLT_ROOT}/src/core/nearest_key.cpp
   ${VOLT_ROOT}/src/core/atomic_file.cpp
   ${VOLT_ROOT}/src/core/sha256.cpp
   ${VOLT_ROOT}/src/io/base64.cpp

@@ -13,6 +13,10 @@ PACKAGES=(
   libcli11-dev          # the command-line parser
   libgtest-dev          # unit tests (GoogleTest through ctest)
   libicu-dev            # Unicode: categories, NFC/NFKC normalization, case mapping, regex (tokenizers)
+  libprotobuf-dev       # TensorBoard event files: protobuf's C++ runtime (proto/, io/tensorboard_writer)
+  protobuf-compiler     # protoc: compiles proto/ at build time and for the tests' Python reader
+  python3-protobuf      # the tests' independent reader of TensorBoard files (scripts/tensorboard/)
+  python3-crc32c        # its CRC-32C, also the reference for volt's own (io/crc32c)
   libpython3.11-stdlib  # the Python standard library: a code corpus for tokenizer parity and data
   clang                 # the fuzzers (fuzz/): libFuzzer with AddressSanitizer + UBSan
   libclang-rt-14-dev    # clang's sanitizer and libFuzzer runtimes

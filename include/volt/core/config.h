@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "volt/core/check.h"
+#include "volt/core/nearest_key.h"
 
 namespace volt {
 
@@ -139,8 +140,5 @@ const char* ConfigSection::type_name() {
   else
     return "value of the expected type";
 }
-
-/// The closest candidate by edit distance, or "" when nothing is close.
-std::string nearest_key(const std::string& key, const std::vector<std::string>& candidates);
 
 }  // namespace volt
