@@ -19,6 +19,7 @@ const HERE = dirname(fileURLToPath(import.meta.url));
 const STDLIB = "/usr/lib/python3.11";
 const CHUNK = 4096;
 const IDS_LIMIT = 64 * 1024; // texts under this many bytes carry their full id list
+const OFFSETS_CORPUS = "unicode_torture"; // the text whose goldens carry the crate's offsets
 
 // ---------------------------------------------------------------------------------------------
 // Arguments, packages
@@ -379,8 +380,9 @@ function makeGolden(tok, refs, corpus, summary) {
   };
   let ids;
   let roundTrip;
+  let offsets;
   if (primary.precomputed) {
-    ({ ids, round_trip: roundTrip } = precomputed(primary));
+    ({ ids, round_trip: roundTrip, offsets } = precomputed(primary));
   } else {
     ids = primary.encode(text);
     roundTrip = primary.decode(ids) === text;
@@ -419,6 +421,8 @@ function makeGolden(tok, refs, corpus, summary) {
     round_trip: roundTrip,
   });
   if (raw.length < IDS_LIMIT) g.ids = ids;
+  // The Rust crate's offsets (UTF-8 bytes) on the torture text: what volt's must agree with.
+  if (corpus.name === OFFSETS_CORPUS && offsets) g.reference_offsets = offsets;
   const dir = join(args.out, tok.name);
   mkdirSync(dir, { recursive: true });
   writeFileSync(join(dir, `${corpus.name}.json`), serialize(g));
