@@ -251,15 +251,11 @@ class BpeModel : public Model {
         if constexpr (kSpans) {
           spans->clear();
           initial_symbols<true>(mapped, ids, spans);
-          // Each character of the alphabet stands for one byte of the word.
-          std::vector<uint32_t> byte_at(mapped.size() + 1, 0);
-          for (size_t i = 0, b = 0; i < mapped.size(); ++b) {
-            const size_t start = i;
-            unicode::next_code_point(mapped, i);
-            for (size_t k = start; k < i; ++k) byte_at[k] = static_cast<uint32_t>(b);
-            byte_at[i] = static_cast<uint32_t>(b + 1);
-          }
-          for (Span& sp : *spans) sp = {byte_at[sp.begin], byte_at[sp.end]};
+          // Each character of the alphabet stands for one byte of the word; a token holding part
+          // of one (a byte-fallback piece of its UTF-8) covers that byte.
+          const std::vector<Span> raw = alphabet_spans(mapped);
+          const auto end = static_cast<uint32_t>(word.size());
+          for (Span& sp : *spans) sp = through(sp, raw.data(), raw.size(), end);
         } else {
           initial_symbols<false>(mapped, ids, nullptr);
         }

@@ -76,6 +76,16 @@ Encoding Tokenizer::encode_with_offsets(std::string_view text, const EncodeOptio
       });
   VOLT_CHECK(out.ids.size() == out.offsets.size(), "[tokenizer] ", source(), ": ", out.ids.size(),
              " ids but ", out.offsets.size(), " offsets (a bug in volt)");
+  // Alignment alone can step back: an inserted byte (empty, where it was inserted) between two
+  // tokens that share a stretch a normalizer rewrote as a whole, or BPE emitting a pending unknown
+  // token after the byte-fallback tokens that follow it. Such a token takes what its predecessor
+  // covers, so that starts and ends never decrease.
+  for (size_t i = 1; i < out.offsets.size(); ++i) {
+    ByteSpan& s = out.offsets[i];
+    const ByteSpan& prev = out.offsets[i - 1];
+    s.start = std::max(s.start, prev.start);
+    s.end = std::max(s.end, std::max(s.start, prev.end));
+  }
   return out;
 }
 

@@ -93,15 +93,10 @@ class WordPieceModel : public Model {
     const std::string mapped = bytes_to_alphabet(word);
     tokenize_text(mapped, ids, &spans);
     // Each character of the alphabet stands for one byte of the word.
-    std::vector<uint32_t> byte_at(mapped.size() + 1, 0);
-    for (size_t i = 0, b = 0; i < mapped.size(); ++b) {
-      const size_t start = i;
-      unicode::next_code_point(mapped, i);
-      for (size_t k = start; k < i; ++k) byte_at[k] = static_cast<uint32_t>(b);
-      byte_at[i] = static_cast<uint32_t>(b + 1);
+    const std::vector<Span> raw = alphabet_spans(mapped);
+    for (size_t k = first; k < spans.size(); ++k) {
+      spans[k] = through(spans[k], raw.data(), raw.size(), static_cast<uint32_t>(word.size()));
     }
-    for (size_t k = first; k < spans.size(); ++k)
-      spans[k] = {byte_at[spans[k].begin], byte_at[spans[k].end]};
   }
 
   std::optional<int64_t> token_to_id(std::string_view token) const override {

@@ -4,6 +4,7 @@
 // save/load and the errors for unsupported or malformed files.
 #include <gtest/gtest.h>
 
+#include <cstdio>
 #include <string>
 #include <vector>
 
@@ -202,6 +203,32 @@ TEST(HfTokenizer, AddedTokenOffsetsCoverWhatTheyMatched) {
   EXPECT_EQ(spans("hello  <mask>  hello", {}), "0-5 5-15 15-20 ");
   EXPECT_EQ(spans("hello<|end|> world", special), "0-0 0-5 5-12 12-18 ");
   EXPECT_EQ(spans("cat cats", {}), "0-3 3-4 4-5 5-6 6-7 7-8 ");
+}
+
+// A vocabulary without GPT-2's alphabet behind a ByteLevel pre-tokenizer: each alphabet character
+// not in it falls back to the bytes of its UTF-8, and those pieces cover the one raw byte it
+// stands for ("é" is the raw bytes C3 A9, the alphabet's "Ã©", four fallback pieces).
+TEST(HfTokenizer, ByteFallbackPiecesOfAnAlphabetCharacterCoverItsByte) {
+  json vocab = {{"<unk>", 0}, {"a", 1}};
+  for (int b = 0; b < 256; ++b) {
+    char name[8];
+    std::snprintf(name, sizeof(name), "<0x%02X>", b);
+    vocab[name] = 2 + b;
+  }
+  const json j = {{"pre_tokenizer", {{"type", "ByteLevel"}, {"add_prefix_space", false}}},
+                  {"model",
+                   {{"type", "BPE"},
+                    {"vocab", vocab},
+                    {"merges", json::array()},
+                    {"unk_token", "<unk>"},
+                    {"byte_fallback", true}}}};
+  const HfTokenizer t(j, "alphabet-less");
+  const Encoding e = t.encode_with_offsets("a\u00E9");
+  EXPECT_EQ(e.ids, (std::vector<int64_t>{1, 2 + 0xC3, 2 + 0x83, 2 + 0xC2, 2 + 0xA9}));
+  std::string s;
+  for (const auto& sp : e.offsets)
+    s += std::to_string(sp.start) + "-" + std::to_string(sp.end) + " ";
+  EXPECT_EQ(s, "0-1 1-2 1-2 2-3 2-3 ");
 }
 
 TEST(HfTokenizer, InvalidUtf8IsAnErrorNamingTheOffset) {

@@ -54,7 +54,8 @@ Action add_tokenize(CLI::App& app) {
   app.add_flag("--bos", a->bos, "prepend the tokenizer's BOS id");
   app.add_flag("--eos", a->eos, "append the tokenizer's EOS id");
   app.add_flag("--add-special-tokens", a->special,
-               "apply the tokenizer's post-processor template (Hugging Face's add_special_tokens)");
+               "put the tokenizer's special tokens around the text, as Hugging Face's "
+               "add_special_tokens does (e.g. Llama 3.1's and Gemma 3's BOS; none for Qwen3)");
   app.add_flag("--no-parse-special", a->no_parse_special,
                "treat special-token strings such as <|endoftext|> in the text as plain text");
   app.add_flag("--decode", a->decode, "ids (stdin or --file) to text");

@@ -153,5 +153,8 @@ uint32_t byte_to_unicode(uint8_t b);
 int byte_from_unicode(uint32_t cp);
 /// Maps raw bytes to the alphabet's UTF-8 string ("hello world" -> "helloĠworld").
 std::string bytes_to_alphabet(std::string_view bytes);
+/// For each byte of an alphabet string, the raw byte its character stands for (both bytes of
+/// "Ġ" come from the one space), to carry spans over the alphabet back to the raw bytes.
+std::vector<Span> alphabet_spans(std::string_view alphabet_text);
 
 }  // namespace volt::hf

@@ -83,7 +83,9 @@ class Tokenizer {
   ///     and Prepend's "▁", ByteLevel's prefix space add nothing to the token they start, and a
   ///     token made of only such bytes is an empty span where they were inserted; BOS, EOS and
   ///     template tokens are empty spans at 0 (before the text) or text.size() (after it).
-  /// Starts and ends never decrease from one token to the next.
+  /// Starts and ends never decrease from one token to the next: in the rare places where the
+  /// alignment would step back (an inserted "▁" between two tokens sharing a rewritten character),
+  /// the token takes the bytes of the one before it.
   Encoding encode_with_offsets(std::string_view text, const EncodeOptions& options = {}) const;
   /// Encodes many texts on `threads` threads (0: every core); results in input order.
   std::vector<std::vector<int64_t>> encode_batch(const std::vector<std::string>& texts,
