@@ -49,7 +49,8 @@ Action add_tokenize(CLI::App& app) {
                  "tokenizer.json, vocab.json/merges.txt, *.tiktoken, SentencePiece *.model, or a "
                  "directory holding one")
       ->required();
-  auto* file = app.add_option("--file", a->file, "read the text (or, with --decode, the ids) from F");
+  auto* file =
+      app.add_option("--file", a->file, "read the text (or, with --decode, the ids) from F");
   app.add_option("--text", a->text, "the text to encode")->excludes(file);
   app.add_flag("--bos", a->bos, "prepend the tokenizer's BOS id");
   app.add_flag("--eos", a->eos, "append the tokenizer's EOS id");
