@@ -5,6 +5,7 @@
 // reply of a rendered Qwen3 conversation, marked as a byte span, becomes exactly its tokens.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -167,24 +168,56 @@ TEST(TokenMask, StraddlingTokensAreIncludedOrAnError) {
             std::string::npos);
 }
 
-// The loss mask of a chat: the assistant's reply (its text and the <|im_end|> that closes it, as
-// transformers' {% generation %} marks it) is exactly the tokens the mask selects.
+// The loss mask of a chat: the assistant's reply (its text and the end-of-turn token that closes
+// it, as transformers' {% generation %} marks it), given as a byte span of the rendered text, is
+// exactly the tokens the mask selects. Chat formats of four families; Gemma 3's newlines are
+// added tokens, Mistral's reply starts with a space its first token holds.
+struct ChatCase {
+  const char* tokenizer;
+  std::string prompt, reply, after;
+  SpanEdge edge;
+};
+
 TEST(TokenMask, MarksTheAssistantReplyOfARenderedChat) {
-  const auto qwen = load("qwen3");
-  const std::string prompt = "<|im_start|>user\nWhat is 2+2?<|im_end|>\n<|im_start|>assistant\n";
-  const std::string reply = "It is 4.<|im_end|>";
-  const std::string text = prompt + reply + "\n";
-  const Encoding e = qwen->encode_with_offsets(text);
-  EXPECT_EQ(test::check_offsets(*qwen, text, e), "");
-  const auto mask = token_mask_for_spans(e.offsets, {{prompt.size(), prompt.size() + reply.size()}},
-                                         SpanEdge::kError);
-  std::vector<int64_t> masked;
-  for (size_t i = 0; i < mask.size(); ++i) {
-    if (mask[i]) masked.push_back(e.ids[i]);
+  const std::vector<ChatCase> cases = {
+      {"qwen3", "<|im_start|>user\nWhat is 2+2?<|im_end|>\n<|im_start|>assistant\n",
+       "It is 4.<|im_end|>", "\n", SpanEdge::kError},
+      {"llama3_1",
+       "<|start_header_id|>user<|end_header_id|>\n\nWhat is 2+2?<|eot_id|>"
+       "<|start_header_id|>assistant<|end_header_id|>\n\n",
+       "It is 4.<|eot_id|>", "", SpanEdge::kError},
+      {"gemma3", "<bos><start_of_turn>user\nWhat is 2+2?<end_of_turn>\n<start_of_turn>model\n",
+       "It is 4.\n\nSure.<end_of_turn>", "\n", SpanEdge::kError},
+      {"deepseek_v3",
+       "<\uFF5Cbegin\u2581of\u2581sentence\uFF5C><\uFF5CUser\uFF5C>What is 2+2?"
+       "<\uFF5CAssistant\uFF5C>",
+       "It is 4.<\uFF5Cend\u2581of\u2581sentence\uFF5C>", "", SpanEdge::kError},
+      {"mistral", "<s>[INST] What is 2+2? [/INST]", " It is 4.</s>", "", SpanEdge::kInclude},
+  };
+  for (const auto& c : cases) {
+    const auto tok = load(c.tokenizer);
+    const std::string text = c.prompt + c.reply + c.after;
+    const Encoding e = tok->encode_with_offsets(text);
+    EXPECT_EQ(test::check_offsets(*tok, text, e), "") << c.tokenizer;
+    const auto mask = token_mask_for_spans(
+        e.offsets, {{c.prompt.size(), c.prompt.size() + c.reply.size()}}, c.edge);
+    std::vector<int64_t> masked;
+    for (size_t i = 0; i < mask.size(); ++i) {
+      if (mask[i]) masked.push_back(e.ids[i]);
+    }
+    // Mistral's decoder drops the reply's leading space, as it drops any text's.
+    const std::string want = c.reply[0] == ' ' ? c.reply.substr(1) : c.reply;
+    EXPECT_EQ(tok->decode(masked), want) << c.tokenizer;
+    EXPECT_EQ(masked.back(), *tok->eos_id()) << c.tokenizer;
+    // The prompt's last token and what follows the reply are not the assistant's.
+    const size_t first = static_cast<size_t>(std::find(mask.begin(), mask.end(), 1) - mask.begin());
+    ASSERT_GT(first, 0u) << c.tokenizer;
+    EXPECT_LE(e.offsets[first - 1].end, c.prompt.size() + (c.edge == SpanEdge::kInclude ? 1 : 0))
+        << c.tokenizer;
+    if (!c.after.empty()) {
+      EXPECT_EQ(mask.back(), 0) << c.tokenizer;
+    }
   }
-  EXPECT_EQ(qwen->decode(masked), reply);
-  EXPECT_EQ(masked.back(), 151645);  // <|im_end|>
-  EXPECT_EQ(mask.back(), 0);         // the "\n" after it is the template's
 }
 
 }  // namespace

@@ -76,7 +76,9 @@ class Tokenizer {
   ///   - a byte-level token holding part of a multi-byte character covers just those bytes (its
   ///     slice of the text is then not valid UTF-8 on its own);
   ///   - where a normalizer rewrites a character into several (NFD, "▁" for " ") and they end up
-  ///     in different tokens, each of those tokens covers the whole input character;
+  ///     in different tokens, each of those tokens covers the whole input character; where it
+  ///     rewrites a run of characters as a whole (NFC composing "e" + U+0301, or jamo), the tokens
+  ///     made of the result cover the whole run;
   ///   - an added or special token matched in the text covers the bytes it matched, with the
   ///     whitespace its lstrip/rstrip swallowed;
   ///   - what the tokenizer inserts covers no input: SentencePiece's dummy-prefix "▁", Metaspace's
