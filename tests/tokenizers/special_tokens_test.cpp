@@ -123,7 +123,8 @@ TEST(SpecialTokens, EveryDataTokenizerIsInTheTable) {
   }
 }
 
-// Qwen3's tokenizer_config.json says bos_token: null. volt used to guess <|endoftext|>.
+// Qwen3's tokenizer_config.json says bos_token: null. volt used to fall through to a list of
+// well-known names and take "<s>", an ordinary BPE token of Qwen's vocabulary (id 128245).
 TEST(SpecialTokens, NoBosIsNoBos) {
   const auto qwen = load_tokenizer(volt_test_data("tokenizers/qwen3"));
   EXPECT_EQ(qwen->bos_id(), std::nullopt);
