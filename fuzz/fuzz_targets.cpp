@@ -52,8 +52,10 @@ void tokenizer_json(const uint8_t* data, size_t size) {
     nlohmann::json j;
     if (!parse_json(data, size, j)) return;
     HfTokenizer tok(j, "[fuzz] tokenizer.json");
-    const auto ids = tok.encode("Hello world! 123 <|endoftext|> caf\xc3\xa9 \xf0\x9f\x98\x80");
+    const std::string text = "Hello world! 123 <|endoftext|> caf\xc3\xa9 \xf0\x9f\x98\x80";
+    const auto ids = tok.encode(text);
     (void)tok.decode(ids);
+    (void)tok.encode_with_offsets(text);
     (void)tok.vocab_size();
   });
 }

@@ -2,10 +2,12 @@
 // Writes volt's tokenizer goldens (tests/goldens/tokenizers/<tokenizer>/<corpus>.json) from the
 // reference implementations, and records where the references disagree with each other.
 //
-//   node goldens.mjs --data DATA_DIR --deps DEPS_DIR --spm SPM_SCRATCH.json --out GOLDENS_DIR [--only TOKENIZER]
+//   node goldens.mjs --data DATA_DIR --deps DEPS_DIR --spm SPM_SCRATCH.json --rust RUST_SCRATCH_DIR
+//                    --out GOLDENS_DIR [--only TOKENIZER]
 //
 // DEPS_DIR holds node_modules with the exact versions of package.json (make-goldens.sh installs
-// them); SPM_SCRATCH.json is spm_goldens.py's output (the SentencePiece ids for Llama 2).
+// them); SPM_SCRATCH.json is spm_goldens.py's output (the SentencePiece ids for Llama 2);
+// RUST_SCRATCH_DIR holds rust_goldens.py's <tokenizer>.json (the Rust `tokenizers` crate's ids).
 // Run make-goldens.sh rather than this file directly.
 import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
@@ -17,6 +19,7 @@ const HERE = dirname(fileURLToPath(import.meta.url));
 const STDLIB = "/usr/lib/python3.11";
 const CHUNK = 4096;
 const IDS_LIMIT = 64 * 1024; // texts under this many bytes carry their full id list
+const OFFSETS_CORPUS = "unicode_torture"; // the text whose goldens carry the crate's offsets
 
 // ---------------------------------------------------------------------------------------------
 // Arguments, packages
@@ -27,7 +30,7 @@ function parseArgs(argv) {
     if (!argv[i].startsWith("--") || i + 1 >= argv.length) throw new Error(`bad argument ${argv[i]}`);
     args[argv[i].slice(2)] = argv[i + 1];
   }
-  for (const k of ["data", "deps", "spm", "out"]) if (!args[k]) throw new Error(`--${k} is required`);
+  for (const k of ["data", "deps", "spm", "rust", "out"]) if (!args[k]) throw new Error(`--${k} is required`);
   return args;
 }
 const args = parseArgs(process.argv.slice(2));
@@ -73,6 +76,21 @@ function byteDecoder() {
   return dec;
 }
 
+// The Rust `tokenizers` crate (what transformers runs), from rust_goldens.py's scratch file: the
+// primary reference of every tokenizer.json golden. Its decode, needed only to place a
+// disagreement in the text, borrows `fallback`'s (a JS reference over the same file).
+function rustReference(name, fallback) {
+  const scratch = readJson(join(args.rust, `${name}.json`));
+  return {
+    name: scratch.reference,
+    precomputed: scratch.results,
+    encode: () => {
+      throw new Error("the Rust crate's ids come from rust_goldens.py");
+    },
+    decode: fallback.decode,
+  };
+}
+
 function hfReference(tokenizerJson, configJson) {
   const { Tokenizer } = require("@huggingface/tokenizers");
   const tok = new Tokenizer(readJson(tokenizerJson), configJson ? readJson(configJson) : {});
@@ -83,10 +101,39 @@ function hfReference(tokenizerJson, configJson) {
   };
 }
 
+// @lenml/tokenizers: a second JavaScript port (a fork of transformers.js's tokenizers).
+function lenmlReference(tokenizerJson, configJson) {
+  const { TokenizerLoader } = require("@lenml/tokenizers");
+  const tok = TokenizerLoader.fromPreTrained({
+    tokenizerJSON: readJson(tokenizerJson),
+    tokenizerConfig: configJson ? readJson(configJson) : {},
+  });
+  return {
+    name: version("@lenml/tokenizers"),
+    encode: (text) => tok.encode(text, { add_special_tokens: false }),
+    decode: (ids) => tok.decode(ids, { skip_special_tokens: false, clean_up_tokenization_spaces: false }),
+  };
+}
+
+// tiktoken's own o200k_base ranks and pattern (GPT-4o's encoding, which gpt-oss's o200k_harmony
+// extends with special tokens only), with the special tokens of gpt-oss's tokenizer.json.
+function tiktokenO200kHarmony(tokenizerJson) {
+  const { Tiktoken } = require("tiktoken/lite");
+  const o200k = require("tiktoken/encoders/o200k_base.json");
+  const special = {};
+  for (const t of readJson(tokenizerJson).added_tokens) special[t.content] = t.id;
+  const enc = new Tiktoken(o200k.bpe_ranks, special, o200k.pat_str);
+  return {
+    name: `${version("tiktoken")}:o200k_base`,
+    encode: (text) => Array.from(enc.encode(text, "all")),
+    decode: (ids) => utf8Lossy.decode(enc.decode(Uint32Array.from(ids))),
+  };
+}
+
 // tiktoken (OpenAI's Rust core compiled to WASM) over the ranks of a byte-level tokenizer.json:
 // the token's bytes ranked by its id, with the pre-tokenizer's Split regex. This is how Meta's
 // reference Llama 3 tokenizer works (tiktoken + these ranks + this pattern).
-function tiktokenFromTokenizerJson(tokenizerJson) {
+function tiktokenFromTokenizerJson(tokenizerJson, label) {
   const { Tiktoken } = require("tiktoken/lite");
   const j = readJson(tokenizerJson);
   const dec = byteDecoder();
@@ -104,10 +151,19 @@ function tiktokenFromTokenizerJson(tokenizerJson) {
   const split = j.pre_tokenizer.pretokenizers.find((p) => p.type === "Split");
   const enc = new Tiktoken(lines.join("\n"), special, split.pattern.Regex);
   return {
-    name: version("tiktoken"),
+    name: `${version("tiktoken")}:${label}`,
     encode: (text) => Array.from(enc.encode(text, "all")),
     decode: (ids) => utf8Lossy.decode(enc.decode(Uint32Array.from(ids))),
   };
+}
+
+// The references of a tokenizer.json: the Rust crate first, then the JavaScript ports.
+function tokenizerJsonReferences(data, name, { config = true, extra = [] } = {}) {
+  const dir = join(data, "tokenizers", name);
+  const json = join(dir, "tokenizer.json");
+  const cfg = config ? join(dir, "tokenizer_config.json") : null;
+  const hf = hfReference(json, cfg);
+  return [rustReference(name, hf), hf, lenmlReference(json, cfg), ...extra];
 }
 
 async function gpt2References(data) {
@@ -116,9 +172,11 @@ async function gpt2References(data) {
   const gptTok = require("gpt-tokenizer/cjs/encoding/r50k_base");
   const { getEncoding } = require("js-tiktoken");
   const jt = getEncoding("r50k_base");
+  const hf = hfReference(join(data, "tokenizers/gpt2/tokenizer.json"), null);
   return [
+    rustReference("gpt2", hf),
     {
-      name: version("tiktoken"),
+      name: `${version("tiktoken")}:r50k_base`,
       encode: (text) => Array.from(tk.encode(text, "all")),
       decode: (ids) => utf8Lossy.decode(tk.decode(Uint32Array.from(ids))),
     },
@@ -132,33 +190,36 @@ async function gpt2References(data) {
       encode: (text) => jt.encode(text, "all"),
       decode: (ids) => jt.decode(ids),
     },
-    hfReference(join(data, "tokenizers/gpt2/tokenizer.json"), null),
+    hf,
+    lenmlReference(join(data, "tokenizers/gpt2/tokenizer.json"), null),
   ];
 }
 
 async function llama3References(data) {
   const llama3 = (await importEsm("llama3-tokenizer-js")).default;
-  return [
-    tiktokenFromTokenizerJson(join(data, "tokenizers/llama3/tokenizer.json")),
-    hfReference(join(data, "tokenizers/llama3/tokenizer.json"), join(data, "tokenizers/llama3/tokenizer_config.json")),
-    {
-      name: version("llama3-tokenizer-js"),
-      encode: (text) => llama3.encode(text, { bos: false, eos: false }),
-      decode: (ids) => llama3.decode(ids),
-    },
-  ];
+  return tokenizerJsonReferences(data, "llama3", {
+    extra: [
+      tiktokenFromTokenizerJson(join(data, "tokenizers/llama3/tokenizer.json"), "llama3-ranks"),
+      {
+        name: version("llama3-tokenizer-js"),
+        encode: (text) => llama3.encode(text, { bos: false, eos: false }),
+        decode: (ids) => llama3.decode(ids),
+      },
+    ],
+  });
 }
 
 async function mistralReferences(data) {
   const mistral = (await importEsm("mistral-tokenizer-js")).default;
-  return [
-    hfReference(join(data, "tokenizers/mistral/tokenizer.json"), join(data, "tokenizers/mistral/tokenizer_config.json")),
-    {
-      name: version("mistral-tokenizer-js"),
-      encode: (text) => mistral.encode(text, /*add_bos_token=*/ false, /*add_preceding_space=*/ true),
-      decode: (ids) => mistral.decode(ids, false, true),
-    },
-  ];
+  return tokenizerJsonReferences(data, "mistral", {
+    extra: [
+      {
+        name: version("mistral-tokenizer-js"),
+        encode: (text) => mistral.encode(text, /*add_bos_token=*/ false, /*add_preceding_space=*/ true),
+        decode: (ids) => mistral.decode(ids, false, true),
+      },
+    ],
+  });
 }
 
 async function llama2References(spmScratch) {
@@ -186,6 +247,23 @@ const TOKENIZERS = [
   { name: "gpt2", path: "tokenizers/gpt2/tokenizer.json", parse_special: true, refs: gpt2References },
   { name: "llama3", path: "tokenizers/llama3/tokenizer.json", parse_special: true, refs: llama3References },
   { name: "mistral", path: "tokenizers/mistral/tokenizer.json", parse_special: true, refs: mistralReferences },
+  { name: "qwen3", path: "tokenizers/qwen3/tokenizer.json", parse_special: true, refs: (d) => tokenizerJsonReferences(d, "qwen3") },
+  { name: "gemma3", path: "tokenizers/gemma3/tokenizer.json", parse_special: true, refs: (d) => tokenizerJsonReferences(d, "gemma3") },
+  {
+    name: "llama3_1",
+    path: "tokenizers/llama3_1/tokenizer.json",
+    parse_special: true,
+    refs: (d) => tokenizerJsonReferences(d, "llama3_1", {
+      extra: [tiktokenFromTokenizerJson(join(d, "tokenizers/llama3_1/tokenizer.json"), "llama3_1-ranks")],
+    }),
+  },
+  { name: "deepseek_v3", path: "tokenizers/deepseek_v3/tokenizer.json", parse_special: true, refs: (d) => tokenizerJsonReferences(d, "deepseek_v3") },
+  {
+    name: "gptoss",
+    path: "tokenizers/gptoss/tokenizer.json",
+    parse_special: true,
+    refs: (d) => tokenizerJsonReferences(d, "gptoss", { extra: [tiktokenO200kHarmony(join(d, "tokenizers/gptoss/tokenizer.json"))] }),
+  },
   // SentencePiece never matches "<s>"/"<unk>" written in the text: they are ordinary text.
   { name: "llama2", path: "tokenizers/llama2/tokenizer.model", parse_special: false, refs: () => llama2References(args.spm) },
 ];
@@ -293,13 +371,18 @@ function makeGolden(tok, refs, corpus, summary) {
   const text = utf8.decode(raw); // throws on invalid UTF-8
   const textSha = sha256(raw);
   const [primary, ...others] = refs;
+  // A reference that ran in another process (SentencePiece, the Rust crate) left its ids in a
+  // scratch file; they must be for this very text.
+  const precomputed = (ref) => {
+    const r = ref.precomputed[corpus.name];
+    if (!r || r.text_sha256 !== textSha) throw new Error(`${ref.name}: no result for this ${corpus.name}`);
+    return r;
+  };
   let ids;
   let roundTrip;
+  let offsets;
   if (primary.precomputed) {
-    const r = primary.precomputed[corpus.name];
-    if (!r || r.text_sha256 !== textSha) throw new Error(`${primary.name}: no result for this ${corpus.name}`);
-    ids = r.ids;
-    roundTrip = r.round_trip;
+    ({ ids, round_trip: roundTrip, offsets } = precomputed(primary));
   } else {
     ids = primary.encode(text);
     roundTrip = primary.decode(ids) === text;
@@ -310,7 +393,7 @@ function makeGolden(tok, refs, corpus, summary) {
   for (const ref of others) {
     let got;
     try {
-      got = ref.encode(text);
+      got = ref.precomputed ? precomputed(ref).ids : ref.encode(text);
     } catch (e) {
       disagreements.push({ reference: ref.name, error: String(e.message).slice(0, 300) });
       continue;
@@ -338,6 +421,8 @@ function makeGolden(tok, refs, corpus, summary) {
     round_trip: roundTrip,
   });
   if (raw.length < IDS_LIMIT) g.ids = ids;
+  // The Rust crate's offsets (UTF-8 bytes) on the torture text: what volt's must agree with.
+  if (corpus.name === OFFSETS_CORPUS && offsets) g.reference_offsets = offsets;
   const dir = join(args.out, tok.name);
   mkdirSync(dir, { recursive: true });
   writeFileSync(join(dir, `${corpus.name}.json`), serialize(g));
@@ -375,7 +460,9 @@ async function main() {
     if (args.only && args.only !== tok.name) continue;
     const refs = await tok.refs(args.data);
     if (tok.name === "gpt2") {
-      checkTestvectors(join(args.data, "tokenizers/testvectors/ggml-vocab-gpt-2.gguf"), refs, [refs[0]]);
+      // (rust_goldens.py checks the Rust crate against these vectors itself.)
+      const live = refs.filter((r) => !r.precomputed);
+      checkTestvectors(join(args.data, "tokenizers/testvectors/ggml-vocab-gpt-2.gguf"), live, [live[0]]);
     } else if (tok.name === "llama2") {
       checkTestvectors(join(args.data, "tokenizers/testvectors/ggml-vocab-llama-spm.gguf"), refs.slice(1), []);
     }

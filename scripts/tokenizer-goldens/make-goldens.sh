@@ -8,8 +8,11 @@
 #   scripts/tokenizer-goldens/make-goldens.sh --show gpt2/tinyshakespeare 81920 82000
 #       (writes nothing: prints the reference's ids 81920..82000 of that golden, with their text)
 #
-# Needs node + npm (the npm references go into .deps/tokenizer-goldens, git-ignored) and Debian's
-# sentencepiece + python3-sentencepiece (installed with apt-get when missing). Takes ~3 minutes.
+# Needs node + npm (the npm references go into .deps/tokenizer-goldens, git-ignored), Debian's
+# sentencepiece + python3-sentencepiece (installed with apt-get when missing), and the Debian sid
+# reference root with python3-tokenizers (the Rust crate; scripts/reference-roots/build-root.sh
+# builds it, in-root.sh runs a command in it; $VOLT_IN_ROOT names another in-root.sh,
+# $VOLT_REFERENCE_ROOT another root than sid). Takes ~5 minutes.
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -18,6 +21,9 @@ data=${VOLT_DATA_DIR:-$root/../shared/data}
 deps=$root/.deps/tokenizer-goldens
 goldens=$root/tests/goldens/tokenizers
 python=/usr/bin/python3   # Debian's own python3: the one python3-sentencepiece is built for
+stdlib=/usr/lib/python3.11 # the stdlib: texts (corpora.json)
+in_root=${VOLT_IN_ROOT:-$root/scripts/reference-roots/in-root.sh}
+reference_root=${VOLT_REFERENCE_ROOT:-sid}
 
 show=()
 if [[ ${1:-} == --show ]]; then
@@ -27,6 +33,8 @@ fi
 
 die() { echo "make-goldens: $*" >&2; exit 1; }
 [[ -d $data/tokenizers && -d $data/corpora ]] || die "data directory '$data' has no tokenizers/ and corpora/ (set VOLT_DATA_DIR)"
+data=$(cd "$data" && pwd -P)
+[[ -x $in_root ]] || die "$in_root is missing: the Rust tokenizers reference runs in a Debian sid root (scripts/reference-roots; set VOLT_IN_ROOT)"
 command -v node >/dev/null || die "node is not installed"
 command -v npm >/dev/null || die "npm is not installed"
 
@@ -62,11 +70,17 @@ else
   cp "$tmp" "$goldens/unicode_torture.txt"
 fi
 
-# 4. SentencePiece ids (Python), then every golden (node), checking the references against each
-#    other and against llama.cpp's test vectors.
+# 4. SentencePiece ids (Python), the Rust crate's ids (Python in the reference root, which sees the
+#    repository, the data and the stdlib at their own paths), then every golden (node), checking
+#    the references against each other and against llama.cpp's test vectors.
 "$python" "$here/spm_goldens.py" --data "$data" --goldens "$goldens" --out "$deps/spm.json"
+VOLT_DATA_DIR=$data VOLT_IN_ROOT_BIND="$root:$stdlib" "$in_root" "$reference_root" \
+  python3 "$here/rust_goldens.py" --data "$data" --goldens "$goldens" --stdlib "$stdlib" --out "$deps/rust"
+VOLT_DATA_DIR=$data VOLT_IN_ROOT_BIND="$root" "$in_root" "$reference_root" \
+  python3 "$here/special_tokens_goldens.py" --data "$data" --out "$goldens/add_special_tokens.json"
+golden_args=(--data "$data" --deps "$deps" --spm "$deps/spm.json" --rust "$deps/rust" --out "$goldens")
 if [[ ${#show[@]} -gt 0 ]]; then
-  exec node "$here/goldens.mjs" --data "$data" --deps "$deps" --spm "$deps/spm.json" --out "$goldens" "${show[@]}"
+  exec node "$here/goldens.mjs" "${golden_args[@]}" "${show[@]}"
 fi
-node "$here/goldens.mjs" --data "$data" --deps "$deps" --spm "$deps/spm.json" --out "$goldens"
+node "$here/goldens.mjs" "${golden_args[@]}"
 echo "make-goldens: done; $(du -sh "$goldens" | cut -f1) in $goldens"

@@ -41,7 +41,15 @@ add("Contractions: don't DON'T Don'T I'm I'M you're YOU'RE You'Re we've WE'VE th
 add("Odd ones: rock'n'roll o'clock y'all 'tis ''s '''ll 's's 'S'S ' s ' ll. "
     "Curly: don\u2019t it\u2019s \u2018quoted\u2019 \u201cdouble\u201d. "
     "Long s: '\u017f and '\u017fs; Kelvin \u212a; dotted \u0130 and dotless \u0131.\n")
-add("James's JAMES'S dogs' DOGS' 'twas 'TWAS fo'c'sle Ma'am MA'AM.\n\n")
+add("James's JAMES'S dogs' DOGS' 'twas 'TWAS fo'c'sle Ma'am MA'AM.\n")
+# o200k (gpt-oss) splits words where the case changes; titlecase letters (Lt) count as upper.
+add("Case runs: HTTPServer XMLHttpRequest getHTTPResponseCode iPhone eBay McDonald's O'NEILL'S "
+    "camelCase PascalCase snake_case SCREAMING_SNAKE kebab-case ABCdef aBC \u01c5ungla \u01c8ubljana "
+    "\u00c9COLE \u00e9COLE \u0130stanbul \u03a3\u03bf\u03c6\u03af\u03b1 "
+    "\u0394\u0399\u039a\u0391\u0399\u039f\u03a3\u03a5\u039d\u0397\n")
+# DeepSeek-V3 keeps one ASCII punctuation character with the ASCII letters after it.
+add("Prefixed words: .NET -rf --verbose @user #hashtag $HOME %PATH% ~/dir _private __dunder__ "
+    "'quoted' \"dq\" (paren) [bracket] {brace} <angle> a/b/c ./run.sh ../up //comment\n\n")
 
 # --- numbers and digit runs ---
 add("Digits: " + " ".join("".join(str((i + k) % 10) for k in range(i)) for i in range(1, 26)) + "\n")

@@ -7,6 +7,9 @@
 // Speed: merges are keyed by the pair of ids (one 64-bit hash lookup), short words merge in place
 // with a rank per adjacent pair, long words (a Mistral text with no pre-tokenizer is one word)
 // use the crate's priority queue, and each thread keeps a cache of words it has seen.
+//
+// tokenize_spans (encode_with_offsets) runs the same merge loop over the same symbols, each also
+// carrying the bytes of the word it covers; a merged symbol covers both halves.
 #include <algorithm>
 #include <array>
 #include <atomic>
@@ -34,7 +37,8 @@ uint64_t pair_key(int32_t a, int32_t b) {
 
 class BpeModel : public Model {
  public:
-  BpeModel(const json& j, const std::string& where) : uid_(detail::next_cache_uid()) {
+  BpeModel(const json& j, const std::string& where)
+      : uid_(detail::next_cache_uid()), spans_uid_(detail::next_cache_uid()) {
     auto opt_string = [&](const char* key) -> std::optional<std::string> {
       if (!j.contains(key) || j.at(key).is_null()) return std::nullopt;
       return j.at(key).get<std::string>();
@@ -141,9 +145,41 @@ class BpeModel : public Model {
       return;
     }
     std::vector<int32_t> ids;
-    tokenize_uncached(word, byte_level, ids);
+    tokenize_uncached<false>(word, byte_level, ids, nullptr);
     out.insert(out.end(), ids.begin(), ids.end());
     if (detail::WordCache::cacheable(key, cache)) cache.map.emplace(std::move(key), std::move(ids));
+  }
+
+  // Cached as the ids followed by each token's begin and end in the word.
+  void tokenize_spans(std::string_view word, bool byte_level, std::vector<int64_t>& ids,
+                      std::vector<Span>& spans) const override {
+    if (word.empty()) return;
+    detail::WordCache& cache = detail::thread_word_cache(spans_uid_);
+    std::string key(word);
+    auto it = cache.map.find(key);
+    if (it == cache.map.end()) {
+      std::vector<int32_t> word_ids;
+      std::vector<Span> word_spans;
+      tokenize_uncached<true>(word, byte_level, word_ids, &word_spans);
+      std::vector<int32_t> packed(word_ids);
+      for (const Span& sp : word_spans) {
+        packed.push_back(static_cast<int32_t>(sp.begin));
+        packed.push_back(static_cast<int32_t>(sp.end));
+      }
+      if (!detail::WordCache::cacheable(key, cache)) {
+        ids.insert(ids.end(), word_ids.begin(), word_ids.end());
+        spans.insert(spans.end(), word_spans.begin(), word_spans.end());
+        return;
+      }
+      it = cache.map.emplace(std::move(key), std::move(packed)).first;
+    }
+    const std::vector<int32_t>& packed = it->second;
+    const size_t n = packed.size() / 3;
+    ids.insert(ids.end(), packed.begin(), packed.begin() + static_cast<std::ptrdiff_t>(n));
+    for (size_t k = 0; k < n; ++k) {
+      spans.push_back(
+          {static_cast<uint32_t>(packed[n + 2 * k]), static_cast<uint32_t>(packed[n + 2 * k + 1])});
+    }
   }
 
   std::optional<int64_t> token_to_id(std::string_view token) const override {
@@ -179,51 +215,78 @@ class BpeModel : public Model {
   }
 
  private:
-  void tokenize_uncached(std::string_view word, bool byte_level, std::vector<int32_t>& ids) const {
+  // kSpans: also fill *spans, each token's bytes in the word.
+  template <bool kSpans>
+  void tokenize_uncached(std::string_view word, bool byte_level, std::vector<int32_t>& ids,
+                         std::vector<Span>* spans) const {
+    const auto whole = [&](int32_t id) {
+      ids.push_back(id);
+      if constexpr (kSpans) spans->push_back({0, static_cast<uint32_t>(word.size())});
+    };
     if (byte_level) {
       if (ignore_merges_) {
         // model.rs: a word that is itself a token is emitted whole.
         if (auto it = vocab_.find(bytes_to_alphabet(word)); it != vocab_.end()) {
-          ids.push_back(it->second);
+          whole(it->second);
           return;
         }
       }
       ids.reserve(word.size());
       bool missing = false;
-      for (char c : word) {
-        const int32_t id = byte_ids_[static_cast<uint8_t>(c)];
+      for (size_t k = 0; k < word.size(); ++k) {
+        const int32_t id = byte_ids_[static_cast<uint8_t>(word[k])];
         if (id < 0) {
           missing = true;
           break;
         }
         ids.push_back(id);
+        if constexpr (kSpans)
+          spans->push_back({static_cast<uint32_t>(k), static_cast<uint32_t>(k + 1)});
       }
       if (missing) {
         // A byte-level pre-tokenizer in front of a vocabulary without the full alphabet: go
         // through the general character path on the mapped string, as the crate does.
         ids.clear();
-        initial_symbols(bytes_to_alphabet(word), ids);
+        const std::string mapped = bytes_to_alphabet(word);
+        if constexpr (kSpans) {
+          spans->clear();
+          initial_symbols<true>(mapped, ids, spans);
+          // Each character of the alphabet stands for one byte of the word; a token holding part
+          // of one (a byte-fallback piece of its UTF-8) covers that byte.
+          const std::vector<Span> raw = alphabet_spans(mapped);
+          const auto end = static_cast<uint32_t>(word.size());
+          for (Span& sp : *spans) sp = through(sp, raw.data(), raw.size(), end);
+        } else {
+          initial_symbols<false>(mapped, ids, nullptr);
+        }
       }
     } else {
       if (ignore_merges_) {
         if (auto it = vocab_.find(std::string(word)); it != vocab_.end()) {
-          ids.push_back(it->second);
+          whole(it->second);
           return;
         }
       }
-      initial_symbols(word, ids);
+      initial_symbols<kSpans>(word, ids, spans);
     }
     if (ids.size() < 2) return;
     if (ids.size() <= 64) {
-      merge_small(ids);
+      merge_small<kSpans>(ids, spans);
     } else {
-      merge_large(ids);
+      merge_large<kSpans>(ids, spans);
     }
   }
 
   // model.rs merge_word: characters to ids, with prefix/suffix, byte fallback and unk fusing.
-  void initial_symbols(std::string_view w, std::vector<int32_t>& ids) const {
-    std::optional<int32_t> pending_unk;
+  template <bool kSpans>
+  void initial_symbols(std::string_view w, std::vector<int32_t>& ids,
+                       std::vector<Span>* spans) const {
+    bool pending_unk = false;  // the unknown token waiting to be emitted (unk_id_ is set)
+    Span unk_span;
+    const auto push = [&](int32_t id, size_t b, size_t e) {
+      ids.push_back(id);
+      if constexpr (kSpans) spans->push_back({static_cast<uint32_t>(b), static_cast<uint32_t>(e)});
+    };
     std::string s;
     for (size_t i = 0; i < w.size();) {
       const size_t begin = i;
@@ -235,28 +298,47 @@ class BpeModel : public Model {
       if (is_last) s += suffix_;
       if (auto it = vocab_.find(s); it != vocab_.end()) {
         if (pending_unk) {
-          ids.push_back(*pending_unk);
-          pending_unk.reset();
+          push(*unk_id_, unk_span.begin, unk_span.end);
+          pending_unk = false;
         }
-        ids.push_back(it->second);
+        push(it->second, begin, i);
         continue;
       }
       if (byte_fallback_) {
         bool all = true;
         for (char c : s) all &= fallback_[static_cast<uint8_t>(c)] >= 0;
         if (all) {
-          // (The crate does not flush a pending unk here; neither do we.)
-          for (char c : s) ids.push_back(fallback_[static_cast<uint8_t>(c)]);
+          // (The crate does not flush a pending unk here; neither do we.) A byte of the prefix or
+          // suffix comes from no byte of the word.
+          const size_t lead = is_first ? 0 : prefix_.size();
+          for (size_t k = 0; k < s.size(); ++k) {
+            const int32_t id = fallback_[static_cast<uint8_t>(s[k])];
+            if (k < lead) {
+              push(id, begin, begin);
+            } else if (begin + (k - lead) < i) {
+              push(id, begin + (k - lead), begin + (k - lead) + 1);
+            } else {
+              push(id, i, i);
+            }
+          }
           continue;
         }
       }
       if (unk_id_) {
-        if (pending_unk && !fuse_unk_) ids.push_back(*pending_unk);
-        pending_unk = *unk_id_;
+        if (pending_unk && !fuse_unk_) {
+          push(*unk_id_, unk_span.begin, unk_span.end);
+          pending_unk = false;
+        }
+        if (pending_unk) {
+          unk_span.end = static_cast<uint32_t>(i);
+        } else {
+          unk_span = {static_cast<uint32_t>(begin), static_cast<uint32_t>(i)};
+        }
+        pending_unk = true;
       }
       // No unk token: the character is dropped, as the crate drops it.
     }
-    if (pending_unk) ids.push_back(*pending_unk);
+    if (pending_unk) push(*unk_id_, unk_span.begin, unk_span.end);
   }
 
   MergeVal lookup(int32_t a, int32_t b) const {
@@ -265,7 +347,8 @@ class BpeModel : public Model {
   }
 
   // Lowest rank first, leftmost on ties: what the crate's priority queue pops.
-  void merge_small(std::vector<int32_t>& ids) const {
+  template <bool kSpans>
+  void merge_small(std::vector<int32_t>& ids, std::vector<Span>* spans) const {
     std::vector<MergeVal> r(ids.size() - 1);
     for (size_t i = 0; i + 1 < ids.size(); ++i) r[i] = lookup(ids[i], ids[i + 1]);
     while (true) {
@@ -280,6 +363,10 @@ class BpeModel : public Model {
       if (best_rank == INT32_MAX) break;
       ids[best] = r[best].new_id;
       ids.erase(ids.begin() + static_cast<std::ptrdiff_t>(best) + 1);
+      if constexpr (kSpans) {
+        (*spans)[best].end = (*spans)[best + 1].end;
+        spans->erase(spans->begin() + static_cast<std::ptrdiff_t>(best) + 1);
+      }
       r.erase(r.begin() + static_cast<std::ptrdiff_t>(best));
       if (best > 0) r[best - 1] = lookup(ids[best - 1], ids[best]);
       if (best < r.size()) r[best] = lookup(ids[best], ids[best + 1]);
@@ -287,7 +374,8 @@ class BpeModel : public Model {
   }
 
   // word.rs merge_all: a priority queue over (rank, position), symbols in a linked list.
-  void merge_large(std::vector<int32_t>& ids) const {
+  template <bool kSpans>
+  void merge_large(std::vector<int32_t>& ids, std::vector<Span>* spans) const {
     const int n = static_cast<int>(ids.size());
     std::vector<int> prev(n), next(n);
     std::vector<char> alive(n, 1);
@@ -316,6 +404,7 @@ class BpeModel : public Model {
       const MergeVal now = lookup(ids[top.pos], ids[right]);
       if (now.new_id != top.new_id) continue;  // an expired entry
       ids[top.pos] = top.new_id;
+      if constexpr (kSpans) (*spans)[top.pos].end = (*spans)[right].end;
       alive[right] = 0;
       next[top.pos] = next[right];
       if (next[right] >= 0) prev[next[right]] = top.pos;
@@ -330,12 +419,15 @@ class BpeModel : public Model {
     }
     size_t k = 0;
     for (int i = 0; i < n; ++i) {
-      if (alive[i]) ids[k++] = ids[i];
+      if (!alive[i]) continue;
+      if constexpr (kSpans) (*spans)[k] = (*spans)[i];
+      ids[k++] = ids[i];
     }
     ids.resize(k);
+    if constexpr (kSpans) spans->resize(k);
   }
 
-  uint64_t uid_;
+  uint64_t uid_, spans_uid_;  // the word caches of tokenize and tokenize_spans
   std::unordered_map<std::string, int32_t> vocab_;
   std::vector<std::string> tokens_;
   std::vector<bool> present_;
@@ -361,7 +453,7 @@ std::unique_ptr<Model> bpe_model_from_json(const json& j, const std::string& whe
 std::unique_ptr<Model> model_from_json(const json& j, const std::string& where) {
   VOLT_CHECK(j.is_object(), "[tokenizer.json] ", where, ": \"model\" must be an object");
   // Old files omit the type of a BPE model; the crate then infers it from "merges".
-  const std::string type = j.contains("type") ? j.at("type").get<std::string>()
+  const std::string type = j.contains("type")     ? j.at("type").get<std::string>()
                            : j.contains("merges") ? "BPE"
                                                   : "";
   if (type == "BPE") return bpe_model_from_json(j, where);

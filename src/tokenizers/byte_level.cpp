@@ -1,6 +1,7 @@
 // GPT-2's byte-level alphabet (bytes_to_unicode in openai/gpt-2 encoder.py): the 188 printable
 // bytes stand for themselves; the other 68 map to U+0100 upwards in byte order, so every byte has
 // a visible, whitespace-free stand-in and a vocabulary of strings covers all byte sequences.
+#include <algorithm>
 #include <array>
 
 #include "volt/tokenizers/hf_components.h"
@@ -54,6 +55,18 @@ std::string bytes_to_alphabet(std::string_view bytes) {
   const auto& a = alphabet();
   for (char c : bytes) out += a.to_utf8[static_cast<uint8_t>(c)];
   return out;
+}
+
+std::vector<Span> alphabet_spans(std::string_view alphabet_text) {
+  std::vector<Span> from;
+  from.reserve(alphabet_text.size());
+  uint32_t raw = 0;
+  for (size_t i = 0; i < alphabet_text.size(); ++raw) {
+    const size_t n =
+        std::max<size_t>(1, unicode::utf8_length(static_cast<unsigned char>(alphabet_text[i])));
+    for (size_t k = 0; k < n && i < alphabet_text.size(); ++k, ++i) from.push_back({raw, raw + 1});
+  }
+  return from;
 }
 
 }  // namespace volt::hf

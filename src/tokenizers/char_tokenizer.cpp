@@ -17,7 +17,8 @@ std::vector<std::string> utf8_chars(const std::string& text, const std::string& 
   for (size_t i = 0; i < text.size();) {
     const auto c = static_cast<unsigned char>(text[i]);
     const size_t n = utf8_length(c);
-    VOLT_CHECK(n > 0 && i + n <= text.size(), "[tokenizer] ", context, ": invalid UTF-8 at byte ", i);
+    VOLT_CHECK(n > 0 && i + n <= text.size(), "[tokenizer] ", context, ": invalid UTF-8 at byte ",
+               i);
     for (size_t k = 1; k < n; ++k) {
       VOLT_CHECK((static_cast<unsigned char>(text[i + k]) & 0xC0) == 0x80, "[tokenizer] ", context,
                  ": invalid UTF-8 at byte ", i + k);
@@ -68,6 +69,21 @@ void CharTokenizer::encode_into(std::string_view text, const EncodeOptions&,
   }
 }
 
+// One id per character: each covers its character's bytes.
+void CharTokenizer::encode_with_offsets_into(std::string_view text, const EncodeOptions& options,
+                                             Encoding& out) const {
+  encode_into(text, options, out.ids);
+  for (size_t i = 0; i < text.size();) {
+    const size_t n = utf8_length(static_cast<unsigned char>(text[i]));
+    out.offsets.push_back({i, i + n});
+    i += n;
+  }
+}
+
+std::string CharTokenizer::source() const {
+  return "a character tokenizer of " + std::to_string(tokens_.size()) + " characters";
+}
+
 std::string CharTokenizer::decode(const std::vector<int64_t>& ids, bool) const {
   std::string out;
   for (auto id : ids) out += id_to_token(id);
@@ -99,14 +115,20 @@ void CharTokenizer::save(const std::string& dir) const {
       {"post_processor", nullptr},
       {"decoder", {{"type", "Fuse"}}},
       {"model",
-       {{"type", "BPE"}, {"dropout", nullptr}, {"unk_token", nullptr},
-        {"continuing_subword_prefix", nullptr}, {"end_of_word_suffix", nullptr},
-        {"fuse_unk", false}, {"byte_fallback", false}, {"vocab", vocab},
+       {{"type", "BPE"},
+        {"dropout", nullptr},
+        {"unk_token", nullptr},
+        {"continuing_subword_prefix", nullptr},
+        {"end_of_word_suffix", nullptr},
+        {"fuse_unk", false},
+        {"byte_fallback", false},
+        {"vocab", vocab},
         {"merges", nlohmann::json::array()}}},
   };
   io::write_json((std::filesystem::path(dir) / "tokenizer.json").string(), j);
   io::write_json((std::filesystem::path(dir) / "tokenizer_config.json").string(),
-                 {{"tokenizer_class", "PreTrainedTokenizerFast"}, {"model_max_length", 1000000},
+                 {{"tokenizer_class", "PreTrainedTokenizerFast"},
+                  {"model_max_length", 1000000},
                   {"clean_up_tokenization_spaces", false}});
 }
 

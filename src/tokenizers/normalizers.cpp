@@ -14,6 +14,11 @@
 //     lacks are listed below.
 // ICU answers everything else, restricted to those versions with its `age` property. A test
 // checks every code point against digests of the crate's output.
+//
+// Each normalizer also runs aligned (normalize_aligned, for encode_with_offsets): every output
+// byte records the input bytes it came from, at the granularity of the rewrite (a character for
+// Lowercase, a normalization segment for NFC, a match for Replace). The per-character normalizers
+// are written once, over an output that either only appends (normalize) or also aligns.
 #include <unicode/brkiter.h>
 #include <unicode/bytestream.h>
 #include <unicode/normalizer2.h>
@@ -125,6 +130,26 @@ void append_lower(std::string& out, uint32_t cp) {
   append_utf8(out, static_cast<uint32_t>(u_tolower(static_cast<UChar32>(cp))));
 }
 
+// The output of normalize(): bytes only. normalize_aligned() writes to an AlignedText, which has
+// the same two calls and also records where each byte came from.
+struct PlainText {
+  std::string text;
+  void add(std::string_view bytes, size_t, size_t) { text += bytes; }
+  void copy(std::string_view input, size_t) { text += input; }
+};
+
+template <typename Out>
+void lowercase_into(std::string_view s, Out& out) {
+  std::string lower;
+  for (size_t i = 0; i < s.size();) {
+    const size_t start = i;
+    const uint32_t cp = next_code_point(s, i);
+    lower.clear();
+    append_lower(lower, cp);
+    out.add(lower, start, i);
+  }
+}
+
 std::string lowercase(std::string_view s) {
   std::string out;
   out.reserve(s.size());
@@ -133,15 +158,45 @@ std::string lowercase(std::string_view s) {
 }
 
 // Keeps the code points `keep` accepts: NormalizedString::filter.
-template <typename Keep>
-std::string filter_chars(std::string_view s, Keep keep) {
-  std::string out;
-  out.reserve(s.size());
+template <typename Keep, typename Out>
+void filter_into(std::string_view s, Keep keep, Out& out) {
   for (size_t i = 0; i < s.size();) {
     const size_t start = i;
-    if (keep(next_code_point(s, i))) out.append(s.substr(start, i - start));
+    if (keep(next_code_point(s, i))) out.copy(s.substr(start, i - start), start);
   }
-  return out;
+}
+
+template <typename Keep>
+std::string filter_chars(std::string_view s, Keep keep) {
+  PlainText out;
+  out.text.reserve(s.size());
+  filter_into(s, keep, out);
+  return std::move(out.text);
+}
+
+// A Unicode normalization form, aligned: the text is cut where the form has a boundary before a
+// character (ICU's hasBoundaryBefore: the pieces normalize independently), and a piece the form
+// changes maps as a whole to the input it came from.
+void normalize_form_aligned(std::string_view s, unicode::Form form, AlignedText& out) {
+  const auto& n = *crate_unicode().forms[static_cast<int>(form)];
+  size_t piece_start = 0;
+  const auto flush = [&](size_t end) {
+    const std::string_view piece = s.substr(piece_start, end - piece_start);
+    if (is_ascii(piece)) {
+      out.copy(piece, piece_start);
+    } else if (std::string norm = normalize_form(piece, form); norm == piece) {
+      out.copy(piece, piece_start);
+    } else {
+      out.add(norm, piece_start, end);
+    }
+    piece_start = end;
+  };
+  for (size_t i = 0; i < s.size();) {
+    const size_t start = i;
+    const uint32_t cp = next_code_point(s, i);
+    if (start > piece_start && n.hasBoundaryBefore(static_cast<UChar32>(cp))) flush(start);
+  }
+  if (piece_start < s.size()) flush(s.size());
 }
 
 // ------------------------------------------------------------------------------ simple forms
@@ -152,6 +207,9 @@ class FormNormalizer : public Normalizer {
   std::string normalize(std::string_view text) const override {
     return normalize_form(text, form_);
   }
+  void normalize_aligned(std::string_view text, AlignedText& out) const override {
+    normalize_form_aligned(text, form_, out);
+  }
 
  private:
   unicode::Form form_;
@@ -160,6 +218,9 @@ class FormNormalizer : public Normalizer {
 class LowercaseNormalizer : public Normalizer {
  public:
   std::string normalize(std::string_view text) const override { return lowercase(text); }
+  void normalize_aligned(std::string_view text, AlignedText& out) const override {
+    lowercase_into(text, out);
+  }
 };
 
 // prepend.rs: nothing is prepended to an empty string.
@@ -172,6 +233,11 @@ class PrependNormalizer : public Normalizer {
     out += text;
     return out;
   }
+  void normalize_aligned(std::string_view text, AlignedText& out) const override {
+    if (text.empty()) return;
+    out.add(prefix_, 0, 0);
+    out.copy(text, 0);
+  }
 
  private:
   std::string prefix_;
@@ -182,6 +248,17 @@ class StripNormalizer : public Normalizer {
  public:
   StripNormalizer(bool left, bool right) : left_(left), right_(right) {}
   std::string normalize(std::string_view text) const override {
+    const auto [b, e] = kept(text);
+    return std::string(text.substr(b, e - b));
+  }
+  void normalize_aligned(std::string_view text, AlignedText& out) const override {
+    const auto [b, e] = kept(text);
+    out.copy(text.substr(b, e - b), b);
+  }
+
+ private:
+  // The bytes [b, e) left after stripping.
+  std::pair<size_t, size_t> kept(std::string_view text) const {
     size_t b = 0, e = text.size();
     if (left_) {
       while (b < e) {
@@ -199,10 +276,9 @@ class StripNormalizer : public Normalizer {
         e = start;
       }
     }
-    return std::string(text.substr(b, e - b));
+    return {b, e};
   }
 
- private:
   bool left_, right_;
 };
 
@@ -216,15 +292,29 @@ class StripAccentsNormalizer : public Normalizer {
     return filter_chars(text,
                         [&](uint32_t cp) { return !marks.contains(static_cast<UChar32>(cp)); });
   }
+  void normalize_aligned(std::string_view text, AlignedText& out) const override {
+    const auto& marks = crate_unicode().combining_marks;
+    filter_into(
+        text, [&](uint32_t cp) { return !marks.contains(static_cast<UChar32>(cp)); }, out);
+  }
 };
 
 // unicode.rs do_nmt: drops some ASCII controls and maps other spaces to ' '.
 class NmtNormalizer : public Normalizer {
  public:
   std::string normalize(std::string_view text) const override {
-    std::string out;
-    out.reserve(text.size());
+    PlainText out;
+    out.text.reserve(text.size());
+    run(text, out);
+    return std::move(out.text);
+  }
+  void normalize_aligned(std::string_view text, AlignedText& out) const override { run(text, out); }
+
+ private:
+  template <typename Out>
+  static void run(std::string_view text, Out& out) {
     for (size_t i = 0; i < text.size();) {
+      const size_t start = i;
       const uint32_t cp = next_code_point(text, i);
       if ((cp >= 0x01 && cp <= 0x08) || cp == 0x0B || (cp >= 0x0E && cp <= 0x1F) || cp == 0x7F ||
           cp == 0x8F || cp == 0x9F) {
@@ -233,9 +323,12 @@ class NmtNormalizer : public Normalizer {
       const bool space = cp == 0x09 || cp == 0x0A || cp == 0x0C || cp == 0x0D || cp == 0x1680 ||
                          (cp >= 0x200B && cp <= 0x200F) || cp == 0x2028 || cp == 0x2029 ||
                          cp == 0x2581 || cp == 0xFEFF || cp == 0xFFFD;
-      append_utf8(out, space ? ' ' : cp);
+      if (space) {
+        out.add(" ", start, i);
+      } else {
+        out.copy(text.substr(start, i - start), start);
+      }
     }
-    return out;
   }
 };
 
@@ -243,6 +336,10 @@ class NmtNormalizer : public Normalizer {
 class ByteLevelNormalizer : public Normalizer {
  public:
   std::string normalize(std::string_view text) const override { return bytes_to_alphabet(text); }
+  void normalize_aligned(std::string_view text, AlignedText& out) const override {
+    for (size_t i = 0; i < text.size(); ++i)
+      out.add(bytes_to_alphabet(text.substr(i, 1)), i, i + 1);
+  }
 };
 
 // ------------------------------------------------------------------------------ BertNormalizer
@@ -280,49 +377,71 @@ class BertNormalizer : public Normalizer {
 
   std::string normalize(std::string_view text) const override {
     std::string s(text);
-    if (clean_text_) s = clean(s);
-    if (chinese_) s = pad_chinese(s);
-    if (strip_accents_) {
-      const auto& mn = crate_unicode().bert_nonspacing;
-      s = filter_chars(normalize_form(s, unicode::Form::NFD), [&](uint32_t cp) {
-        return cp < 0x80 || !mn.contains(static_cast<UChar32>(cp));
-      });
-    }
+    if (clean_text_) s = run<PlainText>(s, &clean).text;
+    if (chinese_) s = run<PlainText>(s, &pad_chinese).text;
+    if (strip_accents_) s = filter_chars(normalize_form(s, unicode::Form::NFD), &keep_unaccented);
     if (lowercase_) s = lowercase(s);
     return s;
   }
 
+  void normalize_aligned(std::string_view text, AlignedText& out) const override {
+    out.copy(text, 0);
+    const auto then = [&](auto&& pass) {
+      AlignedText next;
+      pass(std::string_view(out.text), next);
+      out = compose(out, std::move(next), text.size());
+    };
+    if (clean_text_) then([](std::string_view s, AlignedText& o) { clean(s, o); });
+    if (chinese_) then([](std::string_view s, AlignedText& o) { pad_chinese(s, o); });
+    if (strip_accents_) {
+      then([](std::string_view s, AlignedText& o) {
+        normalize_form_aligned(s, unicode::Form::NFD, o);
+      });
+      then([](std::string_view s, AlignedText& o) { filter_into(s, &keep_unaccented, o); });
+    }
+    if (lowercase_) then([](std::string_view s, AlignedText& o) { lowercase_into(s, o); });
+  }
+
  private:
+  template <typename Out>
+  static Out run(std::string_view s, void (*pass)(std::string_view, Out&)) {
+    Out out;
+    out.text.reserve(s.size() + s.size() / 4);
+    pass(s, out);
+    return out;
+  }
+
+  static bool keep_unaccented(uint32_t cp) {
+    return cp < 0x80 || !crate_unicode().bert_nonspacing.contains(static_cast<UChar32>(cp));
+  }
+
   // do_clean_text: filter first (NUL, U+FFFD, controls), then whitespace -> ' '. A control that is
   // also whitespace (\v, \f, U+0085) is therefore removed, not turned into a space.
-  static std::string clean(std::string_view s) {
-    std::string out;
-    out.reserve(s.size());
+  template <typename Out>
+  static void clean(std::string_view s, Out& out) {
     for (size_t i = 0; i < s.size();) {
       const size_t start = i;
       const uint32_t cp = next_code_point(s, i);
       if (cp == 0 || cp == 0xFFFD || is_bert_control(cp)) continue;
       if (is_bert_whitespace(cp)) {
-        out.push_back(' ');
+        out.add(" ", start, i);
       } else {
-        out.append(s.substr(start, i - start));
+        out.copy(s.substr(start, i - start), start);
       }
     }
-    return out;
   }
 
-  static std::string pad_chinese(std::string_view s) {
-    std::string out;
-    out.reserve(s.size() + s.size() / 2);
+  // The spaces put around a CJK character come from no input: they are inserted beside it.
+  template <typename Out>
+  static void pad_chinese(std::string_view s, Out& out) {
     for (size_t i = 0; i < s.size();) {
       const size_t start = i;
       const uint32_t cp = next_code_point(s, i);
       const bool cjk = is_bert_chinese(cp);
-      if (cjk) out.push_back(' ');
-      out.append(s.substr(start, i - start));
-      if (cjk) out.push_back(' ');
+      if (cjk) out.add(" ", start, start);
+      out.copy(s.substr(start, i - start), start);
+      if (cjk) out.add(" ", i, i);
     }
-    return out;
   }
 
   bool clean_text_, chinese_, strip_accents_, lowercase_;
@@ -361,20 +480,28 @@ class ReplaceNormalizer : public Normalizer {
   }
 
   std::string normalize(std::string_view text) const override {
-    std::string out;
+    PlainText out;
+    out.text.reserve(text.size());
+    run(text, out);
+    return std::move(out.text);
+  }
+  void normalize_aligned(std::string_view text, AlignedText& out) const override { run(text, out); }
+
+ private:
+  template <typename Out>
+  void run(std::string_view text, Out& out) const {
     // Pattern::find_matches: an empty input has no match, not even an empty one.
-    if (text.empty()) return out;
-    out.reserve(text.size());
+    if (text.empty()) return;
     if (!regex_) {
       size_t prev = 0;
       for (size_t i = text.find(literal_); i != std::string_view::npos;
            i = text.find(literal_, prev)) {
-        out.append(text.substr(prev, i - prev));
-        out += content_;
+        out.copy(text.substr(prev, i - prev), prev);
+        out.add(content_, i, i + literal_.size());
         prev = i + literal_.size();
       }
-      out.append(text.substr(prev));
-      return out;
+      out.copy(text.substr(prev), prev);
+      return;
     }
     UErrorCode status = U_ZERO_ERROR;
     UText* ut = utext_openUTF8(nullptr, text.data(), static_cast<int64_t>(text.size()), &status);
@@ -393,19 +520,17 @@ class ReplaceNormalizer : public Normalizer {
             e + static_cast<int64_t>(unicode::utf8_length(static_cast<unsigned char>(text[e])));
         continue;
       }
-      out.append(text.substr(prev, static_cast<size_t>(b) - prev));
-      out += content_;
+      out.copy(text.substr(prev, static_cast<size_t>(b) - prev), prev);
+      out.add(content_, static_cast<size_t>(b), static_cast<size_t>(e));
       prev = static_cast<size_t>(e);
       search_from = last_match_end = e;
     }
     utext_close(ut);
     VOLT_CHECK(U_SUCCESS(status),
                "[tokenizer] Replace regex matching failed: ", u_errorName(status));
-    out.append(text.substr(prev));
-    return out;
+    out.copy(text.substr(prev), prev);
   }
 
- private:
   std::string literal_;
   std::unique_ptr<icu::RegexPattern> regex_;
   std::string content_;
@@ -447,8 +572,16 @@ class PrecompiledNormalizer : public Normalizer {
   // precompiled.rs normalize: per extended grapheme cluster, a grapheme shorter than 6 bytes is
   // looked up whole; otherwise (or on a miss) each of its chars is looked up on its own.
   std::string normalize(std::string_view text) const override {
-    std::string out;
-    out.reserve(text.size());
+    PlainText out;
+    out.text.reserve(text.size());
+    run(text, out);
+    return std::move(out.text);
+  }
+  void normalize_aligned(std::string_view text, AlignedText& out) const override { run(text, out); }
+
+ private:
+  template <typename Out>
+  void run(std::string_view text, Out& out) const {
     UErrorCode status = U_ZERO_ERROR;
     UText* ut = utext_openUTF8(nullptr, text.data(), static_cast<int64_t>(text.size()), &status);
     std::unique_ptr<icu::BreakIterator> it(graphemes_->clone());
@@ -457,9 +590,10 @@ class PrecompiledNormalizer : public Normalizer {
     for (int32_t b = it->first(), e = it->next(); e != icu::BreakIterator::DONE;
          b = e, e = it->next()) {
       const std::string_view g = text.substr(static_cast<size_t>(b), static_cast<size_t>(e - b));
+      const auto at = static_cast<size_t>(b);
       if (g.size() < 6) {
         if (auto rewrite = rules_->first_match(g)) {
-          out += *rewrite;
+          out.add(*rewrite, at, at + g.size());
           continue;
         }
       }
@@ -467,18 +601,16 @@ class PrecompiledNormalizer : public Normalizer {
         const size_t len = unicode::utf8_length(static_cast<unsigned char>(g[i]));
         const std::string_view c = g.substr(i, len);
         if (auto rewrite = rules_->first_match(c)) {
-          out += *rewrite;
+          out.add(*rewrite, at + i, at + i + len);
         } else {
-          out += c;
+          out.copy(c, at + i);
         }
         i += len;
       }
     }
     utext_close(ut);
-    return out;
   }
 
- private:
   // The crate's Precompiled::transform takes the *first* (shortest) rule that prefixes a chunk.
   std::optional<spm::PrecompiledCharsMap> rules_;
   std::unique_ptr<icu::BreakIterator> graphemes_;  // cloned per call: iterators are not thread-safe
@@ -489,6 +621,9 @@ class PrecompiledNormalizer : public Normalizer {
 class IdentityNormalizer : public Normalizer {
  public:
   std::string normalize(std::string_view text) const override { return std::string(text); }
+  void normalize_aligned(std::string_view text, AlignedText& out) const override {
+    out.copy(text, 0);
+  }
 };
 
 class SequenceNormalizer : public Normalizer {
@@ -499,6 +634,14 @@ class SequenceNormalizer : public Normalizer {
     std::string s(text);
     for (const auto& n : stages_) s = n->normalize(s);
     return s;
+  }
+  void normalize_aligned(std::string_view text, AlignedText& out) const override {
+    out.copy(text, 0);
+    for (const auto& n : stages_) {
+      AlignedText next;
+      n->normalize_aligned(out.text, next);
+      out = compose(out, std::move(next), text.size());
+    }
   }
 
  private:
@@ -514,6 +657,12 @@ const json& required(const json& j, const char* key, const std::string& type,
 }
 
 }  // namespace
+
+AlignedText compose(const AlignedText& first, AlignedText second, size_t input_size) {
+  const auto end = static_cast<uint32_t>(input_size);
+  for (Span& s : second.from) s = through(s, first.from.data(), first.from.size(), end);
+  return second;
+}
 
 std::unique_ptr<Normalizer> normalizer_from_json(const json& j, const std::string& where) {
   VOLT_CHECK(j.is_object() && j.contains("type") && j.at("type").is_string(), "[tokenizer.json] ",

@@ -1,7 +1,7 @@
 // Pre-tokenizer patterns. The hand-written matchers below replay, alternative by alternative, what
-// a backtracking regex engine does with GPT-2's and Llama 3's patterns; the comments name the
-// alternative each branch implements. They are ~10x faster than the engine and are tested against
-// it (tests/tokenizers/pattern_test.cpp).
+// a backtracking regex engine does with GPT-2's, Llama 3's and Qwen's patterns; the comments name
+// the alternative each branch implements. They are ~10x faster than the engine and are tested
+// against it (tests/tokenizers/pattern_test.cpp).
 #include "volt/tokenizers/pattern.h"
 
 #include <unicode/regex.h>
@@ -16,6 +16,8 @@ const char* const kGpt2Pattern =
     R"('s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+)";
 const char* const kLlama3Pattern =
     R"((?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+)";
+const char* const kQwen2Pattern =
+    R"((?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+)";
 const char* const kO200kPattern =
     R"([^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]*[\p{Ll}\p{Lm}\p{Lo}\p{M}]+(?i:'s|'t|'re|'ve|'m|'ll|'d)?|[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]+[\p{Ll}\p{Lm}\p{Lo}\p{M}]*(?i:'s|'t|'re|'ve|'m|'ll|'d)?|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n/]*|\s*[\r\n]+|\s+(?!\S)|\s+)";
 
@@ -56,7 +58,8 @@ bool is_ascii_contraction(std::string_view s, size_t i, size_t& end, bool ignore
     if (!ignore_case) return c;
     if (c >= 'A' && c <= 'Z') return c + 32;
     // U+017F LATIN SMALL LETTER LONG S case-folds to 's' (the engines fold it too).
-    if (c == 0xC5 && k + 1 < s.size() && static_cast<unsigned char>(s[k + 1]) == 0xBF) return 's' | 0x100;
+    if (c == 0xC5 && k + 1 < s.size() && static_cast<unsigned char>(s[k + 1]) == 0xBF)
+      return 's' | 0x100;
     return c;
   };
   const int a = lower(i + 1);
@@ -103,6 +106,8 @@ size_t gpt2_match(const Text& t, size_t i) {
 
 // Llama 3 / cl100k: (?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}|
 //                   ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+
+// Qwen 2/2.5/3 is the same with \p{N} for \p{N}{1,3}: kMaxDigits 1.
+template <int kMaxDigits>
 size_t llama3_match(const Text& t, size_t i) {
   const std::string_view s = t.s;
   size_t end, next;
@@ -115,10 +120,10 @@ size_t llama3_match(const Text& t, size_t i) {
     size_t after;
     if (t.class_at(next, after) == Class::Letter) return t.run_end(after, Class::Letter);
   }
-  // \p{N}{1,3}
+  // \p{N}{1,kMaxDigits}
   if (c == Class::Number) {
     size_t k = next;
-    for (int n = 1; n < 3 && k < s.size(); ++n) {
+    for (int n = 1; n < kMaxDigits && k < s.size(); ++n) {
       size_t after;
       if (t.class_at(k, after) != Class::Number) break;
       k = after;
@@ -213,7 +218,10 @@ class Literal : public Pattern {
 std::unique_ptr<Pattern> regex_pattern(const std::string& regex, const std::string& where,
                                        bool force_engine) {
   if (!force_engine && regex == kGpt2Pattern) return std::make_unique<HandWritten<gpt2_match>>();
-  if (!force_engine && regex == kLlama3Pattern) return std::make_unique<HandWritten<llama3_match>>();
+  if (!force_engine && regex == kLlama3Pattern)
+    return std::make_unique<HandWritten<llama3_match<3>>>();
+  if (!force_engine && regex == kQwen2Pattern)
+    return std::make_unique<HandWritten<llama3_match<1>>>();
   return std::make_unique<IcuRegex>(regex, where);
 }
 

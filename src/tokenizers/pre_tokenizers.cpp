@@ -1,7 +1,9 @@
 // Hugging Face pre-tokenizers: split normalized text into words, with the `tokenizers` crate's
 // semantics (tokenizers/src/pre_tokenizers/*.rs and the split behaviours of
 // normalizer.rs::split). Words stream to a sink; nothing is allocated per word unless a stage
-// rewrites the text (Metaspace, ByteLevel's prefix space).
+// rewrites the text (Metaspace, ByteLevel's prefix space). split_aligned (for
+// encode_with_offsets) also says where each byte of a word came from; the stages that rewrite
+// text implement it, the others are served by the default, which reads it off the word's place.
 #include <algorithm>
 #include <vector>
 
@@ -117,7 +119,9 @@ void find_char_pieces(std::string_view text, Pred pred, std::vector<Piece>& piec
 
 // Rust's char::is_ascii_punctuation || char::is_punctuation (BERT and Punctuation).
 bool is_bert_punctuation(uint32_t cp) {
-  if (cp < 0x80) return (cp >= 33 && cp <= 47) || (cp >= 58 && cp <= 64) || (cp >= 91 && cp <= 96) || (cp >= 123 && cp <= 126);
+  if (cp < 0x80)
+    return (cp >= 33 && cp <= 47) || (cp >= 58 && cp <= 64) || (cp >= 91 && cp <= 96) ||
+           (cp >= 123 && cp <= 126);
   return unicode::is_punctuation(cp);
 }
 
@@ -148,11 +152,38 @@ class SplitPre : public PreTokenizer {
   bool invert_;
 };
 
+// Identity alignment of the bytes [b, e) of a text, into `from`.
+void identity_spans(size_t b, size_t e, std::vector<Span>& from) {
+  from.clear();
+  for (size_t k = b; k < e; ++k)
+    from.push_back({static_cast<uint32_t>(k), static_cast<uint32_t>(k + 1)});
+}
+
 class ByteLevelPre : public PreTokenizer {
  public:
   ByteLevelPre(bool add_prefix_space, bool use_regex)
       : add_prefix_space_(add_prefix_space),
         regex_(use_regex ? regex_pattern(kGpt2Pattern, "ByteLevel") : nullptr) {}
+  // The prefix space comes from no input: it is inserted at 0.
+  void split_aligned(std::string_view text, bool, AlignedWordSink sink) const override {
+    const bool prefix = add_prefix_space_ && (text.empty() || text[0] != ' ');
+    const std::string prefixed = prefix ? " " + std::string(text) : std::string();
+    const std::string_view t = prefix ? std::string_view(prefixed) : text;
+    std::vector<Span> from;
+    const auto emit = [&](size_t b, size_t e) {
+      from.clear();
+      for (size_t p = b; p < e; ++p) {
+        const auto at = static_cast<uint32_t>(prefix ? (p == 0 ? 0 : p - 1) : p);
+        from.push_back({at, prefix && p == 0 ? at : at + 1});
+      }
+      sink(t.substr(b, e - b), from.data());
+    };
+    if (!regex_) {
+      if (!t.empty()) emit(0, t.size());
+      return;
+    }
+    regex_->find_all(t, emit);
+  }
   void split(std::string_view text, bool, WordSink sink) const override {
     std::string prefixed;
     if (add_prefix_space_ && (text.empty() || text[0] != ' ')) {
@@ -203,6 +234,33 @@ class MetaspacePre : public PreTokenizer {
     std::vector<Piece> pieces;
     find_pieces(*on_rep_, s, pieces);
     split_pieces(s, pieces, Behavior::MergedWithNext, false, sink);
+  }
+  // Each replacement "▁" comes from its space; a prepended one from no input (inserted at 0).
+  void split_aligned(std::string_view text, bool first, AlignedWordSink sink) const override {
+    AlignedText s;
+    s.text.reserve(text.size() + rep_.size());
+    const bool starts =
+        !text.empty() && (text[0] == ' ' || text.compare(0, rep_.size(), rep_) == 0);
+    if (!starts && (prepend_ == Prepend::Always || (prepend_ == Prepend::First && first))) {
+      s.add(rep_, 0, 0);
+    }
+    for (size_t i = 0; i < text.size(); ++i) {
+      if (text[i] == ' ') {
+        s.add(rep_, i, i + 1);
+      } else {
+        s.copy(text.substr(i, 1), i);
+      }
+    }
+    const auto emit = [&](std::string_view word) {
+      sink(word, s.from.data() + (word.data() - s.text.data()));
+    };
+    if (!split_) {
+      if (!s.text.empty()) emit(s.text);
+      return;
+    }
+    std::vector<Piece> pieces;
+    find_pieces(*on_rep_, s.text, pieces);
+    split_pieces(s.text, pieces, Behavior::MergedWithNext, false, emit);
   }
 
  private:
@@ -294,9 +352,32 @@ class SequencePre : public PreTokenizer {
   void split(std::string_view text, bool first, WordSink sink) const override {
     run(0, text, first, sink);
   }
+  void split_aligned(std::string_view text, bool first, AlignedWordSink sink) const override {
+    std::vector<Span> from;
+    identity_spans(0, text.size(), from);
+    run_aligned(0, text, from.data(), first, sink);
+  }
   bool byte_level() const override { return !stages_.empty() && stages_.back()->byte_level(); }
 
  private:
+  // Stage k splits `text`, whose bytes came from `from` (in the Sequence's input); each word's
+  // own alignment is carried through `from` before the next stage sees it.
+  void run_aligned(size_t k, std::string_view text, const Span* from, bool first,
+                   AlignedWordSink sink) const {
+    if (k == stages_.size()) {
+      sink(text, from);
+      return;
+    }
+    const uint32_t end = text.empty() ? 0 : from[text.size() - 1].end;
+    bool is_first = first;
+    stages_[k]->split_aligned(text, first, [&](std::string_view w, const Span* wfrom) {
+      std::vector<Span> composed(w.size());
+      for (size_t i = 0; i < w.size(); ++i) composed[i] = through(wfrom[i], from, text.size(), end);
+      run_aligned(k + 1, w, composed.data(), is_first, sink);
+      is_first = false;
+    });
+  }
+
   void run(size_t k, std::string_view text, bool first, WordSink sink) const {
     if (k == stages_.size()) {
       sink(text);
@@ -314,8 +395,8 @@ class SequencePre : public PreTokenizer {
 std::unique_ptr<Pattern> pattern_from(const json& p, const std::string& where) {
   if (p.contains("String")) return literal_pattern(p.at("String").get<std::string>());
   if (p.contains("Regex")) return regex_pattern(p.at("Regex").get<std::string>(), where);
-  VOLT_FAIL("[tokenizer.json] ", where, ": a pattern must be {\"String\": ...} or {\"Regex\": ...}, got ",
-            p.dump());
+  VOLT_FAIL("[tokenizer.json] ", where,
+            ": a pattern must be {\"String\": ...} or {\"Regex\": ...}, got ", p.dump());
 }
 
 bool get_bool(const json& j, const char* key, bool dflt) {
@@ -323,6 +404,19 @@ bool get_bool(const json& j, const char* key, bool dflt) {
 }
 
 }  // namespace
+
+void PreTokenizer::split_aligned(std::string_view text, bool first, AlignedWordSink sink) const {
+  std::vector<Span> from;
+  const auto base = reinterpret_cast<uintptr_t>(text.data());
+  split(text, first, [&](std::string_view word) {
+    const auto at = reinterpret_cast<uintptr_t>(word.data()) - base;
+    VOLT_CHECK(
+        reinterpret_cast<uintptr_t>(word.data()) >= base && at + word.size() <= text.size(),
+        "[tokenizer] a pre-tokenizer rewrote its text without split_aligned (a bug in volt)");
+    identity_spans(at, at + word.size(), from);
+    sink(word, from.data());
+  });
+}
 
 std::unique_ptr<PreTokenizer> pre_tokenizer_from_json(const json& j, const std::string& where) {
   VOLT_CHECK(j.is_object() && j.contains("type"), "[tokenizer.json] ", where,
@@ -339,7 +433,8 @@ std::unique_ptr<PreTokenizer> pre_tokenizer_from_json(const json& j, const std::
                                         get_bool(j, "invert", false));
     }
     if (type == "Metaspace") {
-      std::string rep = j.contains("replacement") ? j.at("replacement").get<std::string>() : "\u2581";
+      std::string rep =
+          j.contains("replacement") ? j.at("replacement").get<std::string>() : "\u2581";
       auto prepend = MetaspacePre::Prepend::Always;
       if (j.contains("prepend_scheme") && !j.at("prepend_scheme").is_null()) {
         const auto s = j.at("prepend_scheme").get<std::string>();
@@ -370,7 +465,8 @@ std::unique_ptr<PreTokenizer> pre_tokenizer_from_json(const json& j, const std::
     }
     if (type == "Sequence") {
       std::vector<std::unique_ptr<PreTokenizer>> stages;
-      for (const auto& s : j.at("pretokenizers")) stages.push_back(pre_tokenizer_from_json(s, where));
+      for (const auto& s : j.at("pretokenizers"))
+        stages.push_back(pre_tokenizer_from_json(s, where));
       return std::make_unique<SequencePre>(std::move(stages), where);
     }
   } catch (const nlohmann::json::exception& e) {

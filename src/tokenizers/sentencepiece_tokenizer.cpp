@@ -10,8 +10,10 @@
 #include <unordered_map>
 #include <unordered_set>
 
+#include "tokenizer_config.h"
 #include "volt/core/check.h"
 #include "volt/io/files.h"
+#include "volt/tokenizers/hf_components.h"
 #include "volt/tokenizers/sentencepiece.h"
 
 namespace volt {
@@ -136,9 +138,27 @@ class Normalizer {
     plain_ = !charsmap_ && (matcher_ == nullptr || matcher_->empty());
   }
 
-  std::string normalize(std::string_view input) const {
+  std::string normalize(std::string_view input) const { return run<false>(input, nullptr); }
+  /// normalize() with, for each output byte, the input bytes it came from (sentencepiece's
+  /// norm_to_orig): a rule's output comes from the bytes the rule consumed; the dummy prefix
+  /// from none (an empty span where the kept text starts).
+  std::string normalize(std::string_view input, std::vector<hf::Span>& from) const {
+    from.clear();
+    return run<true>(input, &from);
+  }
+
+ private:
+  template <bool kAlign>
+  std::string run(std::string_view input, std::vector<hf::Span>* from) const {
     std::string out;
     if (input.empty()) return out;
+    const size_t total = input.size();
+    // Output bytes [from->size(), out.size()) came from the input bytes [b, e).
+    const auto came_from = [&](size_t b, size_t e) {
+      if constexpr (kAlign) {
+        from->resize(out.size(), hf::Span{static_cast<uint32_t>(b), static_cast<uint32_t>(e)});
+      }
+    };
     // Leading whitespace goes when remove_extra_whitespaces is set.
     if (spec_.remove_extra_whitespaces) {
       while (!input.empty()) {
@@ -149,7 +169,11 @@ class Normalizer {
       if (input.empty()) return out;
     }
     out.reserve(input.size() + input.size() / 2 + 8);
-    const auto add_ws = [&] { out += spec_.escape_whitespaces ? kSpaceSymbol : " "; };
+    const auto add_ws = [&] {
+      out += spec_.escape_whitespaces ? kSpaceSymbol : " ";
+      const size_t at = total - input.size();
+      came_from(at, at);
+    };
     if (!suffix_ && spec_.add_dummy_prefix) add_ws();
     bool is_prev_space = spec_.remove_extra_whitespaces;
     while (!input.empty()) {
@@ -164,6 +188,8 @@ class Normalizer {
           }
         }
         is_prev_space = sp.back() == ' ';
+        const size_t at = total - input.size();
+        came_from(at, at + n);
       }
       input.remove_prefix(n);
       if (!spec_.remove_extra_whitespaces) is_prev_space = false;
@@ -174,12 +200,12 @@ class Normalizer {
              std::string_view(out).substr(out.size() - space.size()) == space) {
         out.resize(out.size() - space.size());
       }
+      if constexpr (kAlign) from->resize(out.size());
     }
     if (suffix_ && spec_.add_dummy_prefix) add_ws();
     return out;
   }
 
- private:
   // NormalizePrefix: {replacement, input bytes consumed}. User-defined symbols pass unchanged,
   // then the longest charsmap rule applies, else one character is copied (a malformed byte
   // becomes U+FFFD).
@@ -239,6 +265,11 @@ struct SentencePieceTokenizer::Impl {
   // parse_special: CONTROL and UNKNOWN piece texts, matched in the raw text.
   std::vector<std::pair<std::string_view, int32_t>> specials;
   std::array<bool, 256> special_first{};
+  // tokenizer_config.json beside the .model (null: none), and what it and the model say BOS, EOS
+  // and add_special_tokens are.
+  nlohmann::json config;
+  std::optional<int64_t> bos, eos;
+  SpecialTokensTemplate tmpl;
 
   PieceType type(int32_t id) const { return m.pieces[static_cast<size_t>(id)].type; }
   int32_t piece_to_id(std::string_view p) const {
@@ -248,6 +279,7 @@ struct SentencePieceTokenizer::Impl {
   }
 
   void init();
+  void resolve_special_tokens();
   void encode_model(std::string_view normalized, std::vector<Tok>& out) const;
   void encode_bpe(std::string_view text, uint32_t base, std::vector<Tok>& out) const;
   void encode_bpe_words(std::string_view normalized, std::vector<Tok>& out) const;
@@ -257,6 +289,11 @@ struct SentencePieceTokenizer::Impl {
   template <typename Sink>
   void populate(std::string_view normalized, const std::vector<Tok>& toks, Sink&& sink) const;
   void encode_chunk(std::string_view text, std::vector<int64_t>& out) const;
+  // encode_chunk with offsets; text starts at byte `base` of the whole input.
+  void encode_chunk_aligned(std::string_view text, size_t base, Encoding& out) const;
+  template <typename OnText, typename OnSpecial>
+  void split_special(std::string_view text, bool parse_special, OnText on_text,
+                     OnSpecial on_special) const;
   std::optional<int64_t> special_id(const std::string& piece) const;
 };
 
@@ -365,16 +402,44 @@ void SentencePieceTokenizer::Impl::init() {
                    [](const auto& a, const auto& b) { return a.first.size() > b.first.size(); });
 }
 
-std::shared_ptr<SentencePieceTokenizer> SentencePieceTokenizer::load(const std::string& path) {
-  return std::make_shared<SentencePieceTokenizer>(io::read_file(path), path);
+// BOS and EOS: the config's bos_token/eos_token when it has the key (null: none), else the
+// model's own control pieces. add_special_tokens: BOS unless the config's add_bos_token is false,
+// EOS only if its add_eos_token is true (LlamaTokenizer's defaults).
+void SentencePieceTokenizer::Impl::resolve_special_tokens() {
+  const auto& t = m.trainer_spec;
+  const auto named = [&](const char* key, const std::string& piece) -> std::optional<int64_t> {
+    const detail::ConfigToken c = detail::config_token(config, key, file);
+    if (!c.present) return special_id(piece);
+    if (!c.content) return std::nullopt;
+    const int32_t id = piece_to_id(*c.content);
+    VOLT_CHECK(id != unk || *c.content == m.pieces[static_cast<size_t>(unk)].text,
+               "[tokenizer_config.json] beside ", file, ": ", key, " '", *c.content,
+               "' is not a piece of this model");
+    return id;
+  };
+  bos = named("bos_token", t.bos_piece.empty() ? "<s>" : t.bos_piece);
+  eos = named("eos_token", t.eos_piece.empty() ? "</s>" : t.eos_piece);
+  tmpl = {};
+  if (detail::config_flag(config, "add_bos_token", file).value_or(true) && bos)
+    tmpl.prefix = {*bos};
+  if (detail::config_flag(config, "add_eos_token", file).value_or(false) && eos)
+    tmpl.suffix = {*eos};
 }
 
-SentencePieceTokenizer::SentencePieceTokenizer(std::string model_bytes, const std::string& file)
+std::shared_ptr<SentencePieceTokenizer> SentencePieceTokenizer::load(const std::string& path) {
+  return std::make_shared<SentencePieceTokenizer>(io::read_file(path), path,
+                                                  detail::read_tokenizer_config_beside(path));
+}
+
+SentencePieceTokenizer::SentencePieceTokenizer(std::string model_bytes, const std::string& file,
+                                               nlohmann::json tokenizer_config)
     : impl_(std::make_unique<Impl>()) {
   impl_->file = file;
   impl_->bytes = std::move(model_bytes);
   impl_->m = spm::parse_model_proto(impl_->bytes, file);
   impl_->init();
+  impl_->config = std::move(tokenizer_config);
+  impl_->resolve_special_tokens();
 }
 
 SentencePieceTokenizer::~SentencePieceTokenizer() = default;
@@ -630,7 +695,7 @@ void SentencePieceTokenizer::Impl::encode_word(std::string_view text, std::vecto
 
 // PopulateSentencePieceText: an unknown piece becomes its UTF-8 bytes' <0xXX> pieces under
 // byte_fallback; otherwise a run of unknown pieces is merged into one <unk>.
-// sink(id, piece text, merges_into_previous).
+// sink(id, piece text, merges_into_previous, its bytes in the normalized text).
 template <typename Sink>
 void SentencePieceTokenizer::Impl::populate(std::string_view normalized,
                                             const std::vector<Tok>& toks, Sink&& sink) const {
@@ -644,9 +709,12 @@ void SentencePieceTokenizer::Impl::populate(std::string_view normalized,
                ": the model segments the text into the control piece '", w, "' (id ", t.id,
                "), which sentencepiece refuses to encode");
     if (is_unk && m.trainer_spec.byte_fallback) {
-      for (char c : w) sink(byte_ids[static_cast<unsigned char>(c)], std::string_view(), false);
+      for (uint32_t k = 0; k < t.len; ++k) {
+        sink(byte_ids[static_cast<unsigned char>(w[k])], std::string_view(), false,
+             hf::Span{t.begin + k, t.begin + k + 1});
+      }
     } else {
-      sink(t.id, w, prev_unk && is_unk);
+      sink(t.id, w, prev_unk && is_unk, hf::Span{t.begin, t.begin + t.len});
     }
     prev_unk = is_unk;
   }
@@ -659,25 +727,47 @@ void SentencePieceTokenizer::Impl::encode_chunk(std::string_view text,
   std::vector<Tok> toks;
   toks.reserve(normalized.size() / 3 + 4);
   encode_model(normalized, toks);
-  populate(normalized, toks, [&](int32_t id, std::string_view, bool merge) {
+  populate(normalized, toks, [&](int32_t id, std::string_view, bool merge, hf::Span) {
     if (!merge) out.push_back(id);
+  });
+}
+
+void SentencePieceTokenizer::Impl::encode_chunk_aligned(std::string_view text, size_t base,
+                                                        Encoding& out) const {
+  if (text.empty()) return;
+  std::vector<hf::Span> from;
+  const std::string normalized = normalizer->normalize(text, from);
+  std::vector<Tok> toks;
+  toks.reserve(normalized.size() / 3 + 4);
+  encode_model(normalized, toks);
+  const auto end = static_cast<uint32_t>(text.size());
+  populate(normalized, toks, [&](int32_t id, std::string_view, bool merge, hf::Span in_norm) {
+    const hf::Span sp = hf::through(in_norm, from.data(), from.size(), end);
+    if (merge) {
+      out.offsets.back().end = base + sp.end;  // a run of <unk> is one token over all of it
+      return;
+    }
+    out.ids.push_back(id);
+    out.offsets.push_back({base + sp.begin, base + sp.end});
   });
 }
 
 // -------------------------------------------------------------------------------- public API
 
-void SentencePieceTokenizer::encode_into(std::string_view text, const EncodeOptions& options,
-                                         std::vector<int64_t>& out) const {
-  const Impl& s = *impl_;
-  if (!options.parse_special || s.specials.empty()) return s.encode_chunk(text, out);
+// on_text(offset, length) for each stretch between special pieces written in the text,
+// on_special(id, offset, length) for each of those.
+template <typename OnText, typename OnSpecial>
+void SentencePieceTokenizer::Impl::split_special(std::string_view text, bool parse_special,
+                                                 OnText on_text, OnSpecial on_special) const {
+  if (!parse_special || specials.empty()) return on_text(size_t{0}, text.size());
   size_t start = 0;
   for (size_t i = 0; i < text.size();) {
     size_t matched = 0;
-    if (s.special_first[static_cast<unsigned char>(text[i])]) {
-      for (const auto& [piece, id] : s.specials) {
+    if (special_first[static_cast<unsigned char>(text[i])]) {
+      for (const auto& [piece, id] : specials) {
         if (text.compare(i, piece.size(), piece) == 0) {
-          s.encode_chunk(text.substr(start, i - start), out);
-          out.push_back(id);
+          on_text(start, i - start);
+          on_special(id, i, piece.size());
           matched = piece.size();
           break;
         }
@@ -690,7 +780,31 @@ void SentencePieceTokenizer::encode_into(std::string_view text, const EncodeOpti
       ++i;
     }
   }
-  s.encode_chunk(text.substr(start), out);
+  on_text(start, text.size() - start);
+}
+
+void SentencePieceTokenizer::encode_into(std::string_view text, const EncodeOptions& options,
+                                         std::vector<int64_t>& out) const {
+  const Impl& s = *impl_;
+  s.split_special(
+      text, options.parse_special,
+      [&](size_t at, size_t n) { s.encode_chunk(text.substr(at, n), out); },
+      [&](int32_t id, size_t, size_t) { out.push_back(id); });
+}
+
+void SentencePieceTokenizer::encode_with_offsets_into(std::string_view text,
+                                                      const EncodeOptions& options,
+                                                      Encoding& out) const {
+  const Impl& s = *impl_;
+  VOLT_CHECK(text.size() < (1ull << 32), "[sentencepiece] ", s.file,
+             ": encode_with_offsets takes texts under 4 GB; encode it in parts");
+  s.split_special(
+      text, options.parse_special,
+      [&](size_t at, size_t n) { s.encode_chunk_aligned(text.substr(at, n), at, out); },
+      [&](int32_t id, size_t at, size_t n) {
+        out.ids.push_back(id);
+        out.offsets.push_back({at, at + n});
+      });
 }
 
 std::vector<std::string> SentencePieceTokenizer::encode_as_pieces(std::string_view text) const {
@@ -700,7 +814,7 @@ std::vector<std::string> SentencePieceTokenizer::encode_as_pieces(std::string_vi
   const std::string normalized = impl_->normalizer->normalize(text);
   std::vector<Tok> toks;
   impl_->encode_model(normalized, toks);
-  impl_->populate(normalized, toks, [&](int32_t id, std::string_view w, bool merge) {
+  impl_->populate(normalized, toks, [&](int32_t id, std::string_view w, bool merge, hf::Span) {
     if (merge) {
       out.back() += w;
     } else {
@@ -804,14 +918,12 @@ std::optional<int64_t> SentencePieceTokenizer::Impl::special_id(const std::strin
   return id;
 }
 
-std::optional<int64_t> SentencePieceTokenizer::bos_id() const {
-  const auto& t = impl_->m.trainer_spec;
-  return impl_->special_id(t.bos_piece.empty() ? "<s>" : t.bos_piece);
+std::optional<int64_t> SentencePieceTokenizer::bos_id() const { return impl_->bos; }
+std::optional<int64_t> SentencePieceTokenizer::eos_id() const { return impl_->eos; }
+SpecialTokensTemplate SentencePieceTokenizer::special_tokens_template() const {
+  return impl_->tmpl;
 }
-std::optional<int64_t> SentencePieceTokenizer::eos_id() const {
-  const auto& t = impl_->m.trainer_spec;
-  return impl_->special_id(t.eos_piece.empty() ? "</s>" : t.eos_piece);
-}
+std::string SentencePieceTokenizer::source() const { return impl_->file; }
 std::optional<int64_t> SentencePieceTokenizer::pad_id() const {
   const auto& t = impl_->m.trainer_spec;
   return impl_->special_id(t.pad_piece.empty() ? "<pad>" : t.pad_piece);
@@ -835,9 +947,31 @@ std::vector<AddedToken> SentencePieceTokenizer::added_tokens() const {
   return out;
 }
 
+// What transformers' LlamaTokenizer needs to load the model as volt encodes it: its special
+// pieces, BOS added by add_special_tokens, and legacy mode (each stretch of text between special
+// tokens starts with the dummy-prefix "▁", as volt's parse_special does).
+nlohmann::json SentencePieceTokenizer::tokenizer_config() const {
+  if (impl_->config.is_object()) return impl_->config;
+  const auto piece = [&](std::optional<int64_t> id) {
+    return id ? nlohmann::json(id_to_token(*id)) : nlohmann::json(nullptr);
+  };
+  return {{"tokenizer_class", "LlamaTokenizer"},
+          {"bos_token", piece(bos_id())},
+          {"eos_token", piece(eos_id())},
+          {"unk_token", piece(unk_id())},
+          {"pad_token", piece(pad_id())},
+          {"add_bos_token", !impl_->tmpl.prefix.empty()},
+          {"add_eos_token", !impl_->tmpl.suffix.empty()},
+          {"legacy", true},
+          {"clean_up_tokenization_spaces", false},
+          {"sp_model_kwargs", nlohmann::json::object()}};
+}
+
 void SentencePieceTokenizer::save(const std::string& dir) const {
   std::filesystem::create_directories(dir);
   io::write_file_atomic((std::filesystem::path(dir) / "tokenizer.model").string(), impl_->bytes);
+  io::write_json((std::filesystem::path(dir) / "tokenizer_config.json").string(),
+                 tokenizer_config());
 }
 
 std::string SentencePieceTokenizer::kind() const {

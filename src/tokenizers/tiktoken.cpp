@@ -15,7 +15,7 @@
 namespace volt {
 namespace {
 
-struct Encoding {
+struct TiktokenEncoding {
   std::string name;
   const char* pattern;
   std::vector<std::pair<std::string, int64_t>> specials;
@@ -24,37 +24,61 @@ struct Encoding {
 
 std::vector<std::pair<std::string, int64_t>> llama3_specials() {
   // meta-llama/llama3 tokenizer.py: 256 special tokens after the 128,000 ranks.
-  std::vector<std::string> names = {"<|begin_of_text|>", "<|end_of_text|>",
-                                    "<|reserved_special_token_0|>", "<|reserved_special_token_1|>",
-                                    "<|reserved_special_token_2|>", "<|reserved_special_token_3|>",
-                                    "<|start_header_id|>", "<|end_header_id|>",
-                                    "<|reserved_special_token_4|>", "<|eot_id|>"};
-  for (int i = 5; i < 256 - 5; ++i) names.push_back("<|reserved_special_token_" + std::to_string(i) + "|>");
+  std::vector<std::string> names = {"<|begin_of_text|>",
+                                    "<|end_of_text|>",
+                                    "<|reserved_special_token_0|>",
+                                    "<|reserved_special_token_1|>",
+                                    "<|reserved_special_token_2|>",
+                                    "<|reserved_special_token_3|>",
+                                    "<|start_header_id|>",
+                                    "<|end_header_id|>",
+                                    "<|reserved_special_token_4|>",
+                                    "<|eot_id|>"};
+  for (int i = 5; i < 256 - 5; ++i)
+    names.push_back("<|reserved_special_token_" + std::to_string(i) + "|>");
   std::vector<std::pair<std::string, int64_t>> out;
-  for (size_t i = 0; i < names.size(); ++i) out.emplace_back(names[i], 128000 + static_cast<int64_t>(i));
+  for (size_t i = 0; i < names.size(); ++i)
+    out.emplace_back(names[i], 128000 + static_cast<int64_t>(i));
   return out;
 }
 
-Encoding encoding_for(const std::string& path, size_t n_ranks) {
+TiktokenEncoding encoding_for(const std::string& path, size_t n_ranks) {
   const std::string stem = std::filesystem::path(path).stem().string();
   if (stem == "r50k_base" || stem == "gpt2" || (stem != "p50k_base" && n_ranks == 50256)) {
-    return {"r50k_base", hf::kGpt2Pattern, {{"<|endoftext|>", 50256}}, "<|endoftext|>", "<|endoftext|>"};
+    return {"r50k_base",
+            hf::kGpt2Pattern,
+            {{"<|endoftext|>", 50256}},
+            "<|endoftext|>",
+            "<|endoftext|>"};
   }
   if (stem == "p50k_base") {
-    return {"p50k_base", hf::kGpt2Pattern, {{"<|endoftext|>", 50256}}, "<|endoftext|>", "<|endoftext|>"};
+    return {"p50k_base",
+            hf::kGpt2Pattern,
+            {{"<|endoftext|>", 50256}},
+            "<|endoftext|>",
+            "<|endoftext|>"};
   }
   if (stem == "cl100k_base" || n_ranks == 100256) {
-    return {"cl100k_base", hf::kLlama3Pattern,
-            {{"<|endoftext|>", 100257}, {"<|fim_prefix|>", 100258}, {"<|fim_middle|>", 100259},
-             {"<|fim_suffix|>", 100260}, {"<|endofprompt|>", 100276}},
-            "<|endoftext|>", "<|endoftext|>"};
+    return {"cl100k_base",
+            hf::kLlama3Pattern,
+            {{"<|endoftext|>", 100257},
+             {"<|fim_prefix|>", 100258},
+             {"<|fim_middle|>", 100259},
+             {"<|fim_suffix|>", 100260},
+             {"<|endofprompt|>", 100276}},
+            "<|endoftext|>",
+            "<|endoftext|>"};
   }
   if (stem == "o200k_base" || n_ranks == 199998) {
-    return {"o200k_base", hf::kO200kPattern, {{"<|endoftext|>", 199999}, {"<|endofprompt|>", 200018}},
-            "<|endoftext|>", "<|endoftext|>"};
+    return {"o200k_base",
+            hf::kO200kPattern,
+            {{"<|endoftext|>", 199999}, {"<|endofprompt|>", 200018}},
+            "<|endoftext|>",
+            "<|endoftext|>"};
   }
   if (n_ranks == 128000) {
-    return {"llama3", hf::kLlama3Pattern, llama3_specials(), "<|begin_of_text|>", "<|end_of_text|>"};
+    return {"llama3", hf::kLlama3Pattern, llama3_specials(), "<|begin_of_text|>",
+            "<|end_of_text|>"};
   }
   VOLT_FAIL("[tiktoken] ", path, ": cannot tell the encoding (", n_ranks,
             " ranks; known: r50k_base, p50k_base, cl100k_base, o200k_base by file name, or "
@@ -65,6 +89,7 @@ Encoding encoding_for(const std::string& path, size_t n_ranks) {
 
 std::shared_ptr<TiktokenTokenizer> TiktokenTokenizer::load(const std::string& path) {
   std::shared_ptr<TiktokenTokenizer> t(new TiktokenTokenizer());
+  t->file_path_ = path;
   t->file_name_ = std::filesystem::path(path).filename().string();
   t->file_bytes_ = io::read_file(path);
   const std::string_view data = t->file_bytes_;
@@ -83,8 +108,8 @@ std::shared_ptr<TiktokenTokenizer> TiktokenTokenizer::load(const std::string& pa
     VOLT_CHECK(sp != std::string_view::npos, "[tiktoken] ", path, ":", line_no,
                ": expected 'base64 rank'");
     auto bytes = io::base64_decode(line.substr(0, sp));
-    VOLT_CHECK(bytes && !bytes->empty(), "[tiktoken] ", path, ":", line_no,
-               ": bad base64 token '", line.substr(0, sp), "'");
+    VOLT_CHECK(bytes && !bytes->empty(), "[tiktoken] ", path, ":", line_no, ": bad base64 token '",
+               line.substr(0, sp), "'");
     int64_t rank = 0;
     for (char c : line.substr(sp + 1)) {
       VOLT_CHECK(c >= '0' && c <= '9' && rank < INT32_MAX / 10, "[tiktoken] ", path, ":", line_no,
@@ -103,15 +128,15 @@ std::shared_ptr<TiktokenTokenizer> TiktokenTokenizer::load(const std::string& pa
   // Views into tokens_, which no longer changes.
   for (size_t r = 0; r < t->tokens_.size(); ++r) {
     if (t->tokens_[r].empty()) continue;
-    VOLT_CHECK(t->ranks_.emplace(t->tokens_[r], static_cast<int32_t>(r)).second, "[tiktoken] ", path,
-               ": token of rank ", r, " appears twice");
+    VOLT_CHECK(t->ranks_.emplace(t->tokens_[r], static_cast<int32_t>(r)).second, "[tiktoken] ",
+               path, ": token of rank ", r, " appears twice");
   }
   for (int b = 0; b < 256; ++b) {
     const char c = static_cast<char>(b);
-    VOLT_CHECK(t->ranks_.count(std::string_view(&c, 1)), "[tiktoken] ", path,
-               ": byte ", b, " has no rank, so some texts cannot be encoded");
+    VOLT_CHECK(t->ranks_.count(std::string_view(&c, 1)), "[tiktoken] ", path, ": byte ", b,
+               " has no rank, so some texts cannot be encoded");
   }
-  Encoding e = encoding_for(path, entries.size());
+  TiktokenEncoding e = encoding_for(path, entries.size());
   t->encoding_ = e.name;
   t->pattern_ = hf::regex_pattern(e.pattern, path);
   t->specials_ = e.specials;
@@ -143,7 +168,8 @@ void TiktokenTokenizer::byte_pair_merge(std::string_view piece, std::vector<int3
   parts.push_back({piece.size() - 1, INT32_MAX});
   parts.push_back({piece.size(), INT32_MAX});
   auto rank_at = [&](size_t i) -> int32_t {  // the rank of parts[i] merged with parts[i+1]
-    if (i + 3 < parts.size()) return rank_of(piece.substr(parts[i].start, parts[i + 3].start - parts[i].start));
+    if (i + 3 < parts.size())
+      return rank_of(piece.substr(parts[i].start, parts[i + 3].start - parts[i].start));
     return INT32_MAX;
   };
   while (parts.size() > 1) {
@@ -186,28 +212,60 @@ void TiktokenTokenizer::encode_ordinary(std::string_view text, std::vector<int64
   });
 }
 
-void TiktokenTokenizer::encode_into(std::string_view text, const EncodeOptions& options,
-                                    std::vector<int64_t>& out) const {
-  if (options.add_special_tokens && bos_ && encoding_ == "llama3") out.push_back(*bos_);
-  if (!options.parse_special) {
-    encode_ordinary(text, out);
-    return;
-  }
-  // Special tokens split the text first (tiktoken's encode with allowed_special="all").
+SpecialTokensTemplate TiktokenTokenizer::special_tokens_template() const {
+  if (encoding_ == "llama3" && bos_) return {{*bos_}, {}};
+  return {};
+}
+
+// Special tokens split the text first (tiktoken's encode with allowed_special="all").
+template <typename OnText, typename OnSpecial>
+void TiktokenTokenizer::split_special(std::string_view text, bool parse_special, OnText on_text,
+                                      OnSpecial on_special) const {
   size_t start = 0;
-  for (size_t i = 0; i < text.size(); ++i) {
-    if (!special_first_byte_[static_cast<unsigned char>(text[i])]) continue;
-    for (const auto& [name, id] : specials_) {
-      if (text.compare(i, name.size(), name) == 0) {
-        encode_ordinary(text.substr(start, i - start), out);
-        out.push_back(id);
-        start = i + name.size();
-        i = start - 1;
-        break;
+  if (parse_special) {
+    for (size_t i = 0; i < text.size(); ++i) {
+      if (!special_first_byte_[static_cast<unsigned char>(text[i])]) continue;
+      for (const auto& [name, id] : specials_) {
+        if (text.compare(i, name.size(), name) == 0) {
+          on_text(start, i - start);
+          on_special(id, i, name.size());
+          start = i + name.size();
+          i = start - 1;
+          break;
+        }
       }
     }
   }
-  encode_ordinary(text.substr(start), out);
+  on_text(start, text.size() - start);
+}
+
+void TiktokenTokenizer::encode_into(std::string_view text, const EncodeOptions& options,
+                                    std::vector<int64_t>& out) const {
+  split_special(
+      text, options.parse_special,
+      [&](size_t at, size_t n) { encode_ordinary(text.substr(at, n), out); },
+      [&](int64_t id, size_t, size_t) { out.push_back(id); });
+}
+
+// Every ordinary token is a run of the text's bytes, in order: the offsets are their lengths.
+void TiktokenTokenizer::encode_with_offsets_into(std::string_view text,
+                                                 const EncodeOptions& options,
+                                                 Encoding& out) const {
+  split_special(
+      text, options.parse_special,
+      [&](size_t at, size_t n) {
+        const size_t first = out.ids.size();
+        encode_ordinary(text.substr(at, n), out.ids);
+        for (size_t k = first; k < out.ids.size(); ++k) {
+          const size_t len = tokens_[static_cast<size_t>(out.ids[k])].size();
+          out.offsets.push_back({at, at + len});
+          at += len;
+        }
+      },
+      [&](int64_t id, size_t at, size_t n) {
+        out.ids.push_back(id);
+        out.offsets.push_back({at, at + n});
+      });
 }
 
 std::string TiktokenTokenizer::decode(const std::vector<int64_t>& ids, bool skip_special) const {
@@ -217,9 +275,10 @@ std::string TiktokenTokenizer::decode(const std::vector<int64_t>& ids, bool skip
       bytes += tokens_[id];
       continue;
     }
-    auto sp = std::find_if(specials_.begin(), specials_.end(), [&](const auto& s) { return s.second == id; });
-    VOLT_CHECK(sp != specials_.end(), "[tokenizer] decode: id ", id, " is not in the vocabulary (size ",
-               vocab_size(), ")");
+    auto sp = std::find_if(specials_.begin(), specials_.end(),
+                           [&](const auto& s) { return s.second == id; });
+    VOLT_CHECK(sp != specials_.end(), "[tokenizer] decode: id ", id,
+               " is not in the vocabulary (size ", vocab_size(), ")");
     if (!skip_special) bytes += sp->first;
   }
   return unicode::utf8_lossy(bytes);
@@ -241,7 +300,8 @@ std::optional<int64_t> TiktokenTokenizer::token_to_id(const std::string& token) 
 }
 
 std::string TiktokenTokenizer::id_to_token(int64_t id) const {
-  if (id >= 0 && id < static_cast<int64_t>(tokens_.size()) && !tokens_[id].empty()) return tokens_[id];
+  if (id >= 0 && id < static_cast<int64_t>(tokens_.size()) && !tokens_[id].empty())
+    return tokens_[id];
   for (const auto& s : specials_) {
     if (s.second == id) return s.first;
   }

@@ -4,9 +4,9 @@
 #include <algorithm>
 #include <atomic>
 #include <condition_variable>
+#include <exception>
 #include <functional>
 #include <mutex>
-#include <exception>
 #include <thread>
 
 #include "volt/core/check.h"
@@ -16,25 +16,89 @@ namespace volt {
 
 void check_utf8(std::string_view text, const std::string& context) {
   const size_t bad = unicode::find_invalid_utf8(text);
-  VOLT_CHECK(bad == std::string_view::npos, "[tokenizer] ", context, ": invalid UTF-8 at byte ", bad);
+  VOLT_CHECK(bad == std::string_view::npos, "[tokenizer] ", context, ": invalid UTF-8 at byte ",
+             bad);
 }
+
+namespace {
+
+// BOS, the special-tokens template, the text's ids, the template's end, EOS: the ids around the
+// text, shared by encode and encode_with_offsets. push(id, before_text) adds one of them.
+template <typename Text, typename Push>
+void wrap(const Tokenizer& tok, const EncodeOptions& options, Text&& text, Push&& push) {
+  SpecialTokensTemplate tmpl;
+  if (options.add_special_tokens) tmpl = tok.special_tokens_template();
+  std::optional<int64_t> bos, eos;
+  if (options.add_bos) {
+    bos = tok.bos_id();
+    VOLT_CHECK(bos.has_value(), "[tokenizer] ", tok.source(),
+               " has no BOS token (none is named "
+               "by its tokenizer_config.json or template), so add_bos cannot be honoured");
+    if (!tmpl.prefix.empty() && tmpl.prefix.front() == *bos) bos.reset();
+  }
+  if (options.add_eos) {
+    eos = tok.eos_id();
+    VOLT_CHECK(eos.has_value(), "[tokenizer] ", tok.source(),
+               " has no EOS token (none is named "
+               "by its tokenizer_config.json), so add_eos cannot be honoured");
+    if (!tmpl.suffix.empty() && tmpl.suffix.back() == *eos) eos.reset();
+  }
+  if (bos) push(*bos, true);
+  for (int64_t id : tmpl.prefix) push(id, true);
+  text();
+  for (int64_t id : tmpl.suffix) push(id, false);
+  if (eos) push(*eos, false);
+}
+
+}  // namespace
 
 std::vector<int64_t> Tokenizer::encode(std::string_view text, const EncodeOptions& options) const {
   check_utf8(text);
   std::vector<int64_t> ids;
   ids.reserve(text.size() / 3 + 2);
-  if (options.add_bos) {
-    const auto bos = bos_id();
-    VOLT_CHECK(bos.has_value(), "[tokenizer] this ", kind(), " tokenizer has no BOS token");
-    ids.push_back(*bos);
-  }
-  encode_into(text, options, ids);
-  if (options.add_eos) {
-    const auto eos = eos_id();
-    VOLT_CHECK(eos.has_value(), "[tokenizer] this ", kind(), " tokenizer has no EOS token");
-    ids.push_back(*eos);
-  }
+  wrap(
+      *this, options, [&] { encode_into(text, options, ids); },
+      [&](int64_t id, bool) { ids.push_back(id); });
   return ids;
+}
+
+Encoding Tokenizer::encode_with_offsets(std::string_view text, const EncodeOptions& options) const {
+  check_utf8(text);
+  Encoding out;
+  out.ids.reserve(text.size() / 3 + 2);
+  out.offsets.reserve(text.size() / 3 + 2);
+  wrap(
+      *this, options, [&] { encode_with_offsets_into(text, options, out); },
+      [&](int64_t id, bool before_text) {
+        const size_t at = before_text ? 0 : text.size();
+        out.ids.push_back(id);
+        out.offsets.push_back({at, at});
+      });
+  VOLT_CHECK(out.ids.size() == out.offsets.size(), "[tokenizer] ", source(), ": ", out.ids.size(),
+             " ids but ", out.offsets.size(), " offsets (a bug in volt)");
+  // Alignment alone can step back: an inserted byte (empty, where it was inserted) between two
+  // tokens that share a stretch a normalizer rewrote as a whole, or BPE emitting a pending unknown
+  // token after the byte-fallback tokens that follow it. Such a token takes what its predecessor
+  // covers, so that starts and ends never decrease.
+  for (size_t i = 1; i < out.offsets.size(); ++i) {
+    ByteSpan& s = out.offsets[i];
+    const ByteSpan& prev = out.offsets[i - 1];
+    s.start = std::max(s.start, prev.start);
+    s.end = std::max(s.end, std::max(s.start, prev.end));
+  }
+  return out;
+}
+
+bool Tokenizer::adds_bos_by_default() const {
+  const auto bos = bos_id();
+  const auto prefix = special_tokens_template().prefix;
+  return bos && !prefix.empty() && prefix.front() == *bos;
+}
+
+bool Tokenizer::adds_eos_by_default() const {
+  const auto eos = eos_id();
+  const auto suffix = special_tokens_template().suffix;
+  return eos && !suffix.empty() && suffix.back() == *eos;
 }
 
 namespace {
@@ -107,7 +171,8 @@ std::vector<std::vector<int64_t>> Tokenizer::encode_batch(const std::vector<std:
                                                           const EncodeOptions& options,
                                                           int threads) const {
   std::vector<std::vector<int64_t>> out(texts.size());
-  int n = threads > 0 ? threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  int n =
+      threads > 0 ? threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   n = std::max(1, std::min<int>(n, static_cast<int>(texts.size())));
   // Texts are handed out one at a time, so long and short ones balance across threads.
   std::atomic<size_t> next{0};

@@ -77,9 +77,25 @@ class WordPieceModel : public Model {
   void tokenize(std::string_view word, bool byte_level, std::vector<int64_t>& out) const override {
     if (byte_level) {
       const std::string mapped = bytes_to_alphabet(word);
-      tokenize_text(mapped, out);
+      tokenize_text(mapped, out, nullptr);
     } else {
-      tokenize_text(word, out);
+      tokenize_text(word, out, nullptr);
+    }
+  }
+
+  void tokenize_spans(std::string_view word, bool byte_level, std::vector<int64_t>& ids,
+                      std::vector<Span>& spans) const override {
+    const size_t first = spans.size();
+    if (!byte_level) {
+      tokenize_text(word, ids, &spans);
+      return;
+    }
+    const std::string mapped = bytes_to_alphabet(word);
+    tokenize_text(mapped, ids, &spans);
+    // Each character of the alphabet stands for one byte of the word.
+    const std::vector<Span> raw = alphabet_spans(mapped);
+    for (size_t k = first; k < spans.size(); ++k) {
+      spans[k] = through(spans[k], raw.data(), raw.size(), static_cast<uint32_t>(word.size()));
     }
   }
 
@@ -113,14 +129,21 @@ class WordPieceModel : public Model {
   }
 
  private:
-  void tokenize_text(std::string_view word, std::vector<int64_t>& out) const {
+  // spans (when not null): each piece's bytes in the word; the unknown token covers it all.
+  void tokenize_text(std::string_view word, std::vector<int64_t>& out,
+                     std::vector<Span>* spans) const {
+    const auto whole_word_unk = [&] {
+      out.push_back(unk());
+      if (spans) spans->push_back({0, static_cast<uint32_t>(word.size())});
+    };
     size_t chars = 0;
     for (char c : word) chars += (static_cast<unsigned char>(c) & 0xC0) != 0x80;
     if (chars > max_chars_) {
-      out.push_back(unk());
+      whole_word_unk();
       return;
     }
     const size_t mark = out.size();
+    const size_t span_mark = spans ? spans->size() : 0;
     for (size_t start = 0; start < word.size();) {
       // A continuation piece is looked up without its prefix, which shortens the longest
       // candidate worth trying by the prefix's length.
@@ -142,10 +165,12 @@ class WordPieceModel : public Model {
       }
       if (id < 0) {
         out.resize(mark);
-        out.push_back(unk());
+        if (spans) spans->resize(span_mark);
+        whole_word_unk();
         return;
       }
       out.push_back(id);
+      if (spans) spans->push_back({static_cast<uint32_t>(start), static_cast<uint32_t>(end)});
       start = end;
     }
   }

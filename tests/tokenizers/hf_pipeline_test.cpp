@@ -4,6 +4,7 @@
 // save/load and the errors for unsupported or malformed files.
 #include <gtest/gtest.h>
 
+#include <cstdio>
 #include <string>
 #include <vector>
 
@@ -32,7 +33,9 @@ using Words = std::vector<std::string>;
 // tokenizers/src/tokenizer/normalizer.rs, SplitDelimiterBehavior's documentation.
 TEST(PreTokenizer, SplitBehaviorsMatchTheCrateDocumentation) {
   auto split = [](const char* behavior) {
-    return pre_split({{"type", "Split"}, {"pattern", {{"String", "-"}}}, {"behavior", behavior},
+    return pre_split({{"type", "Split"},
+                      {"pattern", {{"String", "-"}}},
+                      {"behavior", behavior},
                       {"invert", false}},
                      "the-final--countdown");
   };
@@ -44,7 +47,9 @@ TEST(PreTokenizer, SplitBehaviorsMatchTheCrateDocumentation) {
 }
 
 TEST(PreTokenizer, SplitWithInvertKeepsTheMatches) {
-  EXPECT_EQ(pre_split({{"type", "Split"}, {"pattern", {{"Regex", "\\w+"}}}, {"behavior", "Removed"},
+  EXPECT_EQ(pre_split({{"type", "Split"},
+                       {"pattern", {{"Regex", "\\w+"}}},
+                       {"behavior", "Removed"},
                        {"invert", true}},
                       "Hey, man!"),
             (Words{"Hey", "man"}));
@@ -58,7 +63,9 @@ TEST(PreTokenizer, WhitespaceBertMetaspaceDigitsPunctuation) {
             (Words{"Hey", "man!!", "how-are"}));
   EXPECT_EQ(pre_split({{"type", "BertPreTokenizer"}}, "Hey friend!     How are you?!?"),
             (Words{"Hey", "friend", "!", "How", "are", "you", "?", "!", "?"}));
-  const json meta = {{"type", "Metaspace"}, {"replacement", "\u2581"}, {"prepend_scheme", "always"},
+  const json meta = {{"type", "Metaspace"},
+                     {"replacement", "\u2581"},
+                     {"prepend_scheme", "always"},
                      {"split", true}};
   EXPECT_EQ(pre_split(meta, "Hey friend!"), (Words{"\u2581Hey", "\u2581friend!"}));
   EXPECT_EQ(pre_split(meta, "Hey   friend!"),
@@ -72,10 +79,11 @@ TEST(PreTokenizer, WhitespaceBertMetaspaceDigitsPunctuation) {
             (Words{"Hey ", "123", " friend!"}));
   EXPECT_EQ(pre_split({{"type", "Punctuation"}}, "Hey friend!     How are you?!?"),
             (Words{"Hey friend", "!", "     How are you", "?", "!", "?"}));
-  EXPECT_EQ(pre_split({{"type", "Sequence"},
-                       {"pretokenizers", {{{"type", "WhitespaceSplit"}}, {{"type", "Punctuation"}}}}},
-                      "Hey friend!  How?"),
-            (Words{"Hey", "friend", "!", "How", "?"}));
+  EXPECT_EQ(
+      pre_split({{"type", "Sequence"},
+                 {"pretokenizers", {{{"type", "WhitespaceSplit"}}, {{"type", "Punctuation"}}}}},
+                "Hey friend!  How?"),
+      (Words{"Hey", "friend", "!", "How", "?"}));
 }
 
 TEST(PreTokenizer, ByteLevelAddsThePrefixSpaceAndSplitsLikeGpt2) {
@@ -87,13 +95,15 @@ TEST(PreTokenizer, ByteLevelAddsThePrefixSpaceAndSplitsLikeGpt2) {
 }
 
 TEST(PreTokenizer, UnsupportedTypeAndBadBehaviorAreClearErrors) {
-  EXPECT_NE(error_of([] { pre_split({{"type", "UnicodeScripts2"}}, "x"); })
-                .find("pre_tokenizer 'UnicodeScripts2' is not supported"),
-            std::string::npos);
   EXPECT_NE(error_of([] {
-              pre_split({{"type", "Split"}, {"pattern", {{"String", "-"}}}, {"behavior", "Merged"}}, "x");
-            }).find("unknown split behavior 'Merged'"),
+              pre_split({{"type", "UnicodeScripts2"}}, "x");
+            }).find("pre_tokenizer 'UnicodeScripts2' is not supported"),
             std::string::npos);
+  EXPECT_NE(
+      error_of([] {
+        pre_split({{"type", "Split"}, {"pattern", {{"String", "-"}}}, {"behavior", "Merged"}}, "x");
+      }).find("unknown split behavior 'Merged'"),
+      std::string::npos);
 }
 
 // A small byte-level BPE over "hello world" with added tokens, to exercise the pipeline.
@@ -105,28 +115,47 @@ json tiny_bpe_json() {
     ch = hf::bytes_to_alphabet(std::string(1, static_cast<char>(b)));
     vocab[ch] = id++;
   }
-  for (const char* t : {"he", "ll", "hell", "hello", "\u0120w", "or", "\u0120wor", "ld", "\u0120world"}) {
+  for (const char* t :
+       {"he", "ll", "hell", "hello", "\u0120w", "or", "\u0120wor", "ld", "\u0120world"}) {
     vocab[t] = id++;
   }
-  json merges = json::array({"h e", "l l", "he ll", "hell o", "\u0120 w", "o r", "\u0120w or", "l d",
-                             "\u0120wor ld"});
-  return {{"version", "1.0"},
-          {"added_tokens",
-           {{{"id", 300}, {"content", "<|end|>"}, {"special", true}, {"lstrip", false},
-             {"rstrip", false}, {"single_word", false}, {"normalized", false}},
-            {{"id", 301}, {"content", "<mask>"}, {"special", true}, {"lstrip", true},
-             {"rstrip", true}, {"single_word", false}, {"normalized", false}},
-            {{"id", 302}, {"content", "cat"}, {"special", false}, {"lstrip", false},
-             {"rstrip", false}, {"single_word", true}, {"normalized", true}}}},
-          {"normalizer", nullptr},
-          {"pre_tokenizer", {{"type", "ByteLevel"}, {"add_prefix_space", false}, {"use_regex", true}}},
-          {"post_processor",
-           {{"type", "TemplateProcessing"},
-            {"single", {{{"SpecialToken", {{"id", "<|end|>"}, {"type_id", 0}}}},
-                        {{"Sequence", {{"id", "A"}, {"type_id", 0}}}}}},
-            {"special_tokens", {{"<|end|>", {{"id", "<|end|>"}, {"ids", {300}}, {"tokens", {"<|end|>"}}}}}}}},
-          {"decoder", {{"type", "ByteLevel"}}},
-          {"model", {{"type", "BPE"}, {"vocab", vocab}, {"merges", merges}}}};
+  json merges = json::array(
+      {"h e", "l l", "he ll", "hell o", "\u0120 w", "o r", "\u0120w or", "l d", "\u0120wor ld"});
+  return {
+      {"version", "1.0"},
+      {"added_tokens",
+       {{{"id", 300},
+         {"content", "<|end|>"},
+         {"special", true},
+         {"lstrip", false},
+         {"rstrip", false},
+         {"single_word", false},
+         {"normalized", false}},
+        {{"id", 301},
+         {"content", "<mask>"},
+         {"special", true},
+         {"lstrip", true},
+         {"rstrip", true},
+         {"single_word", false},
+         {"normalized", false}},
+        {{"id", 302},
+         {"content", "cat"},
+         {"special", false},
+         {"lstrip", false},
+         {"rstrip", false},
+         {"single_word", true},
+         {"normalized", true}}}},
+      {"normalizer", nullptr},
+      {"pre_tokenizer", {{"type", "ByteLevel"}, {"add_prefix_space", false}, {"use_regex", true}}},
+      {"post_processor",
+       {{"type", "TemplateProcessing"},
+        {"single",
+         {{{"SpecialToken", {{"id", "<|end|>"}, {"type_id", 0}}}},
+          {{"Sequence", {{"id", "A"}, {"type_id", 0}}}}}},
+        {"special_tokens",
+         {{"<|end|>", {{"id", "<|end|>"}, {"ids", {300}}, {"tokens", {"<|end|>"}}}}}}}},
+      {"decoder", {{"type", "ByteLevel"}}},
+      {"model", {{"type", "BPE"}, {"vocab", vocab}, {"merges", merges}}}};
 }
 
 TEST(HfTokenizer, MergesByRankAndMatchesAddedTokens) {
@@ -153,12 +182,59 @@ TEST(HfTokenizer, MergesByRankAndMatchesAddedTokens) {
   EXPECT_EQ(t.decode({hello, 300, world}), "hello<|end|> world");
   EXPECT_EQ(t.decode({hello, 300, world}, /*skip_special=*/true), "hello world");
   EXPECT_EQ(t.vocab_size(), 303);
-  EXPECT_NE(error_of([&] { t.decode({999}); }).find("id 999 is not in the vocabulary"), std::string::npos);
+  EXPECT_NE(error_of([&] { t.decode({999}); }).find("id 999 is not in the vocabulary"),
+            std::string::npos);
+}
+
+// Added tokens in encode_with_offsets: each covers what it matched, with the whitespace its
+// lstrip/rstrip swallowed; a single_word token inside a word is not one; the template's is empty.
+TEST(HfTokenizer, AddedTokenOffsetsCoverWhatTheyMatched) {
+  HfTokenizer t(tiny_bpe_json(), "tiny");
+  const auto spans = [&](const std::string& text, const EncodeOptions& o) {
+    const Encoding e = t.encode_with_offsets(text, o);
+    EXPECT_EQ(e.ids, t.encode(text, o)) << text;
+    std::string s;
+    for (const auto& sp : e.offsets)
+      s += std::to_string(sp.start) + "-" + std::to_string(sp.end) + " ";
+    return s;
+  };
+  EncodeOptions special;
+  special.add_special_tokens = true;
+  EXPECT_EQ(spans("hello  <mask>  hello", {}), "0-5 5-15 15-20 ");
+  EXPECT_EQ(spans("hello<|end|> world", special), "0-0 0-5 5-12 12-18 ");
+  EXPECT_EQ(spans("cat cats", {}), "0-3 3-4 4-5 5-6 6-7 7-8 ");
+}
+
+// A vocabulary without GPT-2's alphabet behind a ByteLevel pre-tokenizer: each alphabet character
+// not in it falls back to the bytes of its UTF-8, and those pieces cover the one raw byte it
+// stands for ("é" is the raw bytes C3 A9, the alphabet's "Ã©", four fallback pieces).
+TEST(HfTokenizer, ByteFallbackPiecesOfAnAlphabetCharacterCoverItsByte) {
+  json vocab = {{"<unk>", 0}, {"a", 1}};
+  for (int b = 0; b < 256; ++b) {
+    char name[8];
+    std::snprintf(name, sizeof(name), "<0x%02X>", b);
+    vocab[name] = 2 + b;
+  }
+  const json j = {{"pre_tokenizer", {{"type", "ByteLevel"}, {"add_prefix_space", false}}},
+                  {"model",
+                   {{"type", "BPE"},
+                    {"vocab", vocab},
+                    {"merges", json::array()},
+                    {"unk_token", "<unk>"},
+                    {"byte_fallback", true}}}};
+  const HfTokenizer t(j, "alphabet-less");
+  const Encoding e = t.encode_with_offsets("a\u00E9");
+  EXPECT_EQ(e.ids, (std::vector<int64_t>{1, 2 + 0xC3, 2 + 0x83, 2 + 0xC2, 2 + 0xA9}));
+  std::string s;
+  for (const auto& sp : e.offsets)
+    s += std::to_string(sp.start) + "-" + std::to_string(sp.end) + " ";
+  EXPECT_EQ(s, "0-1 1-2 1-2 2-3 2-3 ");
 }
 
 TEST(HfTokenizer, InvalidUtf8IsAnErrorNamingTheOffset) {
   HfTokenizer t(tiny_bpe_json(), "tiny");
-  EXPECT_NE(error_of([&] { t.encode("ab\xC3("); }).find("invalid UTF-8 at byte 2"), std::string::npos);
+  EXPECT_NE(error_of([&] { t.encode("ab\xC3("); }).find("invalid UTF-8 at byte 2"),
+            std::string::npos);
   EXPECT_NE(error_of([&] { t.encode("\xED\xA0\x80"); }).find("invalid UTF-8 at byte 0"),
             std::string::npos);  // a UTF-16 surrogate
 }
@@ -167,7 +243,8 @@ TEST(HfTokenizer, BatchEncodingEqualsOneByOne) {
   auto t = load_tokenizer(volt_test_data("tokenizers/gpt2/tokenizer.json"));
   const std::string text = io::read_file(volt_test_data("corpora/tinyshakespeare/input.txt"));
   std::vector<std::string> docs;
-  for (size_t i = 0; i < text.size() && docs.size() < 200; i += 4000) docs.push_back(text.substr(i, 4000));
+  for (size_t i = 0; i < text.size() && docs.size() < 200; i += 4000)
+    docs.push_back(text.substr(i, 4000));
   const auto batch = t->encode_batch(docs, {}, 2);
   ASSERT_EQ(batch.size(), docs.size());
   for (size_t i = 0; i < docs.size(); ++i) EXPECT_EQ(batch[i], t->encode(docs[i])) << "doc " << i;
@@ -210,13 +287,17 @@ TEST(HfTokenizer, MalformedFilesAreClearErrors) {
   io::write_file_atomic(path, "{\"model\": {\"type\": \"Unigram\", \"vocab\": []}}");
   EXPECT_NE(error_of([&] { load_tokenizer(path); }).find("model type 'Unigram' is not supported"),
             std::string::npos);
-  io::write_file_atomic(path, "{\"model\": {\"type\": \"BPE\", \"vocab\": {\"a\": 0}, \"merges\": [\"a b\"]}}");
-  EXPECT_NE(error_of([&] { load_tokenizer(path); }).find("merge 0 ('a', 'b') uses a token that is not in the vocabulary"),
+  io::write_file_atomic(
+      path, "{\"model\": {\"type\": \"BPE\", \"vocab\": {\"a\": 0}, \"merges\": [\"a b\"]}}");
+  EXPECT_NE(error_of([&] {
+              load_tokenizer(path);
+            }).find("merge 0 ('a', 'b') uses a token that is not in the vocabulary"),
             std::string::npos);
   io::write_file_atomic(path, "{\"model\": ");
   EXPECT_NE(error_of([&] { load_tokenizer(path); }).find(path), std::string::npos);
-  EXPECT_NE(error_of([&] { load_tokenizer(dir.path() + "/nothing"); }).find("no such file or directory"),
-            std::string::npos);
+  EXPECT_NE(
+      error_of([&] { load_tokenizer(dir.path() + "/nothing"); }).find("no such file or directory"),
+      std::string::npos);
 }
 
 }  // namespace

@@ -5,12 +5,14 @@
 // The error cases and the few places where volt is deliberately more lenient are volt's own.
 #include <gtest/gtest.h>
 
+#include <filesystem>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "test_util.h"
 #include "volt/core/sha256.h"
+#include "volt/io/files.h"
 #include "volt/tokenizers/hf_components.h"
 #include "volt/tokenizers/unicode.h"
 
@@ -294,6 +296,62 @@ TEST(Normalizer, EveryCodePointAsTheCrate) {
     if (!chunk.empty()) digest.update(n->normalize(chunk));
     EXPECT_EQ(digest.hex_digest(), c.sha256) << c.name;
   }
+}
+
+// normalize_aligned (for encode_with_offsets) writes what normalize writes, and says for each
+// byte which input bytes it came from: checked on every case above and on the torture text.
+TEST(Normalizer, AlignedRunWritesTheSameTextAndMapsEachByteBack) {
+  const std::string torture =
+      io::read_file((std::filesystem::path(__FILE__).parent_path().parent_path() /
+                     "goldens/tokenizers/unicode_torture.txt")
+                        .string());
+  const auto check = [&](const char* cfg, std::string_view input) {
+    const auto n = normalizer_from_json(config(cfg), "test/tokenizer.json");
+    AlignedText a;
+    n->normalize_aligned(input, a);
+    EXPECT_EQ(a.text, n->normalize(input)) << cfg;
+    ASSERT_EQ(a.from.size(), a.text.size()) << cfg;
+    for (size_t i = 0; i < a.from.size(); ++i) {
+      ASSERT_LE(a.from[i].begin, a.from[i].end) << cfg << " byte " << i;
+      ASSERT_LE(a.from[i].end, input.size()) << cfg << " byte " << i;
+      if (i > 0) {
+        ASSERT_GE(a.from[i].begin, a.from[i - 1].begin) << cfg << " byte " << i;
+        ASSERT_GE(a.from[i].end, a.from[i - 1].end) << cfg << " byte " << i;
+      }
+    }
+  };
+  for (const auto& c : kCases) {
+    for (const auto& [input, expected] : c.io) check(c.config, input);
+    check(c.config, torture);
+  }
+  for (const auto& c : kUnicodeCases) check(c.config, torture);
+}
+
+TEST(Normalizer, AlignedRunMapsRewritesToTheirInput) {
+  const auto spans = [](const char* cfg, std::string_view input) {
+    AlignedText a;
+    normalizer_from_json(config(cfg), "test/tokenizer.json")->normalize_aligned(input, a);
+    std::string s;
+    for (const Span& sp : a.from)
+      s += std::to_string(sp.begin) + "-" + std::to_string(sp.end) + " ";
+    return s;
+  };
+  // NFC: "e" + U+0301 (3 bytes) becomes "é" (2 bytes), both from all 3.
+  EXPECT_EQ(spans(R"({"type":"NFC"})", "e\u0301x"), "0-3 0-3 3-4 ");
+  // A space becomes "▁": its 3 bytes come from the one space.
+  EXPECT_EQ(spans(R"({"type":"Replace","pattern":{"String":" "},"content":"\u2581"})", "a b"),
+            "0-1 1-2 1-2 1-2 2-3 ");
+  // Prepend: the prefix comes from no input (empty, at 0).
+  EXPECT_EQ(spans(R"({"type":"Prepend","prepend":"\u2581"})", "ab"), "0-0 0-0 0-0 0-1 1-2 ");
+  // Lowercase maps a character at a time: U+0130 (2 bytes) becomes "i" + U+0307 (3 bytes).
+  EXPECT_EQ(spans(R"({"type":"Lowercase"})", "\u0130A"), "0-2 0-2 0-2 2-3 ");
+  // BERT's spaces around a CJK character come from no input; its accents go with their letter.
+  EXPECT_EQ(spans(R"({"type":"BertNormalizer","clean_text":true,"handle_chinese_chars":true,)"
+                  R"("strip_accents":true,"lowercase":true})",
+                  "\u00C9\u4E2D"),
+            "0-2 2-2 2-5 2-5 2-5 5-5 ");
+  // Strip keeps the middle, each byte where it was.
+  EXPECT_EQ(spans(R"({"type":"Strip","strip_left":true,"strip_right":true})", " a "), "1-2 ");
 }
 
 TEST(Normalizer, EmptyPrecompiledCharsmapIsTheIdentity) {

@@ -1,5 +1,5 @@
-// The hand-written GPT-2 and Llama 3 pre-tokenizer matchers against ICU's regex engine running
-// the same patterns: identical matches on real corpora and on random strings drawn from the
+// The hand-written GPT-2, Llama 3 and Qwen pre-tokenizer matchers against ICU's regex engine
+// running the same patterns: identical matches on real corpora and on random strings drawn from the
 // characters where the patterns' alternatives disagree (apostrophes, digits, letters of several
 // scripts, marks, every kind of whitespace, CR/LF, symbols).
 #include "volt/tokenizers/pattern.h"
@@ -55,12 +55,56 @@ TEST_P(PatternParity, MatchesTheRegexEngineOnRandomText) {
   const auto fast = regex_pattern(GetParam(), "test");
   const auto engine = regex_pattern(GetParam(), "test", /*force_engine=*/true);
   // Pieces chosen to hit every alternative and every boundary between them.
-  const std::vector<std::string> alphabet = {
-      "a", "Z", "'", "s", "S", "t", "re", "VE", "ll", "d", "M", "\u017F", " ", "  ", "\t", "\n",
-      "\r", "\r\n", "\v", "\f", "\u00A0", "\u2003", "\u3000", "\u2028", "0", "7", "\u0663",
-      "\u00BD", "\u2167", "!", ".", "...", "$", "_", "-", "(", "\u00E9", "e\u0301", "\u0301",
-      "\u4E2D", "\u05E9", "\u0627", "\u0915\u094D", "\U0001F600", "\U0001F44D\U0001F3FD", "\u200D",
-      "\uFE0F", "\u00DF", "\u0130", "\u01C5"};
+  const std::vector<std::string> alphabet = {"a",
+                                             "Z",
+                                             "'",
+                                             "s",
+                                             "S",
+                                             "t",
+                                             "re",
+                                             "VE",
+                                             "ll",
+                                             "d",
+                                             "M",
+                                             "\u017F",
+                                             " ",
+                                             "  ",
+                                             "\t",
+                                             "\n",
+                                             "\r",
+                                             "\r\n",
+                                             "\v",
+                                             "\f",
+                                             "\u00A0",
+                                             "\u2003",
+                                             "\u3000",
+                                             "\u2028",
+                                             "0",
+                                             "7",
+                                             "\u0663",
+                                             "\u00BD",
+                                             "\u2167",
+                                             "!",
+                                             ".",
+                                             "...",
+                                             "$",
+                                             "_",
+                                             "-",
+                                             "(",
+                                             "\u00E9",
+                                             "e\u0301",
+                                             "\u0301",
+                                             "\u4E2D",
+                                             "\u05E9",
+                                             "\u0627",
+                                             "\u0915\u094D",
+                                             "\U0001F600",
+                                             "\U0001F44D\U0001F3FD",
+                                             "\u200D",
+                                             "\uFE0F",
+                                             "\u00DF",
+                                             "\u0130",
+                                             "\u01C5"};
   std::mt19937 rng(1234);
   for (int trial = 0; trial < 3000; ++trial) {
     std::string text;
@@ -71,15 +115,23 @@ TEST_P(PatternParity, MatchesTheRegexEngineOnRandomText) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(Gpt2AndLlama3, PatternParity,
-                         ::testing::Values(kGpt2Pattern, kLlama3Pattern),
-                         [](const auto& info) { return info.index == 0 ? "Gpt2" : "Llama3"; });
+INSTANTIATE_TEST_SUITE_P(
+    HandWritten, PatternParity, ::testing::Values(kGpt2Pattern, kLlama3Pattern, kQwen2Pattern),
+    [](const auto& info) {
+      return std::string(info.index == 0 ? "Gpt2" : info.index == 1 ? "Llama3" : "Qwen2");
+    });
+
+TEST(Pattern, QwenSplitsSingleDigits) {
+  const auto p = regex_pattern(kQwen2Pattern, "test");
+  EXPECT_EQ(matches(*p, "x 1234"), (std::vector<std::string>{"x", " ", "1", "2", "3", "4"}));
+}
 
 TEST(Pattern, Gpt2SplitsAsOpenAIDoes) {
   const auto p = regex_pattern(kGpt2Pattern, "test");
   EXPECT_EQ(matches(*p, "Hello world"), (std::vector<std::string>{"Hello", " world"}));
-  EXPECT_EQ(matches(*p, "I'm   here's 123!!\n\nx"),
-            (std::vector<std::string>{"I", "'m", "  ", " here", "'s", " 123", "!!", "\n", "\n", "x"}));
+  EXPECT_EQ(
+      matches(*p, "I'm   here's 123!!\n\nx"),
+      (std::vector<std::string>{"I", "'m", "  ", " here", "'s", " 123", "!!", "\n", "\n", "x"}));
   EXPECT_EQ(matches(*p, "end  "), (std::vector<std::string>{"end", "  "}));
 }
 
@@ -95,7 +147,8 @@ TEST(Pattern, BadRegexIsAClearError) {
     regex_pattern("(unclosed", "my/tokenizer.json");
     FAIL() << "no error";
   } catch (const std::exception& e) {
-    EXPECT_NE(std::string(e.what()).find("my/tokenizer.json: bad regex"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("my/tokenizer.json: bad regex"), std::string::npos)
+        << e.what();
   }
 }
 

@@ -360,5 +360,37 @@ TEST(WordPiece, BertPipelineEncodesAndDecodesAsTheCrate) {
   }
 }
 
+// Offsets through the whole BERT pipeline: a piece covers the original bytes its normalized text
+// came from (accents stripped and letters lowercased in place), [UNK] covers its whole word, the
+// spaces BERT drops belong to no token, and [CLS]/[SEP] are empty at the ends.
+TEST(WordPiece, BertOffsetsPointAtTheOriginalBytes) {
+  const HfTokenizer tok(bert_tokenizer_json(), "test.json");
+  const std::string text = "Ni\u00F1o \u00D1AND\u00DA \u00E9\u4E2D\u56FDx";
+  EncodeOptions with_special;
+  with_special.add_special_tokens = true;
+  const Encoding e = tok.encode_with_offsets(text, with_special);
+  EXPECT_EQ(e.ids, (std::vector<int64_t>{2, 31, 25, 33, 1, 29, 34, 35, 36, 3}));
+  std::vector<std::string> pieces;
+  for (const auto& sp : e.offsets) pieces.push_back(text.substr(sp.start, sp.end - sp.start));
+  EXPECT_EQ(pieces, (std::vector<std::string>{"", "Ni", "\u00F1", "o", "\u00D1AND\u00DA", "\u00E9",
+                                              "\u4E2D", "\u56FD", "x", ""}));
+  EXPECT_EQ(e.offsets.front().start, 0u);
+  EXPECT_EQ(e.offsets.back().start, text.size());
+}
+
+// A byte-level word through WordPiece: pieces of the alphabet map back to the word's bytes.
+TEST(WordPiece, ByteLevelSpansAreRawBytes) {
+  const auto model = wordpiece_model_from_json(wordpiece_json(), "test.json");
+  std::vector<int64_t> ids;
+  std::vector<Span> spans;
+  model->tokenize_spans("abcc", true, ids, spans);
+  EXPECT_EQ(ids, (std::vector<int64_t>{12, 11}));
+  ASSERT_EQ(spans.size(), 2u);
+  EXPECT_EQ(spans[0].begin, 0u);
+  EXPECT_EQ(spans[0].end, 3u);
+  EXPECT_EQ(spans[1].begin, 3u);
+  EXPECT_EQ(spans[1].end, 4u);
+}
+
 }  // namespace
 }  // namespace volt::hf

@@ -49,12 +49,14 @@ Action add_tokenize(CLI::App& app) {
                  "tokenizer.json, vocab.json/merges.txt, *.tiktoken, SentencePiece *.model, or a "
                  "directory holding one")
       ->required();
-  auto* file = app.add_option("--file", a->file, "read the text (or, with --decode, the ids) from F");
+  auto* file =
+      app.add_option("--file", a->file, "read the text (or, with --decode, the ids) from F");
   app.add_option("--text", a->text, "the text to encode")->excludes(file);
   app.add_flag("--bos", a->bos, "prepend the tokenizer's BOS id");
   app.add_flag("--eos", a->eos, "append the tokenizer's EOS id");
   app.add_flag("--add-special-tokens", a->special,
-               "apply the tokenizer's post-processor template (Hugging Face's add_special_tokens)");
+               "put the tokenizer's special tokens around the text, as Hugging Face's "
+               "add_special_tokens does (e.g. Llama 3.1's and Gemma 3's BOS; none for Qwen3)");
   app.add_flag("--no-parse-special", a->no_parse_special,
                "treat special-token strings such as <|endoftext|> in the text as plain text");
   app.add_flag("--decode", a->decode, "ids (stdin or --file) to text");

@@ -28,10 +28,13 @@ class CharTokenizer : public Tokenizer {
   std::string id_to_token(int64_t id) const override;
   void save(const std::string& dir) const override;
   std::string kind() const override { return "char"; }
+  std::string source() const override;
 
  protected:
   void encode_into(std::string_view text, const EncodeOptions& options,
                    std::vector<int64_t>& ids) const override;
+  void encode_with_offsets_into(std::string_view text, const EncodeOptions& options,
+                                Encoding& out) const override;
 
  private:
   std::vector<std::string> tokens_;

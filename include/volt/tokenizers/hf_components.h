@@ -8,12 +8,11 @@
 
 #include <cstdint>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 namespace volt::hf {
 
@@ -40,14 +39,58 @@ class FunctionRef<R(Args...)> {
 /// Receives one word (a piece of the pre-tokenized text) at a time.
 using WordSink = FunctionRef<void(std::string_view)>;
 
+// ------------------------------------------------------------ alignment (for encode_with_offsets)
+/// The input bytes [begin, end) one byte of a rewritten text came from. A byte the rewrite
+/// inserted (a prepended "▁") has begin == end: the input position it was inserted at.
+struct Span {
+  uint32_t begin = 0;
+  uint32_t end = 0;
+};
+
+/// A rewritten text and, for each of its bytes, the input bytes it came from.
+struct AlignedText {
+  std::string text;
+  std::vector<Span> from;  // from.size() == text.size()
+  /// Appends bytes made from the input bytes [b, e) (b == e: inserted at b).
+  void add(std::string_view bytes, size_t b, size_t e) {
+    text += bytes;
+    from.insert(from.end(), bytes.size(), Span{static_cast<uint32_t>(b), static_cast<uint32_t>(e)});
+  }
+  /// Appends input bytes unchanged; `input` starts at input offset b.
+  void copy(std::string_view input, size_t b) {
+    text += input;
+    for (size_t k = 0; k < input.size(); ++k) {
+      from.push_back(Span{static_cast<uint32_t>(b + k), static_cast<uint32_t>(b + k + 1)});
+    }
+  }
+};
+
+/// Where the bytes [s.begin, s.end) of a rewritten text came from, given each byte's source
+/// (`from`, n bytes) and where the input ends (for an empty span at the very end).
+inline Span through(Span s, const Span* from, size_t n, uint32_t input_end) {
+  if (s.begin < s.end) return {from[s.begin].begin, from[s.end - 1].end};
+  const uint32_t at = s.begin < n ? from[s.begin].begin : input_end;
+  return {at, at};
+}
+
+/// second's spans point into first.text; the result's point into what first was made from
+/// (input_size bytes).
+AlignedText compose(const AlignedText& first, AlignedText second, size_t input_size);
+
+/// Receives one word and, for each of its bytes, where in the split text it came from.
+using AlignedWordSink = FunctionRef<void(std::string_view word, const Span* from)>;
+
 // ---------------------------------------------------------------- normalizers (normalizers.cpp)
 class Normalizer {
  public:
   virtual ~Normalizer() = default;
   virtual std::string normalize(std::string_view text) const = 0;
+  /// normalize() with each output byte's source in text, written to `out` (empty on entry).
+  virtual void normalize_aligned(std::string_view text, AlignedText& out) const = 0;
 };
 /// NFC, NFD, NFKC, NFKD, Lowercase, Prepend, Replace, Strip, StripAccents, BertNormalizer,
-/// Precompiled (an error unless its charsmap is empty), Sequence. `where` names the file for errors.
+/// Precompiled (an error unless its charsmap is empty), Sequence. `where` names the file for
+/// errors.
 std::unique_ptr<Normalizer> normalizer_from_json(const json& j, const std::string& where);
 
 // ---------------------------------------------------------- pre-tokenizers (pre_tokenizers.cpp)
@@ -57,6 +100,9 @@ class PreTokenizer {
   /// Splits `text` into words, in order, calling sink for each. `first` is true when text is the
   /// first piece of the whole input (Metaspace's prepend_scheme "first" needs it).
   virtual void split(std::string_view text, bool first, WordSink sink) const = 0;
+  /// split() with, for each byte of each word, the bytes of `text` it came from. The default
+  /// serves every stage whose words are pieces of text; a stage that rewrites text overrides it.
+  virtual void split_aligned(std::string_view text, bool first, AlignedWordSink sink) const;
   /// True when the words this stage emits are raw bytes the model must read through GPT-2's
   /// byte-to-unicode alphabet (the ByteLevel pre-tokenizer). The model then does that mapping
   /// itself, which saves building the mapped string for every word.
@@ -82,7 +128,11 @@ class Model {
   virtual ~Model() = default;
   /// Appends the ids of one word. `byte_level`: the word is raw bytes to be read through the
   /// byte-level alphabet (see PreTokenizer::byte_level).
-  virtual void tokenize(std::string_view word, bool byte_level, std::vector<int64_t>& out) const = 0;
+  virtual void tokenize(std::string_view word, bool byte_level,
+                        std::vector<int64_t>& out) const = 0;
+  /// tokenize() with each token's bytes in the word (for a byte-level word, its raw bytes).
+  virtual void tokenize_spans(std::string_view word, bool byte_level, std::vector<int64_t>& ids,
+                              std::vector<Span>& spans) const = 0;
   virtual std::optional<int64_t> token_to_id(std::string_view token) const = 0;
   /// The token's string as the vocabulary spells it (byte-level alphabet, ▁, ## ...); nullptr when
   /// the id is not in the model's vocabulary.
@@ -103,5 +153,8 @@ uint32_t byte_to_unicode(uint8_t b);
 int byte_from_unicode(uint32_t cp);
 /// Maps raw bytes to the alphabet's UTF-8 string ("hello world" -> "helloĠworld").
 std::string bytes_to_alphabet(std::string_view bytes);
+/// For each byte of an alphabet string, the raw byte its character stands for (both bytes of
+/// "Ġ" come from the one space), to carry spans over the alphabet back to the raw bytes.
+std::vector<Span> alphabet_spans(std::string_view alphabet_text);
 
 }  // namespace volt::hf

@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -113,7 +114,15 @@ class PrecompiledCharsMap {
 /// "<unk>") is first split out and mapped to its id, as the Hugging Face conversion of these
 /// models (LlamaTokenizer, legacy mode) and llama.cpp do; each stretch of text between them is
 /// then encoded as sentencepiece encodes a whole text, dummy-prefix space included.
-/// add_special_tokens has nothing to apply: a .model file has no post-processor (use add_bos).
+///
+/// Special tokens as transformers' LlamaTokenizer has them, from tokenizer_config.json beside the
+/// .model when there is one: bos_token/eos_token (else the model's own <s> and </s> control
+/// pieces); add_special_tokens prepends BOS unless add_bos_token is false and appends EOS only if
+/// add_eos_token is true. save() writes that config (the loaded one unchanged, else Llama 2's).
+///
+/// encode_with_offsets: each piece covers the input bytes its normalized text came from; the
+/// dummy-prefix "▁" comes from none (a lone "▁" piece is an empty span where the text starts),
+/// and spaces the normalizer removed belong to no piece.
 ///
 /// decode() is sentencepiece's DecodeIds: control pieces decode to nothing, <unk> to the unk
 /// surface " ⁇ ", byte pieces are reassembled into UTF-8 (a bad byte becomes U+FFFD), and the
@@ -122,8 +131,10 @@ class SentencePieceTokenizer : public Tokenizer {
  public:
   /// Reads a .model file (load_tokenizer's entry point for *.model).
   static std::shared_ptr<SentencePieceTokenizer> load(const std::string& path);
-  /// From the bytes of a .model file; `file` names it in errors.
-  SentencePieceTokenizer(std::string model_bytes, const std::string& file);
+  /// From the bytes of a .model file; `file` names it in errors. tokenizer_config: the
+  /// tokenizer_config.json that goes with it (null: none).
+  SentencePieceTokenizer(std::string model_bytes, const std::string& file,
+                         nlohmann::json tokenizer_config = nullptr);
   ~SentencePieceTokenizer() override;
 
   std::string decode(const std::vector<int64_t>& ids, bool skip_special = false) const override;
@@ -134,12 +145,18 @@ class SentencePieceTokenizer : public Tokenizer {
   std::optional<int64_t> bos_id() const override;
   std::optional<int64_t> pad_id() const override;
   std::optional<int64_t> unk_id() const;
+  SpecialTokensTemplate special_tokens_template() const override;
   /// CONTROL, UNKNOWN and USER_DEFINED pieces, in id order (special: the first two kinds).
   std::vector<AddedToken> added_tokens() const override;
-  /// Writes the original model bytes to dir/tokenizer.model.
+  /// Writes the original model bytes to dir/tokenizer.model and tokenizer_config() beside them,
+  /// so that transformers' AutoTokenizer loads the directory.
   void save(const std::string& dir) const override;
+  /// The loaded tokenizer_config.json, else one for transformers' LlamaTokenizer naming the
+  /// model's bos/eos/unk/pad pieces, add_bos_token true (as Llama 2's) and legacy true.
+  nlohmann::json tokenizer_config() const;
   /// "sentencepiece-bpe", "sentencepiece-unigram", "sentencepiece-word" or "sentencepiece-char".
   std::string kind() const override;
+  std::string source() const override;
 
   /// The pieces sentencepiece's EncodeAsPieces gives (no special-token splitting).
   std::vector<std::string> encode_as_pieces(std::string_view text) const;
@@ -150,6 +167,8 @@ class SentencePieceTokenizer : public Tokenizer {
  protected:
   void encode_into(std::string_view text, const EncodeOptions& options,
                    std::vector<int64_t>& out) const override;
+  void encode_with_offsets_into(std::string_view text, const EncodeOptions& options,
+                                Encoding& out) const override;
 
  private:
   struct Impl;
