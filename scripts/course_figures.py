@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Recomputes the worked figures of docs/05-scaling.md (sections 1-3) and docs/06-peft-lora.md
-(sections 1, 2, 4, 5 and 6) from the formulas those pages show, formats each as the page prints
+(sections 1, 2 and 4-7) from the formulas those pages show, formats each as the page prints
 it, and checks that the page holds it. Standard library only (the NF4 quantiles come from
 statistics.NormalDist).
 
@@ -136,6 +136,10 @@ expect(d6, "checkpointed block inputs", f"= {32 * 4096 * 4096 * 2 / GiB:.0f}$ Gi
 expect(d6, "loss head, 32k vocabulary", f"= {3 * 4096 * 32000 * 4 / GiB:.2f}$ GiB")
 expect(d6, "loss head, 128k vocabulary", f"({3 * 4096 * 128256 * 4 / GiB:.2f} GiB with Llama-3")
 
+expect(d6, "the 7x overhead", f"For Llama-2-7B that is {14 * LLAMA2_7B / GiB:.2f} GiB of state on top of "
+       f"{2 * LLAMA2_7B / GiB:.2f} GiB of weights")
+assert (16 - 2) / 2 == 7 and (18 - 2) / 2 == 8
+
 # §2 LoRA
 gain = math.sqrt(2 / (1 + 5))
 expect(d6, "A's bound at d_in = 4096", f"\\mathcal{{U}}(-{gain * math.sqrt(3 / 4096):.6f},\\ {gain * math.sqrt(3 / 4096):.6f})")
@@ -158,6 +162,10 @@ expect(d6, "W0 = 164 ULPs", f"$W_0 = {w0!r}$")
 # Round-half-to-even in units of 2^-13 (BF16's spacing on [2^-6, 2^-5)).
 merged = round(163 - 4.5)
 expect(d6, "merge, then unmerge, a tie", f"{163 - 4.5} \\to {merged}$ and unmerges to ${merged + 4.5} \\to {round(merged + 4.5)}$")
+
+expect(d6, "a rank-8 update of 4096 x 4096", f"{c(8 * (4096 + 4096))} at $r = 8$, "
+       f"{100 * 8 * 8192 / 4096**2:.2f}% of the {c(4096 * 4096)}")
+expect(d6, "E(8) for geometric singular values", f"$E(8) = 1 - 0.7^{{16}} = {100 * (1 - 0.7**16):.2f}\\%$")
 
 # §4 NF4
 delta = 0.9677083  # bitsandbytes' create_normal_map offset, as the page writes it
@@ -250,6 +258,25 @@ expect(d6, "totals", f"**{full:.1f} GiB** | **{qlora:.1f} GiB**")
 expect(d6, "training state left", f"Of {16 * LLAMA3_8B / GiB:.2f} GiB of training state, "
        f"{model_nf4 / GiB + lora_state:.2f} GiB remain; the activations ({inputs + loss_head:.1f} GiB")
 expect(d6, "at 7B scale", f"At 7B scale § 5's arithmetic gives {LLAMA2_7B * 2 / l2_nf4:.2f}×")
+
+# §7 The PEFT family (Llama-2-7B: L = 32, d = 4096, d_ff = 11008)
+L, d, dff = 32, 4096, 11008
+adapters = 2 * L * (2 * d * 64 + 64 + d)
+expect(d6, "adapters, m = 64", f"{c(adapters)} at $m = 64$ ({100 * adapters / LLAMA2_7B:.2f}%)")
+prefix = 2 * L * 20 * d
+expect(d6, "prefix tuning, l = 20", f"{c(prefix)} at $l = 20$ ({100 * prefix / LLAMA2_7B:.3f}%)")
+prompt = 20 * d
+expect(d6, "prompt tuning, l = 20", f"{c(prompt)} at $l = 20$ ({100 * prompt / LLAMA2_7B:.4f}%)")
+ia3 = L * (2 * d + dff)
+expect(d6, "IA3", f"{c(ia3)} ({100 * ia3 / LLAMA2_7B:.4f}%)")
+gpt2_biases = 12 * (3 * 768 + 768 + 4 * 768 + 768 + 2 * 768) + 768
+expect(d6, "BitFit on GPT-2", f"GPT-2 124M: {c(gpt2_biases)}, {100 * gpt2_biases / GPT2:.3f}%")
+lora_all16 = L * (4 * 16 * (d + d) + 3 * 16 * (d + dff))
+expect(d6, "LoRA rows", f"{c(lora_qv)} ($r = 8$, `q_proj`, `v_proj`; {100 * lora_qv / LLAMA2_7B:.3f}%); "
+       f"{c(lora_all16)} ($r = 16$, all linears; {100 * lora_all16 / LLAMA2_7B:.2f}%)")
+dora = lora_qv + 2 * L * d
+expect(d6, "DoRA", f"{c(dora)} ($r = 8$, `q_proj`, `v_proj`; {100 * dora / LLAMA2_7B:.3f}%)")
+expect(d6, "QLoRA's base", f"the base shrinks from {LLAMA2_7B * 2 / GiB:.2f} to {l2_nf4 / GiB:.3f} GiB")
 
 print(f"{'all figures match' if failures == 0 else f'{failures} figure(s) differ from the pages'}")
 sys.exit(1 if failures else 0)
