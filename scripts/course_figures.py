@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
-"""Recomputes the worked figures of docs/05-scaling.md (sections 1-3) and docs/06-peft-lora.md
-(sections 1, 2 and 4-7) from the formulas those pages show, formats each as the page prints
-it, and checks that the page holds it. Standard library only (the NF4 quantiles come from
+"""Recomputes the worked figures of the course's pages from the formulas they show (docs/01 §6,
+docs/02-data-pipeline §1's headroom, docs/03 §2's perplexities, docs/04 §6's 70B model, docs/05
+§1-3 and docs/06 §1, §2 and §4-7), formats each as the page prints it, and checks that the page
+holds it. Standard library only (the NF4 quantiles come from
 statistics.NormalDist).
 
     python3 scripts/course_figures.py     # one line per figure; exit status 1 if a page differs
@@ -54,6 +55,45 @@ LLAMA2_70B, LLAMA2_70B_LAYER = llama_params(32000, 8192, 80, 64, 8, 128, 28672)
 LLAMA3_8B, LLAMA3_8B_LAYER = llama_params(128256, 4096, 32, 32, 8, 128, 14336)
 # GPT-2 124M: tied wte, learned positions; a block is 12 C^2 weights, 9 C biases, 2 LayerNorms.
 GPT2 = 50257 * 768 + 1024 * 768 + 12 * (12 * 768 * 768 + 9 * 768 + 4 * 768) + 2 * 768
+
+# --- docs/01-lightning-philosophy.md §6, docs/02-data-pipeline.md §1, docs/03 §2, docs/04 §6 ---------
+d1 = page("01-lightning-philosophy.md")
+print("docs/01-lightning-philosophy.md")
+pcie4 = 16 * 16e9 * 128 / 130 / 8  # 16 lanes at 16 GT/s, 128b/130b encoding, bytes per second
+r_model = 0.4 * 989e12 / 857e6  # GPT-2 small on an H100 at 40% MFU (docs/02 §1)
+expect(d1, "PCIe 4.0 x16", f"= {pcie4 / 1e9:.1f}$ GB/s")
+expect(d1, "PCIe 5.0 x16", f"twice that, {2 * pcie4 / 1e9:.0f} GB/s")
+expect(d1, "tokens/s of GPT-2 small (461,610, as docs/02 quotes it)",
+       f"about {int(r_model // 1000) * 1000:,} tokens a second")
+expect(d1, "bytes a second of packed batches", f"\\approx {461_000 * 32 / 1e6:.1f}$ MB/s: "
+       f"{100 * 461_000 * 32 / pcie4:.2f}% of PCIe 4.0")
+batch = 8 * 1024 * 32
+expect(d1, "a packed batch", f"is {c(batch)} bytes, ${batch / pcie4 * 1e6:.1f}\\ \\mu$s of PCIe 4.0")
+expect(d1, "a step of 8192 tokens", f"= {8192 / 461_000 * 1e3:.1f}$ ms")
+expect(d1, "Llama-2-7B's BF16 weights over PCIe 4.0",
+       f"loading {2 * LLAMA2_7B / 1e9:.1f} GB of Llama-2-7B in BF16 takes {2 * LLAMA2_7B / pcie4:.2f} s")
+
+d2 = page("02-data-pipeline.md")
+print("docs/02-data-pipeline.md")
+budget = 1e6 / r_model  # microseconds per token
+tokenizer = 1e6 / (80e6 / 4.34)  # 80 MB/s at 4.34 bytes a token
+expect(d2, "the per-token budget", f"\\approx {budget:.1f}\\ \\mu\\text{{s}}$ per token")
+expect(d2, "the tokenizer's cost and share", f"| {tokenizer:.3f} µs | {100 * tokenizer / budget:.1f}% of one thread |")
+expect(d2, "the headroom", f"({budget / tokenizer:.0f}x headroom on one thread: {budget:.1f} µs against {tokenizer:.3f} µs)")
+
+d3 = page("03-llm-core.md")
+print("docs/03-llm-core.md")
+expect(d3, "BabyGPT's perplexity", f"$e^{{1.8904}} \\approx {math.exp(1.8904):.1f}$")
+expect(d3, "nanoGPT's perplexity", f"1.4697 on one A100, perplexity {math.exp(1.4697):.1f}")
+expect(d3, "a 0.1-nat drop", f"$e^{{-0.1}} = {math.exp(-0.1):.3f}$, a {100 * (1 - math.exp(-0.1)):.1f}% drop")
+
+d4 = page("04-precision-and-optimization.md")
+print("docs/04-precision-and-optimization.md")
+expect(d4, "70B, all four parts", f"$16 \\times {LLAMA2_70B / 1e9:.2f} \\times 10^9 \\approx "
+       f"{c(round(16 * LLAMA2_70B / 1e9))}$ GB")
+expect(d4, "70B optimizer state", f"$12 \\times {LLAMA2_70B / 1e9:.2f} \\times 10^9 \\approx "
+       f"{round(12 * LLAMA2_70B / 1e9)}$ GB")
+expect(d4, "80 GB GPUs for the optimizer", f"{ {11: 'eleven'}[math.ceil(12 * LLAMA2_70B / 1e9 / 80)]} 80 GB GPUs")
 
 # --- docs/05-scaling.md -----------------------------------------------------------------------
 d5 = page("05-scaling.md")
