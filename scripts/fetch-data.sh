@@ -12,10 +12,15 @@
 #   VOLT_FETCH_MIRROR=URL    fetch <path> from URL/<path> instead of its source (file:// works)
 #   VOLT_DATA_MANIFEST=FILE  another manifest (the offline test, scripts/test-fetch-data.sh)
 set -euo pipefail
+caller=$PWD
 cd "$(dirname "$0")/.."
+# Paths given in the environment are the caller's, relative to where it ran the script.
+from_caller() { case $1 in /*) echo "$1" ;; *) echo "$caller/$1" ;; esac; }
 
-MANIFEST=${VOLT_DATA_MANIFEST:-scripts/data-manifest.tsv}
-DATA_DIR=${VOLT_DATA_DIR:-../shared/data}
+MANIFEST=scripts/data-manifest.tsv
+[ -z "${VOLT_DATA_MANIFEST:-}" ] || MANIFEST=$(from_caller "$VOLT_DATA_MANIFEST")
+DATA_DIR=../shared/data
+[ -z "${VOLT_DATA_DIR:-}" ] || DATA_DIR=$(from_caller "$VOLT_DATA_DIR")
 MIRROR=${VOLT_FETCH_MIRROR:-}
 
 die() { echo "[fetch-data] $*" >&2; exit 1; }

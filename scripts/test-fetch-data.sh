@@ -7,6 +7,8 @@
 #   unknown path argument, malformed manifest -> failure before anything is fetched.
 # Then the real manifest: well formed, and every file in the data directory matches it.
 set -uo pipefail
+# A relative VOLT_DATA_DIR is the caller's: make it absolute before moving to the repository root.
+case ${VOLT_DATA_DIR:-} in '' | /*) ;; *) export VOLT_DATA_DIR=$PWD/$VOLT_DATA_DIR ;; esac
 cd "$(dirname "$0")/.." || exit 1
 FETCH=$PWD/scripts/fetch-data.sh
 
