@@ -1,25 +1,15 @@
 #!/usr/bin/env bash
 # make demo: train BabyGPT on Tiny Shakespeare (nanoGPT's CPU run: 2000 steps, about a minute on
-# 2 cores), then sample from the best checkpoint. Tiny Shakespeare is read from $VOLT_DATA_DIR or
-# ../shared/data; on a machine with neither, it is downloaded from its public source.
+# 2 cores), then sample from the best checkpoint.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 VOLT=./build/bin/volt
 CONFIG=configs/babygpt-shakespeare-char.yaml
-DATA_REL=corpora/tinyshakespeare/input.txt
-DATA_DIR=${VOLT_DATA_DIR:-../shared/data}
-
-if [ ! -f "$DATA_DIR/$DATA_REL" ]; then
-  DATA_DIR=.data
-  if [ ! -f "$DATA_DIR/$DATA_REL" ]; then
-    echo "[demo] Tiny Shakespeare not found; downloading it from karpathy/char-rnn"
-    mkdir -p "$DATA_DIR/$(dirname "$DATA_REL")"
-    curl -fsSL -o "$DATA_DIR/$DATA_REL" \
-      https://raw.githubusercontent.com/karpathy/char-rnn/master/data/tinyshakespeare/input.txt
-  fi
-fi
-export VOLT_DATA_DIR="$DATA_DIR"
+# Tiny Shakespeare: verified where the tests look ($VOLT_DATA_DIR, else ../shared/data), or fetched
+# there from its public source.
+export VOLT_DATA_DIR=${VOLT_DATA_DIR:-$(cd .. && pwd)/shared/data}
+scripts/fetch-data.sh corpora/tinyshakespeare/input.txt
 
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT

@@ -20,6 +20,7 @@ PACKAGES=(
   libpython3.11-stdlib  # the Python standard library: a code corpus for tokenizer parity and data
   clang                 # the fuzzers (fuzz/): libFuzzer with AddressSanitizer + UBSan
   libclang-rt-14-dev    # clang's sanitizer and libFuzzer runtimes
+  curl ca-certificates  # scripts/fetch-data.sh (and its offline test, through file:// URLs)
 )
 
 missing=()
