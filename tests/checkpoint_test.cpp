@@ -109,8 +109,8 @@ TEST(Checkpoint, LastHoldsTheHfModelTokenizerAndTrainerState) {
 
   const std::string last = dir / "run/checkpoints/last";
   EXPECT_EQ(entries(dir / "run/checkpoints"), (std::set<std::string>{"last", "step-000003"}));
-  EXPECT_EQ(entries(last), (std::set<std::string>{"config.json", "model.safetensors", "tokenizer.json",
-                                                  "tokenizer_config.json", "trainer_state.json",
+  EXPECT_EQ(entries(last), (std::set<std::string>{"config.json", "generation_config.json", "model.safetensors",
+                                                  "tokenizer.json", "tokenizer_config.json", "trainer_state.json",
                                                   "trainer_state.safetensors"}));
   const auto state = io::read_json(last + "/trainer_state.json");
   EXPECT_EQ(state.at("global_step").get<int64_t>(), 4);
@@ -119,7 +119,8 @@ TEST(Checkpoint, LastHoldsTheHfModelTokenizerAndTrainerState) {
   EXPECT_EQ(state.at("optimizer").get<std::string>(), "AdamW");
   EXPECT_EQ(state.at("precision").get<std::string>(), "32-true");
   EXPECT_EQ(state.at("accumulate_grad_batches").get<int64_t>(), 1);
-  EXPECT_EQ(state.at("callbacks").at("ModelCheckpoint").at("monitor").get<std::string>(), "val_loss");
+  // Lightning's default ModelCheckpoint monitors nothing: the newest checkpoint is the best.
+  EXPECT_EQ(state.at("callbacks").at("ModelCheckpoint").at("monitor").get<std::string>(), "");
   EXPECT_EQ(state.at("callbacks").at("ModelCheckpoint").at("best_model_path").get<std::string>(),
             dir / "run/checkpoints/step-000003");
 

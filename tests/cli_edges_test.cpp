@@ -75,7 +75,7 @@ TEST(CliEdges, UsageErrorsExit2NamingTheBadWordAndTheNearestValidOne) {
   // A negative learning rate is an lr problem.
   auto lr = run_cli(dir, "fit --config " + recipe + " --optimizer.lr=-0.1");
   EXPECT_EQ(lr.code, 2);
-  EXPECT_CONTAINS(lr.err, "optimizer.lr must be > 0, got -0.1");
+  EXPECT_CONTAINS(lr.err, "optimizer.lr must be >= 0, got -0.1");
 }
 
 TEST(CliEdges, SeveralConfigsMergeInOrderAndPrintConfigShowsEveryDefault) {

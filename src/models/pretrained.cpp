@@ -141,7 +141,7 @@ void load_hf_safetensors(CausalLMImpl& model, const std::vector<std::string>& pa
   // Linear weights made under nn::DeferLinearWeights: filled here one at a time (or handed to
   // on_deferred, which may quantize them), so the whole model is never materialised at once.
   std::map<const void*, std::pair<std::string, nn::LinearImpl*>> deferred;
-  for (const auto& kv : model.named_modules()) {
+  for (const auto& kv : model.named_modules("", /*include_self=*/false)) {
     if (auto* l = dynamic_cast<nn::LinearImpl*>(kv.value().get()); l && l->deferred()) {
       deferred[l->weight.unsafeGetTensorImpl()] = {kv.key(), l};
     }
@@ -357,7 +357,7 @@ int64_t save_random_pretrained(const ModelConfig& config, const std::string& dir
     model = CausalLM(config);
   }
   std::map<const void*, std::pair<std::string, nn::LinearImpl*>> deferred;
-  for (const auto& kv : model->named_modules()) {
+  for (const auto& kv : model->named_modules("", /*include_self=*/false)) {
     if (auto* l = dynamic_cast<nn::LinearImpl*>(kv.value().get()); l && l->deferred()) {
       deferred[l->weight.unsafeGetTensorImpl()] = {kv.key() + ".weight", l};
     }

@@ -102,7 +102,7 @@ namespace {
 // The model's volt Linear layers, with their names (adapters are torch Linears: never among them).
 std::vector<std::pair<std::string, nn::LinearImpl*>> base_linears(torch::nn::Module& model) {
   std::vector<std::pair<std::string, nn::LinearImpl*>> out;
-  for (const auto& kv : model.named_modules()) {
+  for (const auto& kv : model.named_modules("", /*include_self=*/false)) {
     if (auto* l = dynamic_cast<nn::LinearImpl*>(kv.value().get())) out.emplace_back(kv.key(), l);
   }
   return out;

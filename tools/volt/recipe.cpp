@@ -19,7 +19,9 @@ namespace volt::cli {
 namespace fs = std::filesystem;
 
 void add_config_options(CLI::App& app, ConfigArgs& args, const std::string& help) {
-  app.add_option("-c,--config", args.configs, help + "; repeat it to merge several files in order");
+  app.add_option("-c,--config", args.configs, help + "; repeat it to merge several files in order")
+      ->expected(1)  // one file per --config: a stray word after it is not a second file
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
   app.add_flag("--print_config,--print-config", args.print_config,
                "print the resolved config (every default filled in) and exit");
 }
@@ -106,7 +108,7 @@ AdamWOptions adamw_from(ConfigSection& s) {
   VOLT_CHECK(name == "adamw" || name == "AdamW", s.where("name"), ": optimizer.name '", name,
              "' is not supported (adamw)");
   o.lr = s.get<double>("lr", 1e-3);
-  VOLT_CHECK(o.lr > 0, s.where("lr"), ": optimizer.lr must be > 0, got ", o.lr);
+  VOLT_CHECK(o.lr >= 0, s.where("lr"), ": optimizer.lr must be >= 0, got ", o.lr);
   if (s.has("betas")) {
     auto b = s.get<std::vector<double>>("betas", {});
     VOLT_CHECK(b.size() == 2, s.where("betas"),

@@ -63,8 +63,9 @@ void reject_argument(const CLI::App& app, const std::string& arg) {
 }
 
 void reject_remaining(const CLI::App& app) {
-  const auto rest = app.remaining();
-  if (!rest.empty()) reject_argument(app, rest.front());
+  for (const auto& arg : app.remaining()) {
+    if (arg != "--") reject_argument(app, arg);  // "--" only ends the options (volt launch -- CMD)
+  }
 }
 
 std::vector<std::string> collect_overrides(const CLI::App& app) {
