@@ -373,6 +373,28 @@ LANGUAGE = [
     ("{{ range(3) | list }}{{ range(1, 10, 3) | list }}{{ range(3) }}{{ range(0, 10, 2) }}{{ range(5)[1:3] }}{{ range(10, 0, -3) | list }}{{ dict(a=1, b=2) }}{{ dict([('x', 1)]) }}", {}),
     ("{% set c = cycler('a', 'b') %}{{ c.next() }}{{ c.next() }}{{ c.next() }}{{ c.current }}{% set j = joiner('|') %}{{ j() }}x{{ j() }}y", {}),
     ("{{ strftime_now('%d %b %Y') }} {{ strftime_now('%Y-%m-%d %H:%M:%S %A %B %a %j %% %w %U') }}", {}),
+    # jinja2's compile-time scoping: a name a frame assigns before reading it is the frame's own
+    ("{% for i in [1] %}[{{ t }}]{% set t = 5 %}{% endfor %}|{% for i in [1] %}{% for j in [1] %}[{{ t }}]{% endfor %}{% set t = 5 %}{% endfor %}", {"t": True}),
+    ("{% for i in [1] %}[{{ t }}]{% endfor %}{% set t = 5 %}|{% macro m() %}[{{ t }}]{% endmacro %}{{ m() }}", {"t": True}),
+    ("{{ t }}{% for i in [1] %}[{{ t }}]{% endfor %}{% set t = 5 %}", {"t": True}),
+    ("{% for i in [1] %}{% if false %}{% set t = 5 %}{% endif %}{% for j in [1] %}[{{ t }}]{% endfor %}{% endfor %}", {"t": True}),
+    ("{% for i in [1] %}{% if false %}{% set t = 5 %}{% elif false %}{% set t = 7 %}{% else %}{% set t = 6 %}{% endif %}{% for j in [1] %}[{{ t }}]{% endfor %}{% endfor %}", {"t": True}),
+    ("{% with %}{% for i in [1] %}[{{ t }}]{% endfor %}{% set t = 2 %}{% endwith %}[{{ t }}]", {"t": True}),
+    ("{% set s %}{% for i in [1] %}[{{ u }}]{% endfor %}{% set u = 1 %}{% endset %}{{ s }}", {"u": "ctx"}),
+    # for-else: the else runs unless one iteration reached the end of the body
+    ("{% for x in [1, 2] %}{% continue %}{% else %}E{% endfor %}|{% for x in [1, 2] %}{% if x == 2 %}{% continue %}{% endif %}{% else %}E{% endfor %}|{% for x in [1] %}{% break %}{% else %}E{% endfor %}", {}),
+    # generators: always true, walked lazily (a false input is not walked at all)
+    ("{% if none | selectattr('type') %}yes{% endif %}|{{ (5 | unique) is defined }}|{{ 0 | map('upper') | list }}|{{ [] | select | list }}", {}),
+    ("{% if msg.tool_calls | selectattr('type', 'equalto', 'function') | list %}calls{% else %}none{% endif %}", {"msg": {"tool_calls": None}}),
+    # % formatting takes anything with [] as a mapping; tests refuse arguments they do not take
+    ("{{ 'x' % undefined_name }}|{{ '%s' % [1] }}|{{ 'plain' % {'a': 1} }}|{{ '%(a)s' % {'a': 1} }}", {}),
+    ("{{ 1 is none(2) }}", {}),
+    ("{{ 1 is none[0] }}", {}),
+    # slices are Python subscriptions (a TypeError), but constants are folded as jinja2 compiles
+    ("{% set y = x[1:] %}", {"x": 5}),
+    ("{{ 7[1:3] }}|{% if not 3[1:3] %}folded{% endif %}|{{ (1, 2)[1:] }}|{{ 'abc'[::-1] }}", {}),
+    ("{{ (1, 2) | truncate(5) }}|{{ 'abcdefghijklmnopqrstuvwxyz' | truncate(10) }}", {}),
+    ("{{ [1] | indent }}", {}),
     # errors (the golden keeps the exception)
     ("{{ raise_exception('boom: ' ~ 1) }}", {}),
     ("{{ x.y }}", {}),

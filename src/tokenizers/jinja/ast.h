@@ -47,6 +47,10 @@ struct Expr {
   // Filters and tests: whether an unknown name waits for runtime (jinja2 checks names when it
   // compiles, except inside {% if %} and conditional expressions).
   bool deferred = false;
+  // Whether jinja2's optimizer may compute this when it compiles the template (no names, no
+  // calls, no filters that need the render; for `and`, `or` and `if`, what decides does not
+  // either). The interpreter tries so, with jinja2's compile-time rules (constant.h).
+  bool maybe_constant = false;
 
   Expr(Kind k, int l) : kind(k), line(l) {}
 };
@@ -98,6 +102,13 @@ struct Node {
   std::vector<Param> params;    // Macro, CallBlock
   Body body;
   Body else_body;
+  bool is_elif = false;  // an If the parser made from {% elif %}
+  // The names the frame this node opens (For: its body) binds to Undefined when it starts:
+  // jinja2 makes a name assigned in a frame before anything there reads it that frame's own
+  // variable from the frame's start, so nested blocks that run before the assignment see it
+  // undefined (symbols.cpp).
+  std::vector<std::string> starts_undefined;
+  std::vector<std::string> else_starts_undefined;  // For: its else block
 
   Node(Kind k, int l) : kind(k), line(l) {}
 };
@@ -106,6 +117,7 @@ struct Node {
 struct Program {
   Body body;
   bool has_generation = false;  // the template marks assistant text with {% generation %}
+  std::vector<std::string> starts_undefined;  // the template's top level, as Node's
 };
 
 }  // namespace volt::jinja

@@ -83,6 +83,13 @@ std::shared_ptr<Dict> build_dict(const std::string& fn, const CallArgs& args) {
   return d;
 }
 
+template <typename T>
+std::shared_ptr<T> lock(const std::weak_ptr<T>& weak) {
+  auto p = weak.lock();
+  if (!p) throw Failure("RuntimeError", "the cycler this method belongs to no longer exists");
+  return p;
+}
+
 class Cycler : public Object, public std::enable_shared_from_this<Cycler> {
  public:
   explicit Cycler(std::vector<Value> items) : items_(std::move(items)) {}
@@ -91,14 +98,16 @@ class Cycler : public Object, public std::enable_shared_from_this<Cycler> {
   Value attribute(const std::string& name) override {
     if (name == "current") return items_[pos_];
     if (name == "next") {
-      return native("next", [self = shared_from_this()](Interpreter&, CallArgs&) {
+      return native("next", [weak = weak_from_this()](Interpreter&, CallArgs&) {
+        const auto self = lock(weak);
         Value v = self->items_[self->pos_];
         self->pos_ = (self->pos_ + 1) % self->items_.size();
         return v;
       });
     }
     if (name == "reset") {
-      return native("reset", [self = shared_from_this()](Interpreter&, CallArgs&) {
+      return native("reset", [weak = weak_from_this()](Interpreter&, CallArgs&) {
+        const auto self = lock(weak);
         self->pos_ = 0;
         return Value::none();
       });

@@ -26,6 +26,17 @@ Value generator(std::vector<Value> items) {
   return Value::list(std::move(items), ListKind::Generator);
 }
 
+// jinja2's generator filters (select, map, unique, items, batch, slice) fail only when what
+// they return is walked: a failure here waits inside the generator.
+template <Value (*F)(Interpreter&, const Value&, CallArgs&)>
+Value lazily(Interpreter& in, const Value& v, CallArgs& args) {
+  try {
+    return F(in, v, args);
+  } catch (const Failure& f) {
+    return Value::failed_generator(f);
+  }
+}
+
 void check_string_size(Interpreter& in, size_t n) {
   if (n > in.limits().max_output_bytes) {
     throw Failure("SandboxLimit", "a string exceeds max_output_bytes (" +
@@ -352,7 +363,12 @@ Value f_indent(Interpreter& in, const Value& v, CallArgs& args) {
   }
   const bool first = a[1] && py::truthy(*a[1]);
   const bool blank = a[2] && py::truthy(*a[2]);
-  const std::string s = text(v) + "\n";
+  // jinja2 appends a newline to the value itself: only text can take it.
+  if (v.is_list() && v.as_list().kind == ListKind::List) {
+    throw Failure("AttributeError", "'list' object has no attribute 'splitlines'");
+  }
+  if (!v.is_string()) py::binary("+", v, Value::string("\n"), in.limits().max_output_bytes);
+  const std::string s = v.as_string() + "\n";
   const auto lines = py::splitlines(s, false);
   std::string rv;
   if (blank) {
@@ -434,6 +450,7 @@ Value f_upper(Interpreter&, const Value& v, CallArgs& args) {
 }
 
 Value f_map(Interpreter& in, const Value& v, CallArgs& args) {
+  if (!py::truthy(v)) return generator({});  // jinja2's map walks its input only if it is true
   std::vector<Value> out;
   const auto items = py::iterate(v);
   if (args.positional.empty()) {
@@ -488,6 +505,7 @@ Value f_min(Interpreter& in, const Value& v, CallArgs& args) {
 // select / reject / selectattr / rejectattr (jinja2's prepare_select_or_reject).
 Value select_or_reject(Interpreter& in, const Value& v, CallArgs& args, bool lookup_attr,
                        bool keep_if) {
+  if (!py::truthy(v)) return generator({});  // as jinja2: a false input is not walked
   size_t off = 0;
   AttrGetter getter;
   if (lookup_attr) {
@@ -704,13 +722,19 @@ Value f_trim(Interpreter&, const Value& v, CallArgs& args) {
   return Value::string(py::strip(text(v), a[0] && !a[0]->is_none() ? &chars : nullptr, true, true));
 }
 
-Value f_truncate(Interpreter&, const Value& v, CallArgs& args) {
+Value f_truncate(Interpreter& in, const Value& v, CallArgs& args) {
   const auto a = bind_args("truncate", args, {"length", "killwords", "end", "leeway"});
   const int64_t length = a[0] ? int_arg("truncate", *a[0]) : 255;
   const bool killwords = a[1] && py::truthy(*a[1]);
   const std::string end = a[2] ? text(*a[2]) : "...";
   const int64_t leeway = a[3] && !a[3]->is_none() ? int_arg("truncate", *a[3]) : 5;
-  const std::string s = text(v);
+  if (!v.is_string()) {
+    // jinja2 measures and slices the value as it is: what fits comes back unchanged.
+    CallArgs none;
+    if (f_length(in, v, none).as_int() <= length + leeway) return v;
+    throw Failure("TypeError", "truncate expects a string, not " + py::type_name(v));
+  }
+  const std::string& s = v.as_string();
   const auto cps = py::code_points(s);
   const auto end_len = static_cast<int64_t>(py::length(end));
   if (length < end_len)
@@ -761,7 +785,7 @@ const std::map<std::string, Filter>& filters() {
   static const std::map<std::string, Filter> table = {
       {"abs", f_abs},
       {"attr", f_attr},
-      {"batch", f_batch},
+      {"batch", lazily<f_batch>},
       {"capitalize", f_capitalize},
       {"center", f_center},
       {"count", f_length},
@@ -775,24 +799,24 @@ const std::map<std::string, Filter>& filters() {
       {"format", f_format},
       {"indent", f_indent},
       {"int", f_int},
-      {"items", f_items},
+      {"items", lazily<f_items>},
       {"join", f_join},
       {"last", f_last},
       {"length", f_length},
       {"list", f_list},
       {"lower", f_lower},
-      {"map", f_map},
+      {"map", lazily<f_map>},
       {"max", f_max},
       {"min", f_min},
-      {"reject", f_reject},
-      {"rejectattr", f_rejectattr},
+      {"reject", lazily<f_reject>},
+      {"rejectattr", lazily<f_rejectattr>},
       {"replace", f_replace},
       {"reverse", f_reverse},
       {"round", f_round},
       {"safe", f_safe},
-      {"select", f_select},
-      {"selectattr", f_selectattr},
-      {"slice", f_slice},
+      {"select", lazily<f_select>},
+      {"selectattr", lazily<f_selectattr>},
+      {"slice", lazily<f_slice>},
       {"sort", f_sort},
       {"string", f_string},
       {"sum", f_sum},
@@ -800,7 +824,7 @@ const std::map<std::string, Filter>& filters() {
       {"tojson", f_tojson},
       {"trim", f_trim},
       {"truncate", f_truncate},
-      {"unique", f_unique},
+      {"unique", lazily<f_unique>},
       {"upper", f_upper},
       {"wordcount", f_wordcount},
   };

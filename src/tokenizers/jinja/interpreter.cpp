@@ -11,6 +11,7 @@ using Filter = Value (*)(Interpreter&, const Value&, CallArgs&);
 using Test = bool (*)(Interpreter&, const Value&, CallArgs&);
 Filter find_filter(const std::string& name);  // filters.cpp
 Test find_test(const std::string& name);      // is_tests.cpp
+bool test_takes_argument(const std::string& name);
 
 namespace {
 
@@ -59,6 +60,15 @@ void find_names(const Body& body, bool* varargs, bool* kwargs, bool* caller) {
   }
 }
 
+// The object behind a bound method such as loop.cycle, which holds it weakly: the method may be
+// stored in what the object holds (loop.changed(loop.cycle)), and a strong hold would leak.
+template <typename T>
+std::shared_ptr<T> lock(const std::weak_ptr<T>& weak) {
+  auto p = weak.lock();
+  if (!p) throw Failure("RuntimeError", "the object this method belongs to no longer exists");
+  return p;
+}
+
 // jinja2's LoopContext: what `loop` is inside a for loop.
 class Loop : public Object, public std::enable_shared_from_this<Loop> {
  public:
@@ -89,7 +99,8 @@ class Loop : public Object, public std::enable_shared_from_this<Loop> {
     if (name == "cycle") {
       return Value::object(std::make_shared<NativeFunction>(
           "cycle",
-          [self = shared_from_this()](Interpreter&, CallArgs& a) {
+          [weak = weak_from_this()](Interpreter&, CallArgs& a) {
+            const auto self = lock(weak);
             if (a.positional.empty()) throw Failure("TypeError", "no items for cycling given");
             return a.positional[self->index_ % a.positional.size()];
           },
@@ -98,7 +109,8 @@ class Loop : public Object, public std::enable_shared_from_this<Loop> {
     if (name == "changed") {
       return Value::object(std::make_shared<NativeFunction>(
           "changed",
-          [self = shared_from_this()](Interpreter&, CallArgs& a) {
+          [weak = weak_from_this()](Interpreter&, CallArgs& a) {
+            const auto self = lock(weak);
             const Value v = Value::list(a.positional);
             if (self->has_last_ && py::equals(self->last_, v)) return Value::boolean(false);
             self->last_ = v;
@@ -116,6 +128,37 @@ class Loop : public Object, public std::enable_shared_from_this<Loop> {
   Value last_;
   bool has_last_ = false;
 };
+
+// Thrown while computing an expression as a constant (Interpreter::try_constant) when it
+// reaches what jinja2's optimizer cannot compute.
+struct NotConstant {};
+
+// jinja2's has_safe_repr: the values its optimizer writes into compiled code as constants.
+bool safe_constant(const Value& v) {
+  switch (v.kind()) {
+    case Kind::None:
+    case Kind::Bool:
+    case Kind::Int:
+    case Kind::Float:
+    case Kind::String:
+      return true;
+    case Kind::List: {
+      const ListKind k = v.as_list().kind;
+      if (k != ListKind::List && k != ListKind::Tuple && k != ListKind::Range) return false;
+      for (const auto& x : v.as_list().items) {
+        if (!safe_constant(x)) return false;
+      }
+      return true;
+    }
+    case Kind::Dict:
+      for (const auto& [k, x] : v.as_dict().entries()) {
+        if (!safe_constant(k) || !safe_constant(x)) return false;
+      }
+      return true;
+    default:
+      return false;
+  }
+}
 
 // Unpacks `value` into a tuple target (Python's `a, b = value`).
 std::vector<Value> unpack(const Value& value, size_t n) {
@@ -161,10 +204,12 @@ std::string NativeFunction::repr() const {
 }
 
 Macro::Macro(std::string name, const std::vector<Param>* params, const Body* body,
-             std::shared_ptr<Scope> closure, int line)
+             const std::vector<std::string>* starts_undefined, std::shared_ptr<Scope> closure,
+             int line)
     : name_(std::move(name)),
       params_(params),
       body_(body),
+      starts_undefined_(starts_undefined),
       closure_(std::move(closure)),
       line_(line) {
   find_names(*body_, &uses_varargs_, &uses_kwargs_, &uses_caller_);
@@ -204,7 +249,7 @@ Interpreter::~Interpreter() {
 
 RenderOutput Interpreter::run() {
   buffers_.assign(1, std::string());
-  auto root = std::make_shared<Scope>();
+  const auto root = child(nullptr, program_.starts_undefined);
   exec_body(program_.body, root);
   root->vars.clear();
   RenderOutput out;
@@ -230,14 +275,22 @@ void Interpreter::write(std::string_view text) {
   out.append(text);
 }
 
-std::pair<Interpreter::Flow, std::string> Interpreter::capture(
-    const Body& body, const std::shared_ptr<Scope>& scope) {
+std::shared_ptr<Scope> Interpreter::child(const std::shared_ptr<Scope>& scope,
+                                          const std::vector<std::string>& undefined) const {
   auto inner = std::make_shared<Scope>();
   inner->parent = scope;
+  for (const auto& name : undefined)
+    inner->vars[name] = Value::undefined(py::string_repr(name) + " is undefined");
+  return inner;
+}
+
+std::pair<Interpreter::Flow, std::string> Interpreter::capture(
+    const Node& node, const std::shared_ptr<Scope>& scope) {
+  const auto inner = child(scope, node.starts_undefined);
   buffers_.emplace_back();
   Flow flow;
   try {
-    flow = exec_body(body, inner);
+    flow = exec_body(node.body, inner);
   } catch (...) {
     buffers_.pop_back();
     throw;
@@ -263,9 +316,9 @@ Interpreter::Flow Interpreter::exec(const Node& node, const std::shared_ptr<Scop
         return Flow::Normal;
       case Node::Kind::Output: {
         if (node.name == "print") {
-          for (const auto& e : node.expr->args) write(py::str(eval(*e, scope)));
+          for (const auto& e : node.expr->args) output(*e, scope);
         } else {
-          write(py::str(eval(*node.expr, scope)));
+          output(*node.expr, scope);
         }
         return Flow::Normal;
       }
@@ -278,7 +331,7 @@ Interpreter::Flow Interpreter::exec(const Node& node, const std::shared_ptr<Scop
         assign(node.target, eval(*node.expr, scope), *scope);
         return Flow::Normal;
       case Node::Kind::SetBlock: {
-        auto [flow, text] = capture(node.body, scope);
+        auto [flow, text] = capture(node, scope);
         if (flow != Flow::Normal) return flow;
         Value v = Value::string(std::move(text));
         if (node.expr) v = eval_filter(*node.expr, scope, &v);
@@ -286,36 +339,32 @@ Interpreter::Flow Interpreter::exec(const Node& node, const std::shared_ptr<Scop
         return Flow::Normal;
       }
       case Node::Kind::FilterBlock: {
-        auto [flow, text] = capture(node.body, scope);
+        auto [flow, text] = capture(node, scope);
         if (flow != Flow::Normal) return flow;
         const Value input = Value::string(std::move(text));
         write(py::str(eval_filter(*node.expr, scope, &input)));
         return Flow::Normal;
       }
       case Node::Kind::With: {
-        auto inner = std::make_shared<Scope>();
-        inner->parent = scope;
+        const auto inner = child(scope, node.starts_undefined);
         std::vector<Value> values;
         for (const auto& v : node.values) values.push_back(eval(*v, scope));
         for (size_t i = 0; i < values.size(); ++i) assign(node.targets[i], values[i], *inner);
         return exec_body(node.body, inner);
       }
       case Node::Kind::Macro:
-        scope->vars[node.name] =
-            Value::object(make_macro(node.name, &node.params, &node.body, scope, node.line));
+        scope->vars[node.name] = Value::object(make_macro(node, node.name, scope));
         return Flow::Normal;
       case Node::Kind::CallBlock: {
         const Expr& call_expr = *node.expr;
         const Value callee = eval(*call_expr.args[0], scope);
         CallArgs args = eval_args(call_expr, scope, 1);
-        args.keywords.emplace_back(
-            "caller",
-            Value::object(make_macro("caller", &node.params, &node.body, scope, node.line)));
+        args.keywords.emplace_back("caller", Value::object(make_macro(node, "caller", scope)));
         write(py::str(call(callee, std::move(args))));
         return Flow::Normal;
       }
       case Node::Kind::Generation: {
-        auto [flow, text] = capture(node.body, scope);
+        auto [flow, text] = capture(node, scope);
         const size_t start = buffers_[0].size();
         spans_.emplace_back(start, start + text.size());
         write(text);
@@ -347,23 +396,27 @@ Interpreter::Flow Interpreter::exec_for(const Node& node, const std::shared_ptr<
     items = std::move(kept);
   }
   if (items.empty()) {
-    auto inner = std::make_shared<Scope>();
-    inner->parent = scope;
-    exec_body(node.else_body, inner);
+    exec_body(node.else_body, child(scope, node.else_starts_undefined));
     return Flow::Normal;
   }
   auto shared_items = std::make_shared<const std::vector<Value>>(std::move(items));
   auto loop = std::make_shared<Loop>(shared_items);
   const Value loop_value = Value::object(loop);
+  // jinja2 runs the else block unless one iteration ran its body to the end (a break or a
+  // continue before the end of every iteration leaves it to run).
+  bool completed = false;
   for (size_t i = 0; i < shared_items->size(); ++i) {
     count_iteration();
-    auto inner = std::make_shared<Scope>();
-    inner->parent = scope;
+    const auto inner = child(scope, node.starts_undefined);
     loop->set_index(i);
     inner->vars["loop"] = loop_value;
     assign(node.target, (*shared_items)[i], *inner);
-    if (exec_body(node.body, inner) == Flow::Break) break;
+    const Flow flow = exec_body(node.body, inner);
+    if (flow == Flow::Normal) completed = true;
+    if (flow == Flow::Break) break;
   }
+  if (!completed && !node.else_body.empty())
+    exec_body(node.else_body, child(scope, node.else_starts_undefined));
   return Flow::Normal;
 }
 
@@ -388,10 +441,10 @@ void Interpreter::assign(const Target& target, const Value& value, Scope& scope)
   }
 }
 
-std::shared_ptr<Macro> Interpreter::make_macro(std::string name, const std::vector<Param>* params,
-                                               const Body* body,
-                                               const std::shared_ptr<Scope>& closure, int line) {
-  auto m = std::make_shared<Macro>(std::move(name), params, body, closure, line);
+std::shared_ptr<Macro> Interpreter::make_macro(const Node& node, std::string name,
+                                               const std::shared_ptr<Scope>& closure) {
+  auto m = std::make_shared<Macro>(std::move(name), &node.params, &node.body,
+                                   &node.starts_undefined, closure, node.line);
   macros_.push_back(m);
   return m;
 }
@@ -408,8 +461,7 @@ Value Interpreter::call_macro(Macro& m, CallArgs args) {
   } guard(call_depth_);
   if (!m.closure_)
     throw Failure("TemplateRuntimeError", "macro '" + m.name_ + "' outlived its render");
-  auto scope = std::make_shared<Scope>();
-  scope->parent = m.closure_;
+  const auto scope = child(m.closure_, *m.starts_undefined_);
   const auto& params = *m.params_;
   Value caller = Value::undefined("No caller defined");
   if (m.uses_caller_) {
@@ -574,27 +626,19 @@ Value Interpreter::slice(const Value& obj, const Expr& s, const std::shared_ptr<
     parts[i] = s.args[static_cast<size_t>(i)] ? eval(*s.args[static_cast<size_t>(i)], scope)
                                               : Value::none();
   if (obj.is_undefined()) fail_undefined(obj);
+  // Slices bypass the sandbox's getitem (jinja2 compiles them to a Python subscription), so a
+  // wrong slice is Python's TypeError, not an Undefined.
   const bool sliceable =
       obj.is_string() || (obj.is_list() && (obj.as_list().kind == ListKind::List ||
                                             obj.as_list().kind == ListKind::Tuple ||
                                             obj.as_list().kind == ListKind::Range));
-  std::optional<int64_t> b, e, st;
-  try {
-    b = slice_part(parts[0]);
-    e = slice_part(parts[1]);
-    st = slice_part(parts[2]);
-  } catch (const Failure&) {
-    if (sliceable) return Value::undefined(py::object_type_repr(obj) + " has no element slice");
-    throw;
-  }
-  if (!sliceable) {
-    return Value::undefined(py::object_type_repr(obj) + " has no element slice(" +
-                            py::repr(parts[0]) + ", " + py::repr(parts[1]) + ", " +
-                            py::repr(parts[2]) + ")");
-  }
+  if (obj.is_dict()) throw Failure("TypeError", "unhashable type: 'slice'");
+  if (!sliceable)
+    throw Failure("TypeError", "'" + py::type_name(obj) + "' object is not subscriptable");
+  const std::optional<int64_t> b = slice_part(parts[0]), e = slice_part(parts[1]),
+                               st = slice_part(parts[2]);
   if (obj.is_string()) {
     const auto cps = py::code_points(obj.as_string());
-    std::string out;
     std::vector<uint32_t> picked;
     for (size_t i : py::slice_indices(cps.size(), b, e, st)) picked.push_back(cps[i]);
     return Value::string(py::from_code_points(picked, 0, picked.size()));
@@ -624,6 +668,11 @@ Value Interpreter::apply_filter(const std::string& name, const Value& input, Cal
 bool Interpreter::apply_test(const std::string& name, const Value& input, CallArgs args, bool) {
   const Test t = find_test(name);
   if (t == nullptr) throw Failure("TemplateRuntimeError", "No test named '" + name + "' found.");
+  const size_t given = args.positional.size() + args.keywords.size();
+  if (!test_takes_argument(name) && given > 0) {
+    throw Failure("TypeError", "test_" + name + "() takes 1 positional argument but " +
+                                   std::to_string(given + 1) + " were given");
+  }
   return t(*this, input, args);
 }
 
@@ -644,13 +693,44 @@ Value Interpreter::eval_filter(const Expr& e, const std::shared_ptr<Scope>& scop
   return apply_filter(e.name, input, eval_args(e, scope, 1), e.deferred);
 }
 
+std::optional<Value> Interpreter::try_constant(const Expr& e, const std::shared_ptr<Scope>& scope) {
+  if (!e.maybe_constant) return std::nullopt;
+  struct Mode {
+    explicit Mode(int& m) : m(m) { ++m; }
+    ~Mode() { --m; }
+    int& m;
+  } mode(const_mode_);
+  try {
+    return eval_inner(e, scope);
+  } catch (const NotConstant&) {
+  } catch (const Failure&) {
+  }
+  return std::nullopt;
+}
+
 Value Interpreter::eval(const Expr& e, const std::shared_ptr<Scope>& scope) {
+  if (const_mode_ > 0) {
+    if (!e.maybe_constant) throw NotConstant{};
+    return eval_inner(e, scope);
+  }
+  // jinja2's optimizer computes a constant subexpression when it compiles the template, and
+  // keeps the value if it is one it can write into the compiled code.
+  if (const auto v = try_constant(e, scope); v && safe_constant(*v)) return *v;
   try {
     return eval_inner(e, scope);
   } catch (Failure& f) {
     if (f.line() == 0) f.set_line(e.line);
     throw;
   }
+}
+
+void Interpreter::output(const Expr& e, const std::shared_ptr<Scope>& scope) {
+  // A constant {{ }} is printed as jinja2 computed it when compiling, whatever it is.
+  if (const auto v = try_constant(e, scope)) {
+    write(py::str(*v));
+    return;
+  }
+  write(py::str(eval(e, scope)));
 }
 
 Value Interpreter::eval_compare(const Expr& e, const std::shared_ptr<Scope>& scope) {
@@ -703,7 +783,16 @@ Value Interpreter::eval_inner(const Expr& e, const std::shared_ptr<Scope>& scope
       return getattr(eval(*e.args[0], scope), e.name);
     case Expr::Kind::GetItem: {
       const Value obj = eval(*e.args[0], scope);
-      if (e.args[1]->kind == Expr::Kind::Slice) return slice(obj, *e.args[1], scope);
+      if (e.args[1]->kind == Expr::Kind::Slice) {
+        if (const_mode_ == 0) return slice(obj, *e.args[1], scope);
+        // At compile time jinja2 slices through the sandbox's getitem: a wrong slice is Undefined.
+        try {
+          return slice(obj, *e.args[1], scope);
+        } catch (const Failure& f) {
+          if (f.kind() != "TypeError") throw;
+          return Value::undefined(py::object_type_repr(obj) + " has no element slice");
+        }
+      }
       return getitem(obj, eval(*e.args[1], scope));
     }
     case Expr::Kind::Slice:

@@ -7,6 +7,7 @@
 
 #include <ctime>
 #include <memory>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <utility>
@@ -48,7 +49,7 @@ class Interpreter;
 class Macro : public Object {
  public:
   Macro(std::string name, const std::vector<Param>* params, const Body* body,
-        std::shared_ptr<Scope> closure, int line);
+        const std::vector<std::string>* starts_undefined, std::shared_ptr<Scope> closure, int line);
   std::string type_name() const override { return "Macro"; }
   std::string repr() const override { return "<Macro '" + name_ + "'>"; }
   Value attribute(const std::string& name) override;
@@ -63,6 +64,7 @@ class Macro : public Object {
   std::string name_;
   const std::vector<Param>* params_;
   const Body* body_;
+  const std::vector<std::string>* starts_undefined_;
   std::shared_ptr<Scope> closure_;
   int line_;
   bool uses_varargs_ = false, uses_kwargs_ = false, uses_caller_ = false;
@@ -103,6 +105,11 @@ class Interpreter {
   Flow exec(const Node& node, const std::shared_ptr<Scope>& scope);
   Flow exec_for(const Node& node, const std::shared_ptr<Scope>& scope);
   Value eval(const Expr& e, const std::shared_ptr<Scope>& scope);
+  // The value jinja2 computes for e when it compiles the template, if it can
+  // (Expr::maybe_constant).
+  std::optional<Value> try_constant(const Expr& e, const std::shared_ptr<Scope>& scope);
+  // Prints what {{ e }} prints.
+  void output(const Expr& e, const std::shared_ptr<Scope>& scope);
   Value eval_inner(const Expr& e, const std::shared_ptr<Scope>& scope);
   Value eval_compare(const Expr& e, const std::shared_ptr<Scope>& scope);
   Value eval_filter(const Expr& e, const std::shared_ptr<Scope>& scope, const Value* block_text);
@@ -110,13 +117,15 @@ class Interpreter {
   Value slice(const Value& obj, const Expr& slice, const std::shared_ptr<Scope>& scope);
   Value lookup(const std::string& name, const Scope* scope) const;
   void assign(const Target& target, const Value& value, Scope& scope);
-  std::shared_ptr<Macro> make_macro(std::string name, const std::vector<Param>* params,
-                                    const Body* body, const std::shared_ptr<Scope>& closure,
-                                    int line);
+  std::shared_ptr<Macro> make_macro(const Node& node, std::string name,
+                                    const std::shared_ptr<Scope>& closure);
   Value call_macro(Macro& macro, CallArgs args);
   void write(std::string_view text);
-  // Runs body in a child scope with its output captured.
-  std::pair<Flow, std::string> capture(const Body& body, const std::shared_ptr<Scope>& scope);
+  // A child scope of `scope` for a frame that starts with `undefined` names undefined.
+  std::shared_ptr<Scope> child(const std::shared_ptr<Scope>& scope,
+                               const std::vector<std::string>& undefined) const;
+  // Runs the node's body in a child scope with its output captured.
+  std::pair<Flow, std::string> capture(const Node& node, const std::shared_ptr<Scope>& scope);
 
   const Program& program_;
   RenderInput input_;
@@ -127,6 +136,7 @@ class Interpreter {
   std::vector<std::weak_ptr<Macro>> macros_;
   int64_t iterations_ = 0;
   int call_depth_ = 0;
+  int const_mode_ = 0;  // > 0 while try_constant runs
 };
 
 /// The global functions every render sees: range, dict, namespace, cycler, joiner,

@@ -1,6 +1,7 @@
 // jinja2's tests (`x is defined`, `x is divisibleby 3`, ...), with the same Python semantics:
 // `number` counts bools, `integer` does not, `sequence` is anything with len() and [].
 #include <map>
+#include <set>
 
 #include "args.h"
 #include "interpreter.h"
@@ -137,6 +138,13 @@ const std::map<std::string, Test>& tests() {
 }
 
 }  // namespace
+
+bool test_takes_argument(const std::string& name) {
+  static const std::set<std::string> names = {
+      "divisibleby", "eq", "equalto", "==",          "ne", "!=", "lt", "lessthan", "<",
+      "le",          "<=", "gt",      "greaterthan", ">",  "ge", ">=", "in",       "sameas"};
+  return names.count(name) > 0;
+}
 
 Test find_test(const std::string& name) {
   const auto it = tests().find(name);

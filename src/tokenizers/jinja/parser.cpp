@@ -12,6 +12,57 @@ namespace {
 // parentheses); deeper input is an error rather than a stack overflow.
 constexpr int kMaxParseDepth = 200;
 
+// Sets Expr::maybe_constant on e and everything in it.
+bool mark_constants(Expr& e) {
+  bool children = true;
+  for (auto& a : e.args) {
+    if (a && !mark_constants(*a)) children = false;
+  }
+  for (auto& kw : e.kwargs) {
+    if (!mark_constants(*kw.second)) children = false;
+  }
+  switch (e.kind) {
+    case Expr::Kind::Const:
+      e.maybe_constant = true;
+      break;
+    case Expr::Kind::Name:
+    case Expr::Kind::Call:
+      e.maybe_constant = false;
+      break;
+    case Expr::Kind::And:
+    case Expr::Kind::Or:
+    case Expr::Kind::Cond:
+      // Only what decides has to be constant: the branch it picks is tried when it runs.
+      e.maybe_constant = e.args[0]->maybe_constant;
+      break;
+    case Expr::Kind::Filter:
+      e.maybe_constant = children && e.args[0] && has_filter(e.name) && e.name != "map" &&
+                         e.name != "select" && e.name != "reject" && e.name != "selectattr" &&
+                         e.name != "rejectattr";
+      break;
+    case Expr::Kind::Test:
+      e.maybe_constant = children && has_test(e.name);
+      break;
+    default:
+      e.maybe_constant = children;
+  }
+  return e.maybe_constant;
+}
+
+void mark_constants(Body& body) {
+  for (auto& n : body) {
+    for (Expr* e : {n->expr.get(), n->cond.get()}) {
+      if (e) mark_constants(*e);
+    }
+    for (auto& v : n->values) mark_constants(*v);
+    for (auto& p : n->params) {
+      if (p.default_value) mark_constants(*p.default_value);
+    }
+    mark_constants(n->body);
+    mark_constants(n->else_body);
+  }
+}
+
 class Parser {
  public:
   explicit Parser(std::vector<Token> tokens) : tokens_(std::move(tokens)) {}
@@ -21,6 +72,8 @@ class Parser {
     program->body = subparse({});
     if (current().type != TokenType::Eof) fail("unexpected " + quoted(current()));
     program->has_generation = has_generation_;
+    mark_constants(program->body);
+    resolve_frames(*program);
     return program;
   }
 
@@ -181,6 +234,7 @@ class Parser {
       const Token& t = next();
       if (t.value == "elif") {
         auto elif = std::make_unique<Node>(Node::Kind::If, current().line);
+        elif->is_elif = true;
         Node* raw = elif.get();
         node->else_body.push_back(std::move(elif));
         node = raw;

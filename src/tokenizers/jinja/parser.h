@@ -14,6 +14,9 @@ namespace volt::jinja {
 /// Parses a template's source; a syntax error is a Failure with its line.
 std::shared_ptr<const Program> parse(const std::string& source);
 
+/// Fills in every frame's starts_undefined, as jinja2's compiler resolves names (symbols.cpp).
+void resolve_frames(Program& program);
+
 /// Whether volt implements the filter / test `name` (the parser checks names as jinja2's
 /// compiler does; the interpreter owns the tables).
 bool has_filter(const std::string& name);

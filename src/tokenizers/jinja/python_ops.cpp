@@ -241,6 +241,8 @@ void check_hashable(const Value& v) {
 }
 
 Value binary(std::string_view op, const Value& a, const Value& b, size_t limit) {
+  // str.__mod__ takes anything (an Undefined too) before the right side's __rmod__ is asked.
+  if (op == "%" && a.is_string()) return Value::string(percent_format(a.as_string(), b, limit));
   if (a.is_undefined()) fail_undefined(a);
   if (b.is_undefined()) fail_undefined(b);
   const bool numbers = a.is_number() && b.is_number();
@@ -305,7 +307,6 @@ Value binary(std::string_view op, const Value& a, const Value& b, size_t limit) 
     return Value::floating(a.to_double() / b.to_double());
   }
   if (op == "//" || op == "%") {
-    if (op == "%" && a.is_string()) return Value::string(percent_format(a.as_string(), b, limit));
     if (!numbers) unsupported(op, a, b);
     if (floats) {
       if (b.to_double() == 0.0) {
@@ -372,6 +373,7 @@ bool contains(const Value& container, const Value& item) {
       }
       return container.as_string().find(item.as_string()) != std::string::npos;
     case Kind::List:
+      if (container.as_list().deferred) throw *container.as_list().deferred;
       for (const auto& x : container.as_list().items) {
         if (equals(x, item)) return true;
       }
@@ -389,6 +391,7 @@ std::vector<Value> iterate(const Value& v) {
     case Kind::Undefined:
       return {};
     case Kind::List:
+      if (v.as_list().deferred) throw *v.as_list().deferred;
       return v.as_list().items;
     case Kind::Dict: {
       std::vector<Value> keys;

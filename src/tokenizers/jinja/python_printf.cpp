@@ -208,10 +208,16 @@ std::string format_value(const Value& v, std::string_view spec_text) {
 std::string percent_format(const std::string& format, const Value& args, size_t limit) {
   std::vector<Value> positional;
   const Dict* mapping = nullptr;
+  // Python treats any right side with __getitem__ (but a tuple or a str) as a mapping: no
+  // "not all arguments converted" for it, and %(key)s looks keys up in it.
+  bool mapping_like = false;
   if (args.is_list() && args.as_list().kind == ListKind::Tuple) {
     positional = args.as_list().items;
   } else {
     if (args.is_dict()) mapping = &args.as_dict();
+    mapping_like = args.is_dict() || args.is_undefined() ||
+                   (args.is_list() && (args.as_list().kind == ListKind::List ||
+                                       args.as_list().kind == ListKind::Range));
     positional.push_back(args);
   }
   size_t next = 0;
@@ -240,6 +246,15 @@ std::string percent_format(const std::string& format, const Value& args, size_t 
     Value arg;
     bool have_arg = false;
     if (format[i] == '(') {
+      if (args.is_undefined()) {
+        throw Failure("UndefinedError", args.undefined_info().hint.empty()
+                                            ? "an undefined value was used"
+                                            : args.undefined_info().hint);
+      }
+      if (mapping == nullptr && mapping_like) {
+        throw Failure("TypeError",
+                      py::type_name(args) + " indices must be integers or slices, not str");
+      }
       if (mapping == nullptr) throw Failure("TypeError", "format requires a mapping");
       int depth = 1;
       const size_t key_start = ++i;
@@ -382,7 +397,7 @@ std::string percent_format(const std::string& format, const Value& args, size_t 
         throw Failure("ValueError", std::string("unsupported format character '") + type + "'");
     }
   }
-  if (mapping == nullptr && next < positional.size()) {
+  if (!mapping_like && next < positional.size()) {
     throw Failure("TypeError", "not all arguments converted during string formatting");
   }
   if (out.size() > limit)

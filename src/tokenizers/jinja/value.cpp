@@ -49,6 +49,13 @@ Value Value::range(int64_t start, int64_t stop, int64_t step, std::vector<Value>
   return Value(Storage(std::shared_ptr<const List>(std::move(l))));
 }
 
+Value Value::failed_generator(const Failure& error) {
+  auto l = std::make_shared<List>();
+  l->kind = ListKind::Generator;
+  l->deferred = std::make_shared<const Failure>(error);
+  return Value(Storage(std::shared_ptr<const List>(std::move(l))));
+}
+
 Value Value::dict(std::shared_ptr<const Dict> d) {
   check_depth(d->depth());
   return Value(Storage(std::move(d)));

@@ -74,6 +74,8 @@ class Value {
   static Value string(std::string s, bool markup = false);
   static Value list(std::vector<Value> items, ListKind kind = ListKind::List);
   static Value range(int64_t start, int64_t stop, int64_t step, std::vector<Value> items);
+  /// A generator whose walk fails with `error` (jinja2's generators fail when walked, not made).
+  static Value failed_generator(const Failure& error);
   static Value dict(std::shared_ptr<const Dict> d);
   static Value object(std::shared_ptr<Object> o);
 
@@ -122,6 +124,7 @@ struct List {
   std::vector<Value> items;
   int depth = 1;
   int64_t range_start = 0, range_stop = 0, range_step = 1;  // ListKind::Range only
+  std::shared_ptr<const Failure> deferred;                  // ListKind::Generator only
 };
 
 /// A Python dict: insertion-ordered, keys compared as Python does (1 == 1.0 == True).
