@@ -44,9 +44,6 @@ struct Expr {
   std::vector<ExprPtr> args;
   std::vector<std::pair<std::string, ExprPtr>> kwargs;
   std::vector<std::string> ops;
-  // Filters and tests: whether an unknown name waits for runtime (jinja2 checks names when it
-  // compiles, except inside {% if %} and conditional expressions).
-  bool deferred = false;
   // Whether jinja2's optimizer may compute this when it compiles the template (no names, no
   // calls, no filters that need the render; for `and`, `or` and `if`, what decides does not
   // either). The interpreter tries so, with jinja2's compile-time rules (constant.h).

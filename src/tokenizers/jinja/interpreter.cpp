@@ -204,14 +204,12 @@ std::string NativeFunction::repr() const {
 }
 
 Macro::Macro(std::string name, const std::vector<Param>* params, const Body* body,
-             const std::vector<std::string>* starts_undefined, std::shared_ptr<Scope> closure,
-             int line)
+             const std::vector<std::string>* starts_undefined, std::shared_ptr<Scope> closure)
     : name_(std::move(name)),
       params_(params),
       body_(body),
       starts_undefined_(starts_undefined),
-      closure_(std::move(closure)),
-      line_(line) {
+      closure_(std::move(closure)) {
   find_names(*body_, &uses_varargs_, &uses_kwargs_, &uses_caller_);
 }
 
@@ -444,7 +442,7 @@ void Interpreter::assign(const Target& target, const Value& value, Scope& scope)
 std::shared_ptr<Macro> Interpreter::make_macro(const Node& node, std::string name,
                                                const std::shared_ptr<Scope>& closure) {
   auto m = std::make_shared<Macro>(std::move(name), &node.params, &node.body,
-                                   &node.starts_undefined, closure, node.line);
+                                   &node.starts_undefined, closure);
   macros_.push_back(m);
   return m;
 }
@@ -655,7 +653,7 @@ Value Interpreter::slice(const Value& obj, const Expr& s, const std::shared_ptr<
   return Value::list(std::move(items), l.kind);
 }
 
-Value Interpreter::apply_filter(const std::string& name, const Value& input, CallArgs args, bool) {
+Value Interpreter::apply_filter(const std::string& name, const Value& input, CallArgs args) {
   const Filter f = find_filter(name);
   if (f == nullptr) {
     if (is_unsupported_filter(name))
@@ -665,7 +663,7 @@ Value Interpreter::apply_filter(const std::string& name, const Value& input, Cal
   return f(*this, input, args);
 }
 
-bool Interpreter::apply_test(const std::string& name, const Value& input, CallArgs args, bool) {
+bool Interpreter::apply_test(const std::string& name, const Value& input, CallArgs args) {
   const Test t = find_test(name);
   if (t == nullptr) throw Failure("TemplateRuntimeError", "No test named '" + name + "' found.");
   const size_t given = args.positional.size() + args.keywords.size();
@@ -690,7 +688,7 @@ Value Interpreter::eval_filter(const Expr& e, const std::shared_ptr<Scope>& scop
                                  ? eval_filter(*e.args[0], scope, block_text)
                                  : eval(*e.args[0], scope))
                           : *block_text;
-  return apply_filter(e.name, input, eval_args(e, scope, 1), e.deferred);
+  return apply_filter(e.name, input, eval_args(e, scope, 1));
 }
 
 std::optional<Value> Interpreter::try_constant(const Expr& e, const std::shared_ptr<Scope>& scope) {
@@ -805,7 +803,7 @@ Value Interpreter::eval_inner(const Expr& e, const std::shared_ptr<Scope>& scope
       return eval_filter(e, scope, nullptr);
     case Expr::Kind::Test: {
       const Value subject = eval(*e.args[0], scope);
-      return Value::boolean(apply_test(e.name, subject, eval_args(e, scope, 1), e.deferred));
+      return Value::boolean(apply_test(e.name, subject, eval_args(e, scope, 1)));
     }
     case Expr::Kind::Not:
       return Value::boolean(!py::truthy(eval(*e.args[0], scope)));

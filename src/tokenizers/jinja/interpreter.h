@@ -49,7 +49,7 @@ class Interpreter;
 class Macro : public Object {
  public:
   Macro(std::string name, const std::vector<Param>* params, const Body* body,
-        const std::vector<std::string>* starts_undefined, std::shared_ptr<Scope> closure, int line);
+        const std::vector<std::string>* starts_undefined, std::shared_ptr<Scope> closure);
   std::string type_name() const override { return "Macro"; }
   std::string repr() const override { return "<Macro '" + name_ + "'>"; }
   Value attribute(const std::string& name) override;
@@ -66,7 +66,6 @@ class Macro : public Object {
   const Body* body_;
   const std::vector<std::string>* starts_undefined_;
   std::shared_ptr<Scope> closure_;
-  int line_;
   bool uses_varargs_ = false, uses_kwargs_ = false, uses_caller_ = false;
 };
 
@@ -86,10 +85,8 @@ class Interpreter {
   Value getitem(const Value& obj, const Value& key);
   /// Calls anything callable; Undefined raises its error, other values a TypeError.
   Value call(const Value& callee, CallArgs args);
-  Value apply_filter(const std::string& name, const Value& input, CallArgs args,
-                     bool deferred = false);
-  bool apply_test(const std::string& name, const Value& input, CallArgs args,
-                  bool deferred = false);
+  Value apply_filter(const std::string& name, const Value& input, CallArgs args);
+  bool apply_test(const std::string& name, const Value& input, CallArgs args);
   const Limits& limits() const { return input_.limits; }
   const std::tm& now() const { return input_.now; }
   /// Counts one loop iteration (or one step of a filter walking a sequence) against the limit.

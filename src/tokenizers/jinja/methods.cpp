@@ -172,12 +172,16 @@ Value call_str_method(Interpreter& in, const std::string& s, const std::string& 
     no_keywords(fn, args);
     return bind_args(fn, args, names, required);
   };
-  if (name == "upper") return positional({}, 0), Value::string(py::upper(s));
-  if (name == "lower") return positional({}, 0), Value::string(py::lower(s));
-  if (name == "casefold") return positional({}, 0), Value::string(py::lower(s));
-  if (name == "title") return positional({}, 0), Value::string(py::title(s));
-  if (name == "capitalize") return positional({}, 0), Value::string(py::capitalize(s));
-  if (name == "swapcase") return positional({}, 0), Value::string(py::swapcase(s));
+  if (name == "upper" || name == "lower" || name == "casefold" || name == "title" ||
+      name == "capitalize" || name == "swapcase") {
+    positional({}, 0);
+    if (name == "upper") return Value::string(py::upper(s));
+    if (name == "title") return Value::string(py::title(s));
+    if (name == "capitalize") return Value::string(py::capitalize(s));
+    if (name == "swapcase") return Value::string(py::swapcase(s));
+    if (name == "casefold") return Value::string(py::casefold(s));
+    return Value::string(py::lower(s));
+  }
   if (name == "strip" || name == "lstrip" || name == "rstrip") {
     const auto a = positional({"chars"}, 0);
     return Value::string(py::strip(s, optional_str(fn, a[0]), name != "rstrip", name != "lstrip"));

@@ -792,13 +792,11 @@ class Parser {
     return name;
   }
 
-  void check_known(Expr& e, bool filter) {
+  // An unknown name inside {% if %} or a conditional expression fails only if it runs (the
+  // interpreter says so then).
+  void check_known(const Expr& e, bool filter) {
     const bool known = filter ? has_filter(e.name) : has_test(e.name);
-    if (known) return;
-    if (frame_.soft) {
-      e.deferred = true;
-      return;
-    }
+    if (known || frame_.soft) return;
     if (filter && is_unsupported_filter(e.name))
       fail("the filter '" + e.name + "' is not supported", e.line);
     throw Failure("TemplateAssertionError",

@@ -45,6 +45,8 @@ std::string lower(std::string_view s);
 /// str.title: a cased letter after an uncased character starts a word.
 std::string title(std::string_view s);
 std::string capitalize(std::string_view s);
+/// str.casefold: Unicode full case folding (ß -> ss).
+std::string casefold(std::string_view s);
 std::string swapcase(std::string_view s);
 bool is_upper(std::string_view s);
 bool is_lower(std::string_view s);

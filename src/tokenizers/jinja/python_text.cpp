@@ -372,6 +372,34 @@ std::string capitalize(std::string_view s) {
   return out;
 }
 
+std::string casefold(std::string_view s) {
+  std::string out;
+  size_t i = 0;
+  while (i < s.size()) {
+    const uint32_t cp = unicode::next_code_point(s, i);
+    if (cp < 0x80) {
+      out.push_back(static_cast<char>(cp >= 'A' && cp <= 'Z' ? cp - 'A' + 'a' : cp));
+      continue;
+    }
+    UChar src[2];
+    int32_t n = 0;
+    U16_APPEND_UNSAFE(src, n, static_cast<UChar32>(cp));
+    UChar dst[16];
+    UErrorCode err = U_ZERO_ERROR;
+    const int32_t len = u_strFoldCase(dst, 16, src, n, U_FOLD_CASE_DEFAULT, &err);
+    if (U_FAILURE(err) || len > 16) {
+      unicode::append_utf8(out, cp);
+      continue;
+    }
+    for (int32_t k = 0; k < len;) {
+      UChar32 m;
+      U16_NEXT_UNSAFE(dst, k, m);
+      unicode::append_utf8(out, static_cast<uint32_t>(m));
+    }
+  }
+  return out;
+}
+
 std::string swapcase(std::string_view s) {
   const auto cps = code_points(s);
   std::string out;
