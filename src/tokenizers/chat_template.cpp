@@ -2,6 +2,7 @@
 // transformers' apply_chat_template passes.
 #include "volt/tokenizers/chat_template.h"
 
+#include <algorithm>
 #include <filesystem>
 
 #include "jinja/interpreter.h"
@@ -131,17 +132,51 @@ ChatTemplate ChatTemplate::from_tokenizer_config(const std::string& path_or_dir,
     VOLT_FAIL("[chat_template] ", path.string(), ": not valid JSON: ", e.what());
   }
   VOLT_CHECK(config.is_object(), "[chat_template] ", path.string(), ": expected a JSON object");
-  if (!config.contains("chat_template") || config["chat_template"].is_null()) {
-    const fs::path jinja_file = path.parent_path() / "chat_template.jinja";
-    VOLT_CHECK(fs::exists(jinja_file), "[chat_template] ", path.string(),
-               ": there is no chat_template (and no chat_template.jinja beside it)");
-    VOLT_CHECK(which.empty() || which == "default", "[chat_template] ", jinja_file.string(),
-               ": holds a single template, there is no template named '", which, "'");
-    ChatTemplate t(io::read_file(jinja_file.string()), jinja_file.string());
-    t.special_tokens_ = special_tokens_from_config(config);
-    return t;
+  // As transformers loads them: chat_template.jinja beside the config is the default template
+  // and chat_templates/<name>.jinja the named ones; each replaces the config's of that name.
+  nlohmann::ordered_json templates = nlohmann::ordered_json::array();
+  if (config.contains("chat_template")) {
+    const auto& v = config["chat_template"];
+    VOLT_CHECK(v.is_null() || v.is_string() || v.is_array(), "[chat_template] ", path.string(),
+               ": chat_template must be a string or a list of {name, template}, not ",
+               v.type_name());
   }
-  return from_tokenizer_config_json(config, path.string(), which);
+  const auto add = [&](const std::string& name, const std::string& source) {
+    for (auto& t : templates) {
+      if (t.is_object() && t.contains("name") && t["name"] == name) {
+        t["template"] = source;
+        return;
+      }
+    }
+    templates.push_back({{"name", name}, {"template", source}});
+  };
+  if (config.contains("chat_template") && config["chat_template"].is_string()) {
+    add("default", config["chat_template"].get<std::string>());
+  } else if (config.contains("chat_template") && !config["chat_template"].is_null()) {
+    templates = config["chat_template"];
+  }
+  const fs::path dir = path.parent_path();
+  std::string where = path.string();
+  if (fs::exists(dir / "chat_template.jinja")) {
+    add("default", io::read_file((dir / "chat_template.jinja").string()));
+    if (which.empty() || which == "default") where = (dir / "chat_template.jinja").string();
+  }
+  if (fs::is_directory(dir / "chat_templates")) {
+    std::vector<fs::path> files;
+    for (const auto& e : fs::directory_iterator(dir / "chat_templates")) {
+      if (e.path().extension() == ".jinja") files.push_back(e.path());
+    }
+    std::sort(files.begin(), files.end());
+    for (const auto& f : files) {
+      add(f.stem().string(), io::read_file(f.string()));
+      if (which == f.stem().string()) where = f.string();
+    }
+  }
+  VOLT_CHECK(!templates.is_array() || !templates.empty(), "[chat_template] ", path.string(),
+             ": there is no chat_template (nor chat_template.jinja beside it)");
+  nlohmann::ordered_json picked = config;
+  picked["chat_template"] = templates;
+  return from_tokenizer_config_json(picked, where, which);
 }
 
 void ChatTemplate::set_special_tokens(nlohmann::ordered_json tokens) {

@@ -402,6 +402,19 @@ TEST(ChatTemplate, ConfigFromADirectoryOrAChatTemplateJinjaBesideIt) {
       << "{% for m in messages %}{{ m.content }}{{ eos_token }}{% endfor %}\n";
   const ChatTemplate t = ChatTemplate::from_tokenizer_config(dir.string());
   EXPECT_EQ(t.render(Json::parse(R"([{"role": "user", "content": "hi"}])")), "hi<|end|>");
+  // As transformers loads a directory: the .jinja files replace the config's templates.
+  std::ofstream(dir / "tokenizer_config.json")
+      << R"({"chat_template": "from the config", "eos_token": "</s>"})";
+  fs::create_directories(dir / "chat_templates");
+  std::ofstream(dir / "chat_templates" / "tool_use.jinja") << "tools: {{ tools | length }}";
+  EXPECT_EQ(ChatTemplate::from_tokenizer_config(dir.string()).render(Json::array()), "");
+  ChatRenderOptions o;
+  o.tools = Json::array({Json::object()});
+  EXPECT_EQ(ChatTemplate::from_tokenizer_config(dir.string(), "tool_use").render(Json::array(), o),
+            "tools: 1");
+  fs::remove(dir / "chat_template.jinja");
+  EXPECT_EQ(ChatTemplate::from_tokenizer_config(dir.string()).render(Json::array()),
+            "from the config");
   fs::remove_all(dir);
   EXPECT_THROW(ChatTemplate::from_tokenizer_config(dir.string()), Error);
 }
