@@ -168,6 +168,19 @@ def find_parts(text, parts, start):
     return begin, pos
 
 
+def find_reply(text, parts, start, markers):
+    """The first occurrence of the parts from `start` that only whitespace separates from an
+    end-of-turn marker or the end of the text: where a reply ends, not a prompt quoting it."""
+    while True:
+        found = find_parts(text, parts, start)
+        if found is None:
+            return None
+        rest = text[found[1]:].lstrip()
+        if not rest or any(rest.startswith(m) for m in markers if m):
+            return found
+        start = found[0] + 1
+
+
 def assistant_spans(render_fn, messages, full, has_generation, marks, eos_token):
     """(method, [(byte begin, byte end, message index)]) or raises ValueError."""
     if has_generation:
@@ -215,7 +228,9 @@ def assistant_spans(render_fn, messages, full, has_generation, marks, eos_token)
         if needles:
             found = None
             for parts in needles:
-                found = find_parts(full, parts, begin)
+                # Without an anchor the reply must be followed by its end of turn, lest a prompt
+                # that quotes it be taken for it.
+                found = find_parts(full, parts, begin) if anchored else find_reply(full, parts, begin, markers)
                 if found:
                     break
             if not found:

@@ -106,6 +106,29 @@ std::optional<std::pair<size_t, size_t>> find_parts(const std::string& text,
   return std::make_pair(begin, pos);
 }
 
+// The first occurrence of the parts from `from` that only whitespace separates from an
+// end-of-turn marker or the end of the text: where a reply ends, not a prompt quoting it.
+std::optional<std::pair<size_t, size_t>> find_reply(const std::string& text,
+                                                    const std::vector<std::string>& parts,
+                                                    size_t from,
+                                                    const std::vector<std::string>& markers) {
+  while (true) {
+    const auto found = find_parts(text, parts, from);
+    if (!found) return std::nullopt;
+    size_t rest = found->second;
+    while (rest < text.size()) {
+      size_t next = rest;
+      if (!jinja::py::is_space(unicode::next_code_point(text, next))) break;
+      rest = next;
+    }
+    if (rest == text.size()) return found;
+    for (const auto& m : markers) {
+      if (!m.empty() && text.compare(rest, m.size(), m) == 0) return found;
+    }
+    from = found->first + 1;
+  }
+}
+
 }  // namespace
 
 ChatRender ChatTemplate::render_with_spans(const Json& messages,
@@ -192,7 +215,10 @@ ChatRender ChatTemplate::render_with_spans(const Json& messages,
     if (!needles.empty()) {
       std::optional<std::pair<size_t, size_t>> found;
       for (const auto& parts : needles) {
-        found = find_parts(r.text, parts, begin);
+        // Without an anchor the reply must be followed by its end of turn, lest a prompt that
+        // quotes it be taken for it.
+        found =
+            anchored ? find_parts(r.text, parts, begin) : find_reply(r.text, parts, begin, markers);
         if (found) break;
       }
       VOLT_CHECK(found, "[chat_template] ", name_,

@@ -448,6 +448,22 @@ TEST(ChatTemplateSpans, ContentSearchWhenTheTemplateAlwaysAppendsAHeader) {
   EXPECT_EQ(span_texts(r), (std::vector<std::string>{"Hello!<|eot_id|>", "Bye now.<|eot_id|>"}));
 }
 
+TEST(ChatTemplateSpans, ContentSearchDoesNotTakeAPromptThatQuotesTheReply) {
+  // Mistral v0.3 moves the system prompt into the last user turn, so no prompt is a prefix of
+  // the render; the second "pong" to find is the reply, not the user's "say pong".
+  ChatTemplate t(read_file(goldens_dir() / "templates" / "mistral_v0_3.jinja"), "mistral_v0_3");
+  t.set_special_tokens({{"bos_token", "<s>"}, {"eos_token", "</s>"}});
+  const ChatRender r = t.render_with_spans(Json::parse(R"([
+    {"role": "system", "content": "sys"}, {"role": "user", "content": "ping"},
+    {"role": "assistant", "content": "pong"}, {"role": "user", "content": "say pong"},
+    {"role": "assistant", "content": "pong"}])"));
+  EXPECT_EQ(r.text, "<s>[INST] ping[/INST] pong</s>[INST] say pong[/INST] pong</s>");
+  EXPECT_EQ(r.method, SpanMethod::ContentSearch);
+  ASSERT_EQ(r.spans.size(), 2u);
+  EXPECT_EQ(r.spans[1].begin, r.text.size() - std::string("pong</s>").size());
+  EXPECT_EQ(span_texts(r), (std::vector<std::string>{"pong</s>", "pong</s>"}));
+}
+
 TEST(ChatTemplateSpans, GenerationMarksAreTheSpans) {
   const ChatTemplate t(
       "{% for m in messages %}<{{ m.role }}>{% if m.role == 'assistant' %}{% generation %}"

@@ -124,11 +124,14 @@ class ChatTemplate {
   ///    without the whitespace the template puts after the turn (the end-of-turn token is in; the
   ///    newline after <|im_end|> is not: it is scaffolding the next turn's render supplies).
   /// 3. Otherwise (Llama 3's template always appends the assistant header, Qwen3 drops the
-  ///    reasoning of earlier turns) each reply is located in the render in order: from the end
-  ///    of its generation prompt (when render(messages[:i], add_generation_prompt=true) is a
-  ///    prefix of the render) or from its content, through the first end-of-turn marker after
-  ///    the content (tool calls between are in). A reply that cannot be located is an error
-  ///    naming the message; no prompt byte is ever in a span.
+  ///    reasoning of earlier turns) each reply is located in the render in order. It starts at
+  ///    the end of its generation prompt when render(messages[:i], add_generation_prompt=true) is
+  ///    a prefix of the render (or, when only the turns before are, after the generation
+  ///    prompt's lines that the render shares), else at its content, found where only
+  ///    whitespace separates it from an end-of-turn marker (so that a prompt quoting the reply
+  ///    is not taken for it). It ends at the first end-of-turn marker after the content (tool
+  ///    calls between are in), before the next message's content. A reply that cannot be
+  ///    located is an error naming the message; no prompt byte is ever in a span.
   /// Methods 2 and 3 render every prefix of the conversation: the cost grows with the square of
   /// its length (100 messages: about 30 ms; 500: about 0.6 s).
   ChatRender render_with_spans(const nlohmann::ordered_json& messages,
