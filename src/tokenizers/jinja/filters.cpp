@@ -160,6 +160,12 @@ Value f_dictsort(Interpreter& in, const Value& v, CallArgs& args) {
   if (by != "key" && by != "value")
     throw Failure("FilterArgumentError", "You can only sort by either \"key\" or \"value\"");
   const bool reverse = a[2] && py::truthy(*a[2]);
+  // jinja2 calls value.items() as Python does: an Undefined fails as Undefined, anything but a
+  // mapping has no such attribute.
+  if (v.is_undefined()) in.getattr(v, "items");
+  if (!v.is_dict()) {
+    throw Failure("AttributeError", "'" + py::type_name(v) + "' object has no attribute 'items'");
+  }
   const Value items = in.call(in.getattr(v, "items"), {});
   std::vector<Value> pairs = items.as_list().items;
   const size_t pos = by == "key" ? 0 : 1;
@@ -559,7 +565,13 @@ Value f_reverse(Interpreter&, const Value& v, CallArgs& args) {
     std::reverse(cps.begin(), cps.end());
     return Value::string(py::from_code_points(cps, 0, cps.size()));
   }
-  std::vector<Value> items = py::iterate(v);
+  std::vector<Value> items;
+  try {
+    items = py::iterate(v);
+  } catch (const Failure& f) {
+    if (f.kind() != "TypeError") throw;
+    throw Failure("FilterArgumentError", "argument must be iterable");
+  }
   std::reverse(items.begin(), items.end());
   const bool iterator = !(v.is_list() && v.as_list().kind == ListKind::Generator);
   return Value::list(std::move(items), iterator ? ListKind::Generator : ListKind::List);
