@@ -6,13 +6,16 @@
 #include "volt/core/config.h"
 #include "volt/io/safetensors_header.h"
 #include "volt/models/model_config.h"
+#include "volt/tokenizers/chat_template.h"
 #include "volt/tokenizers/hf_tokenizer.h"
 
 namespace volt::fuzz {
 
 namespace {
 
-std::string as_text(const uint8_t* data, size_t size) { return std::string(reinterpret_cast<const char*>(data), size); }
+std::string as_text(const uint8_t* data, size_t size) {
+  return std::string(reinterpret_cast<const char*>(data), size);
+}
 
 // Runs f; a volt::Error is the expected way to reject bad input.
 template <typename F>
@@ -66,7 +69,8 @@ void yaml_config(const uint8_t* data, size_t size) {
     // The first line, if it looks like one, is also applied as an override.
     const auto nl = text.find('\n');
     Config c = Config::from_string(text, "fuzz.yaml");
-    if (nl != std::string::npos && text.compare(0, 2, "--") == 0) c.set_override(text.substr(0, nl));
+    if (nl != std::string::npos && text.compare(0, 2, "--") == 0)
+      c.set_override(text.substr(0, nl));
     ConfigSection root(c.root(), "", c.source());
     auto trainer = root.child("trainer");
     (void)trainer.get<int64_t>("max_steps", -1);
@@ -93,11 +97,45 @@ void hf_config(const uint8_t* data, size_t size) {
   });
 }
 
+void chat_template(const uint8_t* data, size_t size) {
+  rejecting([&] {
+    const std::string text = as_text(data, size);
+    const size_t sep = text.find('\0');
+    nlohmann::ordered_json messages = nlohmann::ordered_json::parse(R"([
+      {"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hi {{ there }}"},
+      {"role": "assistant", "content": "<think>hm</think>Hello!"}, {"role": "user", "content": "Bye"},
+      {"role": "assistant", "content": "", "tool_calls": [{"type": "function",
+        "function": {"name": "f", "arguments": {"x": 1.5}}}]}])");
+    if (sep != std::string::npos) {
+      try {
+        messages = nlohmann::ordered_json::parse(text.substr(sep + 1));
+      } catch (const nlohmann::json::exception&) {
+        return;
+      }
+    }
+    ChatTemplate t(text.substr(0, sep), "fuzz");
+    ChatRenderOptions o;
+    o.now = std::tm{};
+    o.add_generation_prompt = size % 2 == 1;
+    o.extra = {{"enable_thinking", size % 3 == 0}};
+    if (size % 5 == 0)
+      o.tools =
+          nlohmann::ordered_json::parse(R"([{"type": "function", "function": {"name": "f"}}])");
+    // Small limits: a render that would run long or big fails fast instead of timing out.
+    o.limits.max_output_bytes = 1u << 20;
+    o.limits.max_loop_iterations = 20000;
+    o.limits.max_call_depth = 40;
+    (void)t.render(messages, o);
+    if (messages.is_array() && messages.size() <= 8) (void)t.render_with_spans(messages, o);
+  });
+}
+
 const std::vector<Target>& targets() {
   static const std::vector<Target> all = {{"safetensors_header", &safetensors_header},
                                           {"tokenizer_json", &tokenizer_json},
                                           {"yaml_config", &yaml_config},
-                                          {"hf_config", &hf_config}};
+                                          {"hf_config", &hf_config},
+                                          {"chat_template", &chat_template}};
   return all;
 }
 

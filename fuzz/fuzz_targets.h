@@ -19,6 +19,9 @@ void tokenizer_json(const uint8_t* data, size_t size);
 void yaml_config(const uint8_t* data, size_t size);
 /// A Hugging Face config.json: read into a ModelConfig, validated, counted, written back.
 void hf_config(const uint8_t* data, size_t size);
+/// A chat template (Jinja), optionally followed by a NUL byte and a messages JSON array: parsed,
+/// rendered, and rendered with assistant spans, under small sandbox limits.
+void chat_template(const uint8_t* data, size_t size);
 
 struct Target {
   const char* name;

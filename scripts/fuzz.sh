@@ -11,7 +11,7 @@ cd "$(dirname "$0")/.."
 seconds="${1:-15}"
 shift || true
 targets=("$@")
-if [ ${#targets[@]} -eq 0 ]; then targets=(safetensors_header tokenizer_json yaml_config hf_config); fi
+if [ ${#targets[@]} -eq 0 ]; then targets=(safetensors_header tokenizer_json yaml_config hf_config chat_template); fi
 mkdir -p build-fuzz/findings
 status=0
 for t in "${targets[@]}"; do
