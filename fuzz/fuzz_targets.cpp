@@ -2,6 +2,9 @@
 
 #include <nlohmann/json.hpp>
 
+#include <cstdio>
+#include <cstdlib>
+
 #include "volt/core/check.h"
 #include "volt/core/config.h"
 #include "volt/io/safetensors_header.h"
@@ -91,9 +94,16 @@ void hf_config(const uint8_t* data, size_t size) {
     if (!parse_json(data, size, j)) return;
     const ModelConfig c = ModelConfig::from_hf_json(j, "[fuzz] config.json");
     c.validate();
-    (void)count_parameters(c);
-    (void)block_linears(c);
-    (void)c.to_hf_json().dump();
+    (void)c.rotary_dim();
+    for (int64_t l = 0; l < c.n_layer; ++l) (void)c.sliding(l), (void)c.moe_layer(l);
+    // What volt writes it must read back: a config that does not round-trip is a bug, not bad input.
+    const auto written = c.to_hf_json();
+    try {
+      (void)ModelConfig::from_hf_json(written, "[fuzz] written config.json");
+    } catch (const Error& e) {
+      std::fprintf(stderr, "volt cannot read the config.json it wrote: %s\n%s\n", e.what(), written.dump().c_str());
+      std::abort();
+    }
   });
 }
 

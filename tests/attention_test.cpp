@@ -164,38 +164,50 @@ TEST(CpuAttention, RejectsMismatchedShapes) {
   EXPECT_THROW(volt::nn::cpu_causal_attention(q, k, k), volt::Error);
 }
 
+// GPT-2's attention: one fused (q | k | v) projection with biases, no RoPE.
+volt::nn::AttentionOptions gpt2_attention(int64_t c, int64_t nh) {
+  volt::nn::AttentionOptions o;
+  o.n_embd = c, o.n_head = nh, o.n_kv_head = nh, o.head_dim = c / nh;
+  o.qkv_bias = o.out_bias = o.fused_qkv = true;
+  o.names.qkv = "c_attn", o.names.out = "c_proj";
+  return o;
+}
+
 TEST(CausalSelfAttention, ModuleComputesMultiHeadCausalAttention) {
   torch::manual_seed(1);
-  volt::nn::CausalSelfAttention attn(volt::nn::CausalSelfAttentionOptions(16, 2));
+  volt::nn::Attention attn(gpt2_attention(16, 2));
   auto x = torch::randn({2, 8, 16});
   // By hand: project, split into 2 heads of 8, attend causally, merge, project.
-  auto qkv = attn->c_attn(x).split(16, 2);
+  auto qkv = attn->qkv(x).split(16, 2);
   auto heads = [](const torch::Tensor& t) { return t.view({2, 8, 2, 8}).transpose(1, 2); };
   auto y = reference_attention(heads(qkv[0]), heads(qkv[1]), heads(qkv[2]));
-  auto expected = attn->c_proj(y.transpose(1, 2).contiguous().view({2, 8, 16}));
+  auto expected = attn->out(y.transpose(1, 2).contiguous().view({2, 8, 16}));
   EXPECT_TRUE(torch::allclose(attn(x), expected, 1e-5, 1e-5));
+  // Registered under GPT-2's names, so the state dict is transformers'.
+  EXPECT_TRUE(attn->named_parameters().contains("c_attn.weight"));
+  EXPECT_TRUE(attn->named_parameters().contains("c_proj.bias"));
 }
 
 // Both CPU paths of the module honour key_start: float32 takes the fused kernel, float64 the
 // explicit masked softmax (the fused kernel is float32 only).
 TEST(CausalSelfAttention, ModuleHonoursPackedDocumentsOnBothPaths) {
   torch::manual_seed(2);
-  volt::nn::CausalSelfAttention attn(volt::nn::CausalSelfAttentionOptions(16, 2));
+  volt::nn::Attention attn(gpt2_attention(16, 2));
   auto key_start = packed_key_start();  // (3, 12)
   for (auto dtype : {torch::kFloat32, torch::kFloat64}) {
     attn->to(dtype);
     auto x = torch::randn({3, 12, 16}, dtype);
-    auto qkv = attn->c_attn(x).split(16, 2);
+    auto qkv = attn->qkv(x).split(16, 2);
     auto heads = [](const torch::Tensor& t) { return t.view({3, 12, 2, 8}).transpose(1, 2); };
     auto y = reference_packed_attention(heads(qkv[0]), heads(qkv[1]), heads(qkv[2]), key_start);
-    auto expected = attn->c_proj(y.transpose(1, 2).contiguous().view({3, 12, 16}));
-    auto got = attn(x, nullptr, 0, key_start);
+    auto expected = attn->out(y.transpose(1, 2).contiguous().view({3, 12, 16}));
+    auto got = attn(x, {}, {}, nullptr, 0, key_start);
     EXPECT_LE((got - expected).abs().max().item<double>(), 1e-5) << dtype;
     // And it is not plain causal attention (the test would notice a dropped mask).
     EXPECT_GT((attn(x) - expected).abs().max().item<double>(), 1e-3) << dtype;
   }
   auto x = torch::randn({3, 12, 16}, torch::kFloat64);
-  EXPECT_THROW(attn(x, nullptr, 0, torch::zeros({3, 11}, torch::kLong)), volt::Error);
+  EXPECT_THROW(attn(x, {}, {}, nullptr, 0, torch::zeros({3, 11}, torch::kLong)), volt::Error);
 }
 
 
@@ -203,13 +215,14 @@ TEST(CausalSelfAttention, ModuleHonoursPackedDocumentsOnBothPaths) {
 // with loops over heads and an explicit mask, in double precision (the explicit path) and in
 // float32 (the fused CPU kernel where it applies).
 torch::Tensor reference_gqa(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
-                            int64_t window) {
+                            int64_t window, double scale = 0.0, double softcap = 0.0) {
   const int64_t nh = q.size(1), nkv = k.size(1), t = q.size(2), s = k.size(2);
   auto out = torch::zeros_like(q);
+  if (scale == 0.0) scale = 1.0 / std::sqrt(static_cast<double>(q.size(-1)));
   for (int64_t h = 0; h < nh; ++h) {
     const int64_t kvh = h / (nh / nkv);
-    auto scores = torch::matmul(q.select(1, h), k.select(1, kvh).transpose(-2, -1)) /
-                  std::sqrt(static_cast<double>(q.size(-1)));  // (B, T, S)
+    auto scores = torch::matmul(q.select(1, h), k.select(1, kvh).transpose(-2, -1)) * scale;  // (B, T, S)
+    if (softcap > 0) scores = softcap * torch::tanh(scores / softcap);
     for (int64_t i = 0; i < t; ++i) {
       const int64_t pos = s - t + i;
       for (int64_t j = 0; j < s; ++j) {
@@ -243,23 +256,42 @@ TEST(GroupedQueryAttention, MatchesPerHeadReferenceWithWindowsAndCaches) {
   EXPECT_THROW(volt::nn::causal_attention(q, torch::randn({1, 3, 5, 4}), torch::randn({1, 3, 5, 4})), volt::Error);
 }
 
+TEST(GroupedQueryAttention, ScaleAndSoftCapMatchTheReference) {
+  torch::manual_seed(8);
+  auto q = torch::randn({2, 4, 6, 8}, torch::kFloat64) * 3, k = torch::randn({2, 2, 6, 8}, torch::kFloat64) * 3;
+  auto v = torch::randn({2, 2, 6, 8}, torch::kFloat64);
+  for (double scale : {0.0, 1.0 / std::sqrt(24.0)}) {
+    for (double cap : {0.0, 2.0}) {
+      for (auto dtype : {torch::kFloat32, torch::kFloat64}) {
+        auto got = volt::nn::causal_attention(q.to(dtype), k.to(dtype), v.to(dtype), torch::Tensor(), 3, 0.0, scale, cap);
+        auto want = reference_gqa(q, k, v, 3, scale, cap);
+        EXPECT_LE((got.to(torch::kFloat64) - want).abs().max().item<double>(), 1e-5)
+            << "scale " << scale << " cap " << cap << " " << dtype;
+      }
+    }
+  }
+  // The cap bites: the capped scores differ from the plain ones.
+  EXPECT_GT((volt::nn::causal_attention(q, k, v, {}, 0, 0.0, 0.0, 2.0) - volt::nn::causal_attention(q, k, v)).abs().max()
+                .item<double>(), 1e-3);
+}
+
 TEST(GroupedQueryAttention, ModuleIsProjectionsRopeAndGroupedAttention) {
   torch::manual_seed(6);
-  volt::nn::GroupedQueryAttentionOptions o;
-  o.n_embd = 16, o.n_head = 4, o.n_kv_head = 2, o.head_dim = 4, o.sliding_window = 3;
-  volt::nn::GroupedQueryAttention attn(o);
+  volt::nn::AttentionOptions o;
+  o.n_embd = 16, o.n_head = 4, o.n_kv_head = 2, o.head_dim = 4, o.sliding_window = 3, o.rotary_dim = 4;
+  volt::nn::Attention attn(o);
   attn->to(torch::kFloat64);
-  EXPECT_EQ(attn->k_proj->weight.sizes(), (std::vector<int64_t>{8, 16}));
+  EXPECT_EQ(attn->k->weight.sizes(), (std::vector<int64_t>{8, 16}));
   volt::nn::RopeOptions ro;
   ro.head_dim = 4;
   auto pos = torch::arange(7, torch::kLong).view({1, 7}).expand({2, 7});
   auto [cos, sin] = volt::nn::rope_cos_sin(volt::nn::rope_inv_freq(ro), pos);
   auto x = torch::randn({2, 7, 16}, torch::kFloat64);
   auto heads = [](const torch::Tensor& y, int64_t n) { return y.view({2, 7, n, 4}).transpose(1, 2); };
-  auto q = volt::nn::apply_rope(heads(attn->q_proj(x), 4), cos, sin);
-  auto k = volt::nn::apply_rope(heads(attn->k_proj(x), 2), cos, sin);
-  auto y = reference_gqa(q, k, heads(attn->v_proj(x), 2), 3);
-  auto want = attn->o_proj(y.transpose(1, 2).contiguous().view({2, 7, 16}));
+  auto q = volt::nn::apply_rope(heads(attn->q(x), 4), cos, sin);
+  auto k = volt::nn::apply_rope(heads(attn->k(x), 2), cos, sin);
+  auto y = reference_gqa(q, k, heads(attn->v(x), 2), 3);
+  auto want = attn->out(y.transpose(1, 2).contiguous().view({2, 7, 16}));
   EXPECT_LE((attn(x, cos, sin) - want).abs().max().item<double>(), 1e-10);
   // Decoding with a cache of kv heads gives the same last output as the full forward.
   volt::nn::KVCache cache(1, 2, 2, 7, 4, x.options());
@@ -270,3 +302,40 @@ TEST(GroupedQueryAttention, ModuleIsProjectionsRopeAndGroupedAttention) {
 }
 
 }  // namespace
+
+// QK-norm (Qwen3, Gemma 3) normalises each head of q and k before RoPE; partial rotary (Phi) turns
+// only the first channels of each head; a fused (q | k | v) projection (Phi-3) splits by widths.
+TEST(GroupedQueryAttention, QkNormPartialRotaryAndFusedProjectionsMatchTheReference) {
+  torch::manual_seed(9);
+  volt::nn::AttentionOptions o;
+  o.n_embd = 16, o.n_head = 4, o.n_kv_head = 2, o.head_dim = 8, o.rotary_dim = 4, o.fused_qkv = true;
+  o.qk_norm = true;
+  o.qk_norm_options = {"rmsnorm", 1e-6, false, true};  // Gemma's (1 + w)
+  volt::nn::Attention attn(o);
+  attn->to(torch::kFloat64);
+  {
+    torch::NoGradGuard no_grad;
+    attn->q_norm->weight.uniform_(-0.5, 0.5), attn->k_norm->weight.uniform_(-0.5, 0.5);
+  }
+  EXPECT_EQ(attn->qkv->weight.sizes(), (std::vector<int64_t>{(4 + 2 + 2) * 8, 16}));
+  volt::nn::RopeOptions ro;
+  ro.head_dim = 4;
+  auto pos = torch::arange(5, torch::kLong).view({1, 5});
+  auto [cos, sin] = volt::nn::rope_cos_sin(volt::nn::rope_inv_freq(ro), pos);
+  auto x = torch::randn({1, 5, 16}, torch::kFloat64);
+  auto parts = attn->qkv(x).split_with_sizes({32, 16, 16}, -1);
+  auto heads = [](const torch::Tensor& y, int64_t n) { return y.view({1, 5, n, 8}).transpose(1, 2); };
+  auto norm = [](const torch::Tensor& y, const torch::Tensor& w) {
+    return y * torch::rsqrt(y.pow(2).mean(-1, true) + 1e-6) * (1 + w);
+  };
+  auto rope_half = [&](const torch::Tensor& y) {  // the first 4 channels turn, the last 4 pass
+    auto head = y.narrow(-1, 0, 4);
+    auto rotated = torch::cat({-head.narrow(-1, 2, 2), head.narrow(-1, 0, 2)}, -1);
+    return torch::cat({head * cos.unsqueeze(1) + rotated * sin.unsqueeze(1), y.narrow(-1, 4, 4)}, -1);
+  };
+  auto q = rope_half(norm(heads(parts[0], 4), attn->q_norm->weight));
+  auto k = rope_half(norm(heads(parts[1], 2), attn->k_norm->weight));
+  auto y = reference_gqa(q, k, heads(parts[2], 2), 0);
+  auto want = attn->out(y.transpose(1, 2).contiguous().view({1, 5, 32}));
+  EXPECT_LE((attn(x, cos, sin) - want).abs().max().item<double>(), 1e-10);
+}

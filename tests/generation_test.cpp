@@ -16,13 +16,13 @@ namespace {
 CausalLM padded_model(int64_t real, int64_t padded) {
   auto c = ModelConfig::preset("babygpt-tiny");
   c.vocab_size = padded;
-  c.bias = true;
+  c.set_bias(true);
   c.tie_word_embeddings = false;
   torch::manual_seed(0);
   CausalLM m(c);
   torch::NoGradGuard no_grad;
-  m->ln_f->weight.zero_();
-  m->ln_f->bias.fill_(1.0);
+  m->body->final_norm->weight.zero_();
+  m->body->final_norm->bias.fill_(1.0);
   m->lm_head->weight.zero_();
   m->lm_head->weight.narrow(0, real, padded - real).fill_(10.0 / static_cast<double>(c.n_embd));
   m->eval();

@@ -52,7 +52,7 @@ TEST(CausalLM, PresetAndOutputShapes) {
   EXPECT_EQ(c.n_head, 2);
   EXPECT_EQ(c.n_embd, 64);
   EXPECT_EQ(c.block_size, 64);
-  EXPECT_FALSE(c.bias);
+  EXPECT_FALSE(c.qkv_bias || c.norm_bias || c.mlp_bias);
   auto m = make_model(c);
   torch::NoGradGuard ng;
   EXPECT_EQ(m->forward(random_ids(3, 10, 65, 1)).sizes(), (std::vector<int64_t>{3, 10, 65}));
@@ -87,8 +87,8 @@ TEST(CausalLM, TiedOutputProjectionUsesTheEmbedding) {
   // gradient from its logit only when the output projection is the embedding.
   auto ids = torch::zeros({1, 4}, torch::kLong);
   m->forward(ids).select(2, 7).sum().backward();
-  EXPECT_GT(m->wte->weight.grad()[7].abs().sum().item<double>(), 0.0);
-  EXPECT_EQ(m->wte->weight.grad()[8].abs().sum().item<double>(), 0.0);
+  EXPECT_GT(m->embedding_weight().grad()[7].abs().sum().item<double>(), 0.0);
+  EXPECT_EQ(m->embedding_weight().grad()[8].abs().sum().item<double>(), 0.0);
 
   auto untied_cfg = tiny(65);
   untied_cfg.tie_word_embeddings = false;
@@ -96,7 +96,7 @@ TEST(CausalLM, TiedOutputProjectionUsesTheEmbedding) {
   ASSERT_FALSE(u->lm_head.is_empty());
   EXPECT_EQ(u->named_parameters().find("lm_head.weight")->sizes(), (std::vector<int64_t>{65, 64}));
   u->forward(ids).select(2, 7).sum().backward();
-  EXPECT_EQ(u->wte->weight.grad()[7].abs().sum().item<double>(), 0.0);
+  EXPECT_EQ(u->embedding_weight().grad()[7].abs().sum().item<double>(), 0.0);
 }
 
 int64_t unique_numel(torch::nn::Module& m) {
@@ -112,7 +112,7 @@ TEST(CausalLM, CountParametersEqualsTheUniqueParameterNumels) {
   for (bool bias : {false, true}) {
     for (bool tie : {true, false}) {
       auto c = tiny(50);
-      c.bias = bias;
+      c.set_bias(bias);
       c.tie_word_embeddings = tie;
       c.n_inner = bias ? 100 : 0;
       auto m = make_model(c);
@@ -153,12 +153,12 @@ TEST(Pretrained, HfStateDictUsesHfNamesAndConv1DLayout) {
   std::map<std::string, torch::Tensor> by_name(sd.begin(), sd.end());
   EXPECT_EQ(by_name.count("lm_head.weight"), 0u);  // tied
   EXPECT_EQ(by_name.size(), 2u + 2 * 12 + 2);     // wte, wpe, 12 per layer, ln_f weight + bias
-  EXPECT_TRUE(torch::equal(by_name.at("transformer.wte.weight"), m->wte->weight));
-  auto* block = m->h[0]->as<BlockImpl>();
+  EXPECT_TRUE(torch::equal(by_name.at("transformer.wte.weight"), m->embedding_weight()));
+  auto* block = (&m->block(0));
   // Conv1D: stored (in, out), the transpose of our Linear's (out, in).
   EXPECT_EQ(by_name.at("transformer.h.0.attn.c_attn.weight").sizes(), (std::vector<int64_t>{64, 192}));
-  EXPECT_TRUE(torch::equal(by_name.at("transformer.h.0.attn.c_attn.weight"), block->attn->c_attn->weight.t()));
-  EXPECT_TRUE(torch::equal(by_name.at("transformer.h.0.mlp.c_fc.weight"), block->mlp->c_fc->weight.t()));
+  EXPECT_TRUE(torch::equal(by_name.at("transformer.h.0.attn.c_attn.weight"), block->attn->qkv->weight.t()));
+  EXPECT_TRUE(torch::equal(by_name.at("transformer.h.0.mlp.c_fc.weight"), block->mlp->fc->weight.t()));
   // A bias-free model still shows transformers the zero biases it expects.
   EXPECT_EQ(by_name.at("transformer.h.0.attn.c_attn.bias").sizes(), (std::vector<int64_t>{192}));
   EXPECT_EQ(by_name.at("transformer.h.1.mlp.c_fc.bias").abs().sum().item<double>(), 0.0);
@@ -170,7 +170,7 @@ TEST(Pretrained, SavePretrainedFromPretrainedRoundTripGivesIdenticalLogits) {
   ScopedTempDir dir;
   for (bool bias : {false, true}) {
     auto c = tiny(40);
-    c.bias = bias;
+    c.set_bias(bias);
     c.activation = bias ? "gelu_new" : "gelu";
     c.tie_word_embeddings = !bias;
     auto m = make_model(c, 5);
@@ -190,7 +190,7 @@ TEST(Pretrained, SavePretrainedFromPretrainedRoundTripGivesIdenticalLogits) {
     EXPECT_EQ(j.at("model_type").get<std::string>(), "gpt2");
     auto loaded = from_pretrained(path);
     loaded->eval();
-    EXPECT_EQ(loaded->config().bias, bias);
+    EXPECT_EQ(loaded->config().qkv_bias, bias);
     EXPECT_EQ(loaded->config().activation, c.activation);
     EXPECT_EQ(loaded->config().tie_word_embeddings, c.tie_word_embeddings);
     auto ids = random_ids(2, 12, 40, 7);
@@ -246,14 +246,14 @@ TEST(Pretrained, LoadsTheRealHfTinyGpt2AndMatchesAnIndependentForward) {
   EXPECT_EQ(c.vocab_size, 21);
   EXPECT_EQ(c.block_size, 1024);
   EXPECT_EQ(c.activation, "gelu_new");
-  EXPECT_TRUE(c.bias);
+  EXPECT_TRUE(c.qkv_bias && c.mlp_bias && c.norm_bias);
   EXPECT_TRUE(c.tie_word_embeddings);
   EXPECT_EQ(c.mlp_width(), 8);
   io::SafetensorsFile f(dir + "/model.safetensors");
-  EXPECT_TRUE(torch::equal(m->wte->weight, f.load("wte.weight")));
-  auto* block = m->h[0]->as<BlockImpl>();
-  EXPECT_TRUE(torch::equal(block->attn->c_attn->weight, f.load("h.0.attn.c_attn.weight").t()));
-  EXPECT_TRUE(torch::equal(block->mlp->c_fc->bias, f.load("h.0.mlp.c_fc.bias")));
+  EXPECT_TRUE(torch::equal(m->embedding_weight(), f.load("wte.weight")));
+  auto* block = (&m->block(0));
+  EXPECT_TRUE(torch::equal(block->attn->qkv->weight, f.load("h.0.attn.c_attn.weight").t()));
+  EXPECT_TRUE(torch::equal(block->mlp->fc->bias, f.load("h.0.mlp.c_fc.bias")));
 
   m->eval();  // the HF config has dropout 0.1
   auto ids = torch::tensor({{3, 14, 1, 5, 9, 20, 0, 6}, {2, 7, 18, 2, 8, 1, 8, 2}}, torch::kLong);
@@ -310,7 +310,7 @@ TEST(Pretrained, LoaderErrorsNameTheTensor) {
   // A redundant lm_head next to tied embeddings carries no information and is accepted, as is
   // the masked_bias buffer of old transformers versions.
   auto tied = sd;
-  tied.emplace_back("lm_head.weight", m->wte->weight.detach().clone());
+  tied.emplace_back("lm_head.weight", m->embedding_weight().detach().clone());
   tied.emplace_back("transformer.h.0.attn.masked_bias", torch::tensor(-1e4f));
   io::save_safetensors(dir / "tied.safetensors", tied);
   EXPECT_NO_THROW(load_hf_safetensors(*m, dir / "tied.safetensors"));
@@ -350,7 +350,8 @@ TEST(ModelConfig, HfJsonRoundTripAndErrors) {
   EXPECT_EQ(back.block_size, c.block_size);
   EXPECT_EQ(back.vocab_size, 77);
   EXPECT_EQ(back.n_inner, 99);
-  EXPECT_EQ(back.bias, c.bias);
+  EXPECT_EQ(back.qkv_bias, c.qkv_bias);
+  EXPECT_EQ(back.norm_bias, c.norm_bias);
   EXPECT_EQ(back.dropout, 0.2);
   EXPECT_EQ(back.layer_norm_eps, 1e-6);
   EXPECT_EQ(back.activation, c.activation);
@@ -361,7 +362,7 @@ TEST(ModelConfig, HfJsonRoundTripAndErrors) {
                 .find("multiple of n_head"),
             std::string::npos);
   EXPECT_NE(error_of([] { ModelConfig::from_hf_json({{"model_type", "falcon"}}, "cfg.json"); })
-                .find("'falcon' is not supported (gpt2, llama, mistral)"),
+                .find("'falcon' is not supported (gpt2, gemma2, gemma3_text, llama, mistral, mixtral, phi3, qwen2, qwen3, qwen3_moe)"),
             std::string::npos);
 }
 
@@ -416,7 +417,12 @@ TEST(ModelConfig, LlamaAndMistralConfigJsonRoundTrip) {
   EXPECT_NE(error_of([&] { ModelConfig::from_hf_json(bad, "b.json"); }).find("rope_scaling type 'yarn'"),
             std::string::npos);
   bad = hf;
-  bad["mlp_bias"] = true;
+  bad["mlp_bias"] = true;  // Llama reads attention_bias and mlp_bias separately
+  const auto mlp_bias = ModelConfig::from_hf_json(bad, "b.json");
+  EXPECT_TRUE(mlp_bias.mlp_bias);
+  EXPECT_FALSE(mlp_bias.qkv_bias);
+  bad = hf;
+  bad["num_hidden_layers"] = 1.5;
   EXPECT_NE(error_of([&] { ModelConfig::from_hf_json(bad, "b.json"); }).find("b.json"), std::string::npos);
 }
 
@@ -444,7 +450,7 @@ TEST(CausalLMLlama, HfParameterNamesShapesAndCount) {
     EXPECT_EQ(names.count(want), 1u) << want;
   }
   EXPECT_EQ(n, count_parameters(c));
-  EXPECT_EQ(m->model->layers[0]->as<LlamaBlockImpl>()->self_attn->k_proj->weight.sizes(),
+  EXPECT_EQ(m->block(0).attn->k->weight.sizes(),
             (std::vector<int64_t>{16, 32}));  // 2 kv heads x 8
 }
 

@@ -11,7 +11,7 @@
 
 #include "test_helpers.h"
 #include "volt/core/check.h"
-#include "volt/nn/layer_norm.h"
+#include "volt/nn/norm.h"
 
 namespace volt {
 namespace {
@@ -28,7 +28,7 @@ struct GroupsNetImpl : torch::nn::Module {
     emb = register_module("emb", torch::nn::Embedding(10, 4));
     fc = register_module("fc", torch::nn::Linear(4, 6));
     ln = register_module("ln", torch::nn::LayerNorm(torch::nn::LayerNormOptions({6})));
-    vln = register_module("vln", volt::nn::LayerNorm(6, true));
+    vln = register_module("vln", volt::nn::Norm(6, volt::nn::NormOptions{"layernorm", 1e-5, true, false}));
     frozen = register_module("frozen", torch::nn::Linear(6, 6));
     frozen->weight.set_requires_grad(false);
     frozen->bias.set_requires_grad(false);
@@ -44,7 +44,7 @@ struct GroupsNetImpl : torch::nn::Module {
   torch::nn::Embedding emb{nullptr};
   torch::nn::Linear fc{nullptr}, frozen{nullptr}, out{nullptr};
   torch::nn::LayerNorm ln{nullptr};
-  volt::nn::LayerNorm vln{nullptr};
+  volt::nn::Norm vln{nullptr};
   TiedHead head{nullptr};
 };
 TORCH_MODULE(GroupsNet);

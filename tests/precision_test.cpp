@@ -166,7 +166,7 @@ TEST(Precision, LossScalerSkipsTheOverflowingStepAndBacksOff) {
     EXPECT_TRUE(torch::equal(w, watch->snapshots[2].at(name))) << name;
   }
   // ... while every other step moved them.
-  EXPECT_FALSE(torch::equal(watch->snapshots[2].at("lm.wte.weight"), watch->snapshots[3].at("lm.wte.weight")));
+  EXPECT_FALSE(torch::equal(watch->snapshots[2].at("lm.transformer.wte.weight"), watch->snapshots[3].at("lm.transformer.wte.weight")));
   // 1024 -> 2048 after two clean steps, halved by the overflow, then doubles again after two more.
   EXPECT_EQ(watch->scales, (std::vector<double>{1024, 2048, 1024, 1024, 2048, 2048}));
   EXPECT_DOUBLE_EQ(t.callback_metrics().at("loss_scale"), 2048);
@@ -217,11 +217,11 @@ double total_change(bool master_weights) {
   torch::manual_seed(3);
   auto m = std::make_shared<ProbeLM>();
   m->lr = 1e-5;
-  const auto before = m->lm->h[0]->as<BlockImpl>()->mlp->c_fc->weight.to(torch::kBFloat16).to(torch::kFloat32);
+  const auto before = m->(&lm->block(0))->mlp->fc->weight.to(torch::kBFloat16).to(torch::kFloat32);
   ListDataModule data(copy_task(20));
   Trainer(test::quiet_options(dir.path()).precision("bf16-true").master_weights(master_weights).max_steps(20))
       .fit(*m, data);
-  const auto after = m->lm->h[0]->as<BlockImpl>()->mlp->c_fc->weight.to(torch::kFloat32);
+  const auto after = m->(&lm->block(0))->mlp->fc->weight.to(torch::kFloat32);
   return (after - before).abs().sum().item<double>();
 }
 

@@ -34,7 +34,7 @@ TEST(PretrainedEdges, RandomInitWritesOneBlockWeightAtATime) {
   EXPECT_LT(peak, 3 * largest + (1 << 20));
   // What was written is a model: it loads, and its weights are N(0, 0.02) draws, biases none.
   auto m = from_pretrained(dir / "m");
-  const auto& w = m->h[2]->as<BlockImpl>()->mlp->c_fc->weight;
+  const auto& w = (&m->block(2))->mlp->fc->weight;
   EXPECT_NEAR(w.std().item<double>(), 0.02, 0.002);
   EXPECT_NEAR(w.mean().item<double>(), 0.0, 0.002);
   // bfloat16 on disk: every tensor, the zero biases of a bias-free GPT-2 included.

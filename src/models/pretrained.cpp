@@ -16,79 +16,69 @@ namespace fs = std::filesystem;
 
 namespace {
 
-// GPT-2's attention and MLP projections are Conv1D in transformers: weight stored (in, out).
-bool is_conv1d_weight(const std::string& name) {
-  for (const char* s :
-       {"attn.c_attn.weight", "attn.c_proj.weight", "mlp.c_fc.weight", "mlp.c_proj.weight"}) {
-    const std::string suffix(s);
-    if (name.size() >= suffix.size() &&
-        name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0) {
-      return true;
-    }
-  }
-  return false;
-}
-
 bool is_adapter_parameter(const std::string& name) {
   return name.find(".lora_A.") != std::string::npos || name.find(".lora_B.") != std::string::npos;
 }
 
-// Our module's parameters, plus the zero biases a bias-free model still shows to transformers.
+// Our module's parameters under their Hugging Face names (ours are transformers' already), plus
+// the zero biases a bias-free GPT-2 still shows to transformers, whose GPT-2 always has biases.
 struct HfEntry {
   std::string hf_name;
   torch::Tensor param;  // our parameter, or undefined for a virtual zero bias
   std::vector<int64_t> hf_shape;
+  bool transposed = false;  // GPT-2's Conv1D: stored (in, out)
+  nn::LinearImpl* deferred = nullptr;  // a Linear whose weight is still to be made (DeferLinearWeights)
 };
 
-std::vector<HfEntry> hf_entries(const CausalLMImpl& model) {
-  const auto& c = model.config();
+std::vector<HfEntry> hf_entries(const CausalLMImpl& model_in) {
+  auto& model = const_cast<CausalLMImpl&>(model_in);  // named_modules() is not const
+  const auto& names = model.config().names;
+  // Which parameters are a Linear's weight (GPT-2 stores those transposed), and which are deferred.
+  std::map<const void*, std::pair<std::string, nn::LinearImpl*>> linear_weight;
+  std::vector<std::pair<std::string, std::vector<int64_t>>> zero_biases;
+  for (const auto& kv : model.named_modules("", false)) {
+    if (auto* l = dynamic_cast<nn::LinearImpl*>(kv.value().get())) {
+      if (is_adapter_parameter(kv.key() + ".")) continue;
+      linear_weight[l->weight.unsafeGetTensorImpl()] = {kv.key(), l};
+      if (names.zero_biases_on_disk && !l->bias.defined() && kv.key() != "lm_head") {
+        zero_biases.push_back({kv.key() + ".bias", {l->out_features}});
+      }
+    } else if (auto* n = dynamic_cast<nn::NormImpl*>(kv.value().get())) {
+      if (names.zero_biases_on_disk && !n->bias.defined()) zero_biases.push_back({kv.key() + ".bias", {n->dim}});
+    }
+  }
   std::vector<HfEntry> out;
-  auto params = model.named_parameters();
-  auto add = [&](const std::string& ours, const std::vector<int64_t>& zero_shape = {}) {
-    const std::string hf = (ours == "lm_head.weight" ? "" : "transformer.") + ours;
-    if (auto* p = params.find(ours)) {
-      auto shape = p->sizes().vec();
-      if (is_conv1d_weight(ours)) std::swap(shape[0], shape[1]);
-      out.push_back({hf, *p, shape});
-    } else if (!zero_shape.empty()) {
-      out.push_back({hf, torch::Tensor(), zero_shape});
+  std::set<const void*> seen;
+  for (auto& kv : model.named_parameters()) {
+    // LoRA adapters are not part of the model (peft/adapter.h saves them, PEFT's way).
+    if (is_adapter_parameter(kv.key()) || !seen.insert(kv.value().unsafeGetTensorImpl()).second) continue;
+    HfEntry e{kv.key(), kv.value(), kv.value().sizes().vec()};
+    if (auto it = linear_weight.find(kv.value().unsafeGetTensorImpl()); it != linear_weight.end()) {
+      auto* l = it->second.second;
+      e.hf_shape = {l->out_features, l->in_features};  // a deferred weight's too
+      if (l->deferred()) e.deferred = l;
+      if (names.conv1d && it->second.first != "lm_head") {
+        e.transposed = true;
+        std::swap(e.hf_shape[0], e.hf_shape[1]);
+      }
     }
-  };
-  if (c.is_llama_family()) {  // our names are transformers' names, weights (out, in) alike
-    for (auto& kv : params) {
-      // LoRA adapters are not part of the model (peft/adapter.h saves them, PEFT's way).
-      if (is_adapter_parameter(kv.key())) continue;
-      out.push_back({kv.key(), kv.value(), kv.value().sizes().vec()});
-    }
-    return out;
+    out.push_back(std::move(e));
   }
-  const int64_t e = c.n_embd, f = c.mlp_width();
-  add("wte.weight");
-  add("wpe.weight");
-  for (int64_t i = 0; i < c.n_layer; ++i) {
-    const std::string p = "h." + std::to_string(i) + ".";
-    add(p + "ln_1.weight"), add(p + "ln_1.bias", {e});
-    add(p + "attn.c_attn.weight"), add(p + "attn.c_attn.bias", {3 * e});
-    add(p + "attn.c_proj.weight"), add(p + "attn.c_proj.bias", {e});
-    add(p + "ln_2.weight"), add(p + "ln_2.bias", {e});
-    add(p + "mlp.c_fc.weight"), add(p + "mlp.c_fc.bias", {f});
-    add(p + "mlp.c_proj.weight"), add(p + "mlp.c_proj.bias", {e});
-  }
-  add("ln_f.weight"), add("ln_f.bias", {e});
-  if (!c.tie_word_embeddings) add("lm_head.weight");
+  for (auto& [name, shape] : zero_biases) out.push_back({name, torch::Tensor(), shape});
   return out;
 }
 
 // Every weight file of a model memory-mapped, and where each tensor is, by its canonical
-// Hugging Face name. Both GPT-2 layouts are accepted: GPT2LMHeadModel ("transformer." prefix)
-// and GPT2Model (none).
+// Hugging Face name. A base model's layout is accepted too (GPT2Model's names without
+// "transformer.", LlamaModel's without "model."): its names get the body's prefix.
 struct WeightFiles {
-  WeightFiles(const std::vector<std::string>& paths, bool gpt2) {
+  WeightFiles(const std::vector<std::string>& paths, const std::string& body) {
     for (const auto& p : paths) files.push_back(std::make_unique<io::SafetensorsFile>(p));
+    const std::string prefix = body + ".";
     for (size_t i = 0; i < files.size(); ++i) {
       for (const auto& n : files[i]->names()) {
-        const bool prefixed = n.rfind("transformer.", 0) == 0 || n.rfind("lm_head.", 0) == 0;
-        const std::string canonical = gpt2 && !prefixed ? "transformer." + n : n;
+        const bool prefixed = n.rfind(prefix, 0) == 0 || n.rfind("lm_head.", 0) == 0;
+        const std::string canonical = prefixed ? n : prefix + n;
         VOLT_CHECK(!file_of.count(canonical), "[pretrained] tensor '", n, "' is in two files: ",
                    file_of.count(canonical) ? file_of[canonical]->path() : "", " and ", paths[i]);
         by_name[canonical] = n;
@@ -101,6 +91,16 @@ struct WeightFiles {
   std::map<std::string, const io::SafetensorsFile*> file_of;  // canonical name -> its file
 };
 
+// Tensors a checkpoint may carry that hold no weights: GPT-2's causal-mask buffers, older Llamas'
+// RoPE frequencies, a tied head's copy of the embedding.
+bool ignorable_tensor(const std::string& name, const ModelConfig& c) {
+  auto ends = [&](const std::string& suffix) {
+    return name.size() > suffix.size() && name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0;
+  };
+  if (name == "lm_head.weight" && c.tie_word_embeddings) return true;
+  return ends(".attn.bias") || ends(".attn.masked_bias") || name.find("rotary_emb.inv_freq") != std::string::npos;
+}
+
 }  // namespace
 
 std::vector<std::pair<std::string, torch::Tensor>> to_hf_state_dict(const CausalLMImpl& model) {
@@ -109,20 +109,13 @@ std::vector<std::pair<std::string, torch::Tensor>> to_hf_state_dict(const Causal
   // through).
   const auto dtype = model.embedding_weight().scalar_type();
   for (const auto& e : hf_entries(model)) {
-    VOLT_CHECK(
-        !e.param.defined() || e.param.numel() > 0 || e.hf_shape.empty(), "[pretrained] ", e.hf_name,
-        " is quantized or was never loaded: dequantize it (peft::merge_and_unload) before saving");
-    torch::Tensor t =
-        e.param.defined() ? e.param.detach().to(torch::kCPU) : torch::zeros(e.hf_shape, dtype);
-    if (e.param.defined() && is_conv1d_weight(e.hf_name)) t = t.t();
+    VOLT_CHECK(!e.param.defined() || (e.param.numel() > 0 && !e.deferred), "[pretrained] ", e.hf_name,
+               " is quantized or was never loaded: dequantize it (peft::merge_and_unload) before saving");
+    torch::Tensor t = e.param.defined() ? e.param.detach().to(torch::kCPU) : torch::zeros(e.hf_shape, dtype);
+    if (e.transposed) t = t.t();
     out.emplace_back(e.hf_name, t.contiguous());
   }
   return out;
-}
-
-std::string hf_parameter_name(const ModelConfig& c, const std::string& ours) {
-  if (c.is_llama_family() || ours.rfind("lm_head.", 0) == 0) return ours;
-  return "transformer." + ours;
 }
 
 void load_hf_safetensors(CausalLMImpl& model, const std::string& path) {
@@ -135,69 +128,40 @@ void load_hf_safetensors(CausalLMImpl& model, const std::vector<std::string>& pa
   const std::string path = paths.size() == 1 ? paths[0] : fs::path(paths[0]).parent_path().string();
   // Every file memory-mapped; a tensor is read (and converted to the parameter's dtype) when
   // copied, so a sharded 16-bit checkpoint never sits in memory whole.
-  const WeightFiles weights(paths, !model.config().is_llama_family());
+  const WeightFiles weights(paths, model.config().names.body);
   const auto& by_name = weights.by_name;
   const auto& file_of = weights.file_of;
-  // Linear weights made under nn::DeferLinearWeights: filled here one at a time (or handed to
-  // on_deferred, which may quantize them), so the whole model is never materialised at once.
-  std::map<const void*, std::pair<std::string, nn::LinearImpl*>> deferred;
-  for (const auto& kv : model.named_modules("", /*include_self=*/false)) {
-    if (auto* l = dynamic_cast<nn::LinearImpl*>(kv.value().get()); l && l->deferred()) {
-      deferred[l->weight.unsafeGetTensorImpl()] = {kv.key(), l};
-    }
-  }
   std::set<std::string> used;
   torch::NoGradGuard no_grad;
-  for (auto e : hf_entries(model)) {
-    nn::LinearImpl* pending = nullptr;
-    std::string pending_name;
-    if (e.param.defined()) {
-      if (auto d = deferred.find(e.param.unsafeGetTensorImpl()); d != deferred.end()) {
-        pending_name = d->second.first;
-        pending = d->second.second;
-        e.hf_shape = {pending->out_features, pending->in_features};
-        if (is_conv1d_weight(e.hf_name)) std::swap(e.hf_shape[0], e.hf_shape[1]);
-      }
-    }
+  for (const auto& e : hf_entries(model)) {
     auto it = by_name.find(e.hf_name);
     if (it == by_name.end() && !e.param.defined()) continue;  // a bias-free model's zero bias
     VOLT_CHECK(it != by_name.end(), "[pretrained] ", path, ": missing tensor '", e.hf_name, "'");
     used.insert(it->first);
     const io::SafetensorsFile& file = *file_of.at(it->first);
     const auto& info = file.info(it->second);
-    VOLT_CHECK(info.shape == e.hf_shape, "[pretrained] ", file.path(), ": tensor '", it->second,
-               "' has shape ", c10::IntArrayRef(info.shape), ", the model expects ",
-               c10::IntArrayRef(e.hf_shape));
+    VOLT_CHECK(info.shape == e.hf_shape, "[pretrained] ", file.path(), ": tensor '", it->second, "' has shape ",
+               c10::IntArrayRef(info.shape), ", the model expects ", c10::IntArrayRef(e.hf_shape));
     auto t = file.view(it->second);
     if (!e.param.defined()) {
       VOLT_CHECK(t.abs().max().item<double>() == 0.0, "[pretrained] ", file.path(), ": tensor '",
                  it->second, "' is not zero, but config.json says bias: false");
       continue;
     }
-    if (is_conv1d_weight(e.hf_name)) t = t.t();
-    if (pending && on_deferred) {
-      on_deferred(pending_name, *pending, t);
-      VOLT_CHECK(!pending->deferred(), "[pretrained] ", pending_name,
-                 ": the loader left the weight unloaded");
+    if (e.transposed) t = t.t();
+    // Linear weights made under nn::DeferLinearWeights: filled here one at a time (or handed to
+    // on_deferred, which may quantize them), so the whole model is never materialised at once.
+    if (e.deferred && on_deferred) {
+      const std::string module = e.hf_name.substr(0, e.hf_name.size() - std::string(".weight").size());
+      on_deferred(module, *e.deferred, t);
+      VOLT_CHECK(!e.deferred->deferred(), "[pretrained] ", module, ": the loader left the weight unloaded");
       continue;
     }
-    if (pending) pending->materialize();
-    e.param.copy_(t);
+    if (e.deferred) e.deferred->materialize();
+    e.deferred ? e.deferred->weight.copy_(t) : const_cast<torch::Tensor&>(e.param).copy_(t);
   }
   for (const auto& [canonical, name] : by_name) {
-    if (used.count(canonical)) continue;
-    // Tied output weights and GPT-2's stored causal-mask buffers carry no information.
-    if (canonical == "lm_head.weight" && model.config().tie_word_embeddings) continue;
-    const std::string mask_suffix = ".attn.bias";
-    const bool mask_buffer = (canonical.size() > mask_suffix.size() &&
-                              canonical.compare(canonical.size() - mask_suffix.size(),
-                                                mask_suffix.size(), mask_suffix) == 0) ||
-                             canonical.find(".attn.masked_bias") != std::string::npos;
-    // Older Llama checkpoints store RoPE's frequencies; volt computes them from config.json.
-    const bool rope_buffer = canonical.find("rotary_emb.inv_freq") != std::string::npos;
-    if (mask_buffer || rope_buffer) {
-      continue;
-    }
+    if (used.count(canonical) || ignorable_tensor(canonical, model.config())) continue;
     VOLT_FAIL("[pretrained] ", path, ": unexpected tensor '", name, "'");
   }
 }
@@ -237,20 +201,25 @@ struct PretrainedSliceReader::Files : WeightFiles {
 };
 
 PretrainedSliceReader::PretrainedSliceReader(const std::string& dir, const ModelConfig& config)
-    : files_(std::make_unique<Files>(pretrained_weight_files(dir), !config.is_llama_family())),
-      config_(config) {}
+    : files_(std::make_unique<Files>(pretrained_weight_files(dir), config.names.body)), config_(config) {
+  nn::MetaParameters meta;  // which parameters the files store transposed (GPT-2's Conv1D)
+  CausalLM m(config);
+  for (const auto& e : hf_entries(*m)) {
+    if (e.transposed) transposed_.insert(e.hf_name);
+  }
+}
 
 PretrainedSliceReader::~PretrainedSliceReader() = default;
 
-torch::Tensor PretrainedSliceReader::read(const std::string& name, c10::IntArrayRef shape,
-                                          int64_t begin, int64_t count, torch::Dtype dtype) {
-  const std::string hf = hf_parameter_name(config_, name);
+torch::Tensor PretrainedSliceReader::read(const std::string& name, c10::IntArrayRef shape, int64_t begin,
+                                          int64_t count, torch::Dtype dtype) {
+  const std::string& hf = name;  // volt's names are transformers'
   auto it = files_->by_name.find(hf);
   VOLT_CHECK(it != files_->by_name.end(), "[pretrained] ", files_->files.front()->path(),
              ": missing tensor '", hf, "'");
   const io::SafetensorsFile& file = *files_->file_of.at(hf);
   std::vector<int64_t> want = shape.vec();
-  const bool conv1d = is_conv1d_weight(hf);
+  const bool conv1d = transposed_.count(hf) > 0;
   if (conv1d) std::swap(want[0], want[1]);
   VOLT_CHECK(file.info(it->second).shape == want, "[pretrained] ", file.path(), ": tensor '",
              it->second, "' has shape ", c10::IntArrayRef(file.info(it->second).shape),
@@ -356,50 +325,31 @@ int64_t save_random_pretrained(const ModelConfig& config, const std::string& dir
     nn::DeferLinearWeights defer;  // the blocks' Linear weights: drawn one at a time below
     model = CausalLM(config);
   }
-  std::map<const void*, std::pair<std::string, nn::LinearImpl*>> deferred;
-  for (const auto& kv : model->named_modules("", /*include_self=*/false)) {
-    if (auto* l = dynamic_cast<nn::LinearImpl*>(kv.value().get()); l && l->deferred()) {
-      deferred[l->weight.unsafeGetTensorImpl()] = {kv.key() + ".weight", l};
-    }
-  }
-  auto entries = hf_entries(*model);
+  const auto entries = hf_entries(*model);
   std::vector<io::TensorInfo> infos;
   int64_t largest = 0;
-  for (auto& e : entries) {
-    if (e.param.defined()) {
-      if (auto d = deferred.find(e.param.unsafeGetTensorImpl()); d != deferred.end()) {
-        e.hf_shape = {d->second.second->out_features, d->second.second->in_features};
-        if (is_conv1d_weight(e.hf_name)) std::swap(e.hf_shape[0], e.hf_shape[1]);
-        largest = std::max(largest, e.hf_shape[0] * e.hf_shape[1]);
-      }
-    }
+  for (const auto& e : entries) {
+    if (e.deferred) largest = std::max(largest, e.hf_shape[0] * e.hf_shape[1]);
     io::TensorInfo info;
     info.name = e.hf_name, info.dtype = dtype, info.shape = e.hf_shape;
     infos.push_back(std::move(info));
   }
   fs::create_directories(dir);
   save_model_config(config, dir);
-  write_weight_files(
-      dir, infos,
-      [&](size_t i) {
-        const auto& e = entries[i];
-        if (!e.param.defined())
-          return torch::zeros(e.hf_shape, dtype);  // a bias-free model's zero bias
-        auto d = deferred.find(e.param.unsafeGetTensorImpl());
-        if (d == deferred.end()) {
-          auto t = e.param.detach().to(dtype);
-          return is_conv1d_weight(e.hf_name) ? t.t().contiguous() : t;
-        }
-        auto& [name, layer] = d->second;
-        layer->materialize();
-        model->init_parameter(name, layer->weight);
-        auto t = layer->weight.detach().to(dtype);
-        if (is_conv1d_weight(e.hf_name)) t = t.t().contiguous();
-        if (t.data_ptr() == layer->weight.data_ptr()) t = t.clone();
-        layer->weight.set_data(torch::empty({0}));  // freed: one drawn weight alive at a time
-        return t;
-      },
-      max_shard_bytes);
+  write_weight_files(dir, infos, [&](size_t i) {
+    const auto& e = entries[i];
+    if (!e.param.defined()) return torch::zeros(e.hf_shape, dtype);  // a bias-free GPT-2's zero bias
+    torch::Tensor t;
+    if (!e.deferred) {
+      t = e.param.detach().to(dtype);
+    } else {
+      e.deferred->materialize();
+      model->init_parameter(e.hf_name, e.deferred->weight);
+      t = e.deferred->weight.detach().to(dtype, /*non_blocking=*/false, /*copy=*/true);
+      e.deferred->weight.set_data(torch::empty({0}));  // freed: one drawn weight alive at a time
+    }
+    return e.transposed ? t.t().contiguous() : t;
+  }, max_shard_bytes);
   return largest;
 }
 

@@ -9,15 +9,6 @@
 
 namespace volt::nn {
 
-CausalSelfAttentionImpl::CausalSelfAttentionImpl(const CausalSelfAttentionOptions& o)
-    : options(o) {
-  const int64_t c = o.n_embd();
-  c_attn = register_module("c_attn", Linear(c, 3 * c, o.bias()));
-  c_proj = register_module("c_proj", Linear(c, c, o.bias()));
-  attn_dropout = register_module("attn_dropout", torch::nn::Dropout(o.dropout()));
-  resid_dropout = register_module("resid_dropout", torch::nn::Dropout(o.dropout()));
-}
-
 torch::Tensor document_key_start(const torch::Tensor& document_ids) {
   VOLT_CHECK(document_ids.dim() == 2, "[attention] document_ids must be (B, T), got ",
              document_ids.sizes());
@@ -48,11 +39,16 @@ torch::Tensor blocked_mask(int64_t t, int64_t s, const torch::Tensor& key_lo, co
 
 }  // namespace
 
-torch::Tensor causal_attention(const torch::Tensor& q, const torch::Tensor& k_in, const torch::Tensor& v_in,
-                               const torch::Tensor& key_start, int64_t window, double dropout_p) {
-  VOLT_CHECK(q.dim() == 4 && k_in.dim() == 4 && v_in.dim() == 4 && k_in.sizes() == v_in.sizes() &&
-                 q.size(1) % k_in.size(1) == 0 && k_in.size(2) >= q.size(2),
-             "[attention] incompatible shapes q ", q.sizes(), ", k ", k_in.sizes(), ", v ", v_in.sizes());
+torch::Tensor causal_attention(const torch::Tensor& q_in, const torch::Tensor& k_in, const torch::Tensor& v_in,
+                               const torch::Tensor& key_start, int64_t window, double dropout_p, double scale,
+                               double softcap) {
+  VOLT_CHECK(q_in.dim() == 4 && k_in.dim() == 4 && v_in.dim() == 4 && k_in.sizes() == v_in.sizes() &&
+                 q_in.size(1) % k_in.size(1) == 0 && k_in.size(2) >= q_in.size(2),
+             "[attention] incompatible shapes q ", q_in.sizes(), ", k ", k_in.sizes(), ", v ", v_in.sizes());
+  const double default_scale = 1.0 / std::sqrt(static_cast<double>(q_in.size(-1)));
+  if (scale <= 0.0) scale = default_scale;
+  // The fused kernels scale by 1/sqrt(hd): another scale is folded into q (the same scores).
+  const auto q = softcap > 0.0 || scale == default_scale ? q_in : q_in * (scale / default_scale);
   const int64_t t = q.size(2), s = k_in.size(2), groups = q.size(1) / k_in.size(1);
   // Grouped-query attention: each key/value head serves `groups` query heads (transformers'
   // repeat_kv: head h of the queries reads head h / groups of the keys).
@@ -66,7 +62,7 @@ torch::Tensor causal_attention(const torch::Tensor& q, const torch::Tensor& k_in
     key_lo = key_lo.defined() ? torch::maximum(key_lo, edge) : edge.contiguous();
   }
 #if VOLT_TORCH_AT_LEAST(2, 0)
-  if (dropout_p == 0.0) {
+  if (dropout_p == 0.0 && softcap == 0.0) {
     // Fused kernel; is_causal aligns the mask to the top-left, so with a cache (t < s), packed
     // documents or a window pass an explicit keep-mask (true = attend) instead.
     if (t == s && !key_lo.defined()) return compat::scaled_dot_product_attention(q, k, v, c10::nullopt, true);
@@ -74,67 +70,70 @@ torch::Tensor causal_attention(const torch::Tensor& q, const torch::Tensor& k_in
     return compat::scaled_dot_product_attention(q, k, v, keep, false);
   }
 #endif
-  if (dropout_p == 0.0 && cpu_fused_attention_available(q) && (!key_lo.defined() || t == s)) {
+  if (dropout_p == 0.0 && softcap == 0.0 && cpu_fused_attention_available(q) && (!key_lo.defined() || t == s)) {
     return cpu_causal_attention(q, k, v, key_lo);
   }
-  const double scale = 1.0 / std::sqrt(static_cast<double>(q.size(-1)));
-  auto att = torch::matmul(q, k.transpose(-2, -1)) * scale;  // (B, nh, T, S)
+  auto att = torch::matmul(q, k.transpose(-2, -1)) * (softcap > 0.0 ? scale : default_scale);  // (B, nh, T, S)
+  if (softcap > 0.0) att = torch::tanh(att / softcap) * softcap;  // Gemma 2: before the mask
   // Every query sees at least itself, so no row is all -inf (softmax stays finite).
   att.masked_fill_(blocked_mask(t, s, key_lo, q.device()), -std::numeric_limits<float>::infinity());
-  att = torch::softmax(att, -1);
+  att = torch::softmax(att, -1, torch::kFloat32).to(q.scalar_type());  // in fp32, as transformers does
   if (dropout_p > 0.0) att = torch::dropout(att, dropout_p, /*train=*/true);
   return torch::matmul(att, v);  // (B, nh, T, hd)
 }
 
-torch::Tensor CausalSelfAttentionImpl::forward(const torch::Tensor& x, KVCache* cache,
-                                               int64_t layer, const torch::Tensor& key_start) {
-  const int64_t b = x.size(0), t = x.size(1), c = x.size(2);
+AttentionImpl::AttentionImpl(const AttentionOptions& o) : options(o) {
+  VOLT_CHECK(o.n_head > 0 && o.n_kv_head > 0 && o.n_head % o.n_kv_head == 0 && o.head_dim > 0,
+             "[attention] n_head (", o.n_head, ") must be a positive multiple of n_kv_head (", o.n_kv_head,
+             ") and head_dim (", o.head_dim, ") positive");
+  VOLT_CHECK(o.rotary_dim >= 0 && o.rotary_dim <= o.head_dim && o.rotary_dim % 2 == 0, "[attention] rotary_dim ",
+             o.rotary_dim, " must be even and at most head_dim ", o.head_dim);
+  const int64_t q_out = o.n_head * o.head_dim, kv_out = o.n_kv_head * o.head_dim;
+  if (o.fused_qkv) {
+    qkv = register_module(o.names.qkv, Linear(o.n_embd, q_out + 2 * kv_out, o.qkv_bias));
+  } else {
+    q = register_module(o.names.q, Linear(o.n_embd, q_out, o.qkv_bias));
+    k = register_module(o.names.k, Linear(o.n_embd, kv_out, o.qkv_bias));
+    v = register_module(o.names.v, Linear(o.n_embd, kv_out, o.qkv_bias));
+  }
+  out = register_module(o.names.out, Linear(q_out, o.n_embd, o.out_bias));
+  if (o.qk_norm) {
+    q_norm = register_module(o.names.q_norm, Norm(o.head_dim, o.qk_norm_options));
+    k_norm = register_module(o.names.k_norm, Norm(o.head_dim, o.qk_norm_options));
+  }
+  resid_dropout = register_module("resid_dropout", torch::nn::Dropout(o.dropout));
+}
+
+torch::Tensor AttentionImpl::forward(const torch::Tensor& x, const torch::Tensor& cos, const torch::Tensor& sin,
+                                     KVCache* cache, int64_t layer, const torch::Tensor& key_start) {
+  const int64_t b = x.size(0), t = x.size(1), hd = options.head_dim;
+  const int64_t nh = options.n_head, nkv = options.n_kv_head;
   if (key_start.defined()) {
-    VOLT_CHECK(cache == nullptr, "[attention] key_start (packed documents) cannot be combined "
-               "with a KV cache");
+    VOLT_CHECK(cache == nullptr, "[attention] key_start (packed documents) cannot be combined with a KV cache");
     VOLT_CHECK(key_start.dim() == 2 && key_start.size(0) == b && key_start.size(1) == t &&
                    key_start.scalar_type() == torch::kLong,
-               "[attention] key_start must be (B, T) = (", b, ", ", t, ") int64, got ",
-               key_start.sizes(), " ", key_start.scalar_type());
+               "[attention] key_start must be (B, T) = (", b, ", ", t, ") int64, got ", key_start.sizes(), " ",
+               key_start.scalar_type());
   }
-  const int64_t nh = options.n_head(), hs = c / nh;
-  auto qkv = c_attn(x).split(c, 2);  // 3 x (B, T, C)
-  auto q = qkv[0].view({b, t, nh, hs}).transpose(1, 2);  // (B, nh, T, hs)
-  auto k = qkv[1].view({b, t, nh, hs}).transpose(1, 2);
-  auto v = qkv[2].view({b, t, nh, hs}).transpose(1, 2);
-  if (cache != nullptr) std::tie(k, v) = cache->append(layer, k, v);  // (B, nh, S, hs)
-  const double p = is_training() ? options.dropout() : 0.0;
-  auto y = causal_attention(q, k, v, key_start, 0, p).transpose(1, 2).contiguous().view({b, t, c});
-  y = c_proj(y);
-  return options.dropout() > 0.0 ? resid_dropout(y) : y;
-}
-
-GroupedQueryAttentionImpl::GroupedQueryAttentionImpl(const GroupedQueryAttentionOptions& o) : options(o) {
-  VOLT_CHECK(o.n_head > 0 && o.n_kv_head > 0 && o.n_head % o.n_kv_head == 0 && o.head_dim > 0,
-             "[attention] n_head (", o.n_head, ") must be a positive multiple of n_kv_head (",
-             o.n_kv_head, ") and head_dim (", o.head_dim, ") positive");
-  auto linear = [&](const char* name, int64_t in, int64_t out) {
-    return register_module(name, Linear(in, out, o.bias));
-  };
-  q_proj = linear("q_proj", o.n_embd, o.n_head * o.head_dim);
-  k_proj = linear("k_proj", o.n_embd, o.n_kv_head * o.head_dim);
-  v_proj = linear("v_proj", o.n_embd, o.n_kv_head * o.head_dim);
-  // transformers gives o_proj a bias only with attention_bias too.
-  o_proj = linear("o_proj", o.n_head * o.head_dim, o.n_embd);
-}
-
-torch::Tensor GroupedQueryAttentionImpl::forward(const torch::Tensor& x, const torch::Tensor& cos,
-                                                 const torch::Tensor& sin, KVCache* cache,
-                                                 int64_t layer, const torch::Tensor& key_start) {
-  const int64_t b = x.size(0), t = x.size(1), hd = options.head_dim;
+  torch::Tensor qh, kh, vh;  // (B, T, heads * hd)
+  if (options.fused_qkv) {
+    auto parts = qkv(x).split_with_sizes({nh * hd, nkv * hd, nkv * hd}, -1);
+    qh = parts[0], kh = parts[1], vh = parts[2];
+  } else {
+    qh = q(x), kh = k(x), vh = v(x);
+  }
   auto heads = [&](const torch::Tensor& y, int64_t n) { return y.view({b, t, n, hd}).transpose(1, 2); };
-  auto q = apply_rope(heads(q_proj(x), options.n_head), cos, sin);      // (B, nh, T, hd)
-  auto k = apply_rope(heads(k_proj(x), options.n_kv_head), cos, sin);   // (B, nkv, T, hd)
-  auto v = heads(v_proj(x), options.n_kv_head);
-  if (cache != nullptr) std::tie(k, v) = cache->append(layer, k, v);   // (B, nkv, S, hd)
+  auto qs = heads(qh, nh), ks = heads(kh, nkv), vs = heads(vh, nkv);  // (B, heads, T, hd)
+  if (options.qk_norm) qs = q_norm(qs), ks = k_norm(ks);
+  if (options.rotary_dim > 0) {
+    VOLT_CHECK(cos.defined() && sin.defined(), "[attention] RoPE needs cos and sin for the positions");
+    qs = apply_rope(qs, cos, sin), ks = apply_rope(ks, cos, sin);
+  }
+  if (cache != nullptr) std::tie(ks, vs) = cache->append(layer, ks, vs);  // (B, nkv, S, hd)
   const double p = is_training() ? options.dropout : 0.0;
-  auto y = causal_attention(q, k, v, key_start, options.sliding_window, p);  // (B, nh, T, hd)
-  return o_proj(y.transpose(1, 2).contiguous().view({b, t, options.n_head * hd}));
+  auto y = causal_attention(qs, ks, vs, key_start, options.sliding_window, p, options.scale, options.softcap);
+  y = out(y.transpose(1, 2).contiguous().view({b, t, nh * hd}));  // (B, T, C)
+  return p > 0.0 ? resid_dropout(y) : y;
 }
 
 }  // namespace volt::nn

@@ -14,7 +14,9 @@ torch::Tensor rope_inv_freq(const RopeOptions& o) {
                    static_cast<double>(o.head_dim);
   auto inv_freq = 1.0 / torch::pow(torch::scalar_tensor(o.theta, f32), exponents);
   if (o.scaling.empty()) return inv_freq;
-  VOLT_CHECK(o.scaling == "llama3", "[rope] scaling '", o.scaling, "' is not supported (llama3)");
+  VOLT_CHECK(o.scaling == "llama3" || o.scaling == "linear", "[rope] scaling '", o.scaling,
+             "' is not supported (llama3, linear)");
+  if (o.scaling == "linear") return inv_freq / o.factor;
   const double old_len = static_cast<double>(o.original_max_position_embeddings);
   const double low_freq_wavelen = old_len / o.low_freq_factor;
   const double high_freq_wavelen = old_len / o.high_freq_factor;
@@ -37,7 +39,13 @@ std::pair<torch::Tensor, torch::Tensor> rope_cos_sin(const torch::Tensor& inv_fr
   return {emb.cos(), emb.sin()};
 }
 
-torch::Tensor apply_rope(const torch::Tensor& x, const torch::Tensor& cos, const torch::Tensor& sin) {
+torch::Tensor apply_rope(const torch::Tensor& x_in, const torch::Tensor& cos, const torch::Tensor& sin) {
+  const int64_t rotary = cos.size(-1);
+  if (rotary < x_in.size(-1)) {  // partial rotary: the tail of each head passes through
+    auto head = apply_rope(x_in.narrow(-1, 0, rotary), cos, sin);
+    return torch::cat({head, x_in.narrow(-1, rotary, x_in.size(-1) - rotary)}, -1);
+  }
+  const auto& x = x_in;
   const int64_t half = x.size(-1) / 2;
   auto rotated = torch::cat({-x.narrow(-1, half, half), x.narrow(-1, 0, half)}, -1);
   auto c = cos.unsqueeze(1).to(x.scalar_type()), s = sin.unsqueeze(1).to(x.scalar_type());

@@ -21,20 +21,19 @@ const char* kPrefix = "base_model.model.";
 // (PEFT key, our tensor) for every adapter tensor of the model.
 std::vector<std::pair<std::string, torch::Tensor>> adapter_tensors(CausalLMImpl& model, const LoraConfig& cfg) {
   std::vector<std::pair<std::string, torch::Tensor>> out;
-  const auto& c = model.config();
   std::set<std::string> adapted;
   for (auto& [name, l] : lora_layers(model)) {
     adapted.insert(name);
     auto* d = dynamic_cast<LoraDelta*>(l->delta.get());
-    out.emplace_back(kPrefix + hf_parameter_name(c, name + ".lora_A.weight"), d->A->weight);
-    out.emplace_back(kPrefix + hf_parameter_name(c, name + ".lora_B.weight"), d->B->weight);
+    out.emplace_back(kPrefix + name + ".lora_A.weight", d->A->weight);
+    out.emplace_back(kPrefix + name + ".lora_B.weight", d->B->weight);
   }
   if (cfg.bias != "none") {  // PEFT saves the biases that trained
     for (auto& kv : model.named_parameters()) {
       const std::string& n = kv.key();
       if (n.size() < 5 || n.compare(n.size() - 5, 5, ".bias") != 0 || !kv.value().requires_grad()) continue;
       if (cfg.bias == "lora_only" && !adapted.count(n.substr(0, n.size() - 5))) continue;
-      out.emplace_back(kPrefix + hf_parameter_name(c, n), kv.value());
+      out.emplace_back(kPrefix + n, kv.value());
     }
   }
   return out;
@@ -91,11 +90,10 @@ LoraConfig load_adapter(CausalLMImpl& model, const std::string& dir) {
 }
 
 void load_pretrained_nf4(CausalLMImpl& model, const std::string& dir, const std::vector<std::string>& targets) {
-  const bool all = targets.size() == 1 && targets[0] == "all-linear";
   int64_t quantized = 0;
   load_hf_safetensors(model, pretrained_weight_files(dir),
                       [&](const std::string& name, nn::LinearImpl& layer, const torch::Tensor& w) {
-                        if (all || is_target(name, targets)) {
+                        if (is_target(name, targets)) {
                           quantize_linear_nf4(layer, w);
                           ++quantized;
                         } else {

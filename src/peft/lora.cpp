@@ -88,6 +88,8 @@ torch::Tensor LoraDelta::delta_weight(torch::ScalarType dtype) const {
 
 bool is_target(const std::string& name, const std::vector<std::string>& targets) {
   for (const auto& t : targets) {
+    // PEFT's all-linear: every Linear but the output layer.
+    if (t == "all-linear" && name != "lm_head") return true;
     if (name == t) return true;
     if (name.size() > t.size() && name.compare(name.size() - t.size(), t.size(), t) == 0 &&
         name[name.size() - t.size() - 1] == '.') {
@@ -122,13 +124,12 @@ std::vector<std::pair<std::string, nn::LinearImpl*>> lora_layers(torch::nn::Modu
 
 std::vector<std::string> inject_lora(torch::nn::Module& model, const LoraConfig& cfg) {
   cfg.validate();
-  const bool all_linear = cfg.target_modules.size() == 1 && cfg.target_modules[0] == "all-linear";
-  const auto linears = base_linears(model);  // nn::Linear lives in the blocks; lm_head is torch's
+  const auto linears = base_linears(model);
   std::vector<std::string> adapted;
   std::set<std::string> hit;
   std::set<const void*> adapter_tensors;
   for (auto& [name, l] : linears) {
-    bool target = all_linear;
+    bool target = false;
     for (const auto& t : cfg.target_modules) {
       if (is_target(name, {t})) target = true, hit.insert(t);
     }
@@ -155,7 +156,7 @@ std::vector<std::string> inject_lora(torch::nn::Module& model, const LoraConfig&
     adapter_tensors.insert(b->weight.unsafeGetTensorImpl());
     adapted.push_back(name);
   }
-  if (!all_linear) {
+  {
     for (const auto& t : cfg.target_modules) {
       if (hit.count(t)) continue;
       std::set<std::string> leaves;

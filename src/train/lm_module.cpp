@@ -19,6 +19,16 @@ torch::Tensor LMModule::training_step(const Batch& batch, int64_t) {
   auto logits = lm(batch.input_ids, batch.position_ids, nullptr, batch.document_ids);  // (B, T, V)
   auto loss = causal_lm_loss(logits, batch.labels);
   log("train_loss", loss);
+  // A mixture of experts also learns to spread its tokens: the router's load-balancing loss,
+  // weighted by the config's router_aux_loss_coef (transformers' MoE training loss).
+  const double coef = lm->config().router_aux_loss_coef;
+  if (coef > 0) {
+    const auto aux = lm->router_aux_loss();
+    if (aux.defined()) {
+      log("router_aux_loss", aux);
+      loss = loss + coef * aux;
+    }
+  }
   return loss;
 }
 

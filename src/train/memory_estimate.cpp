@@ -9,6 +9,7 @@
 #include "volt/core/memory_stats.h"
 #include "volt/core/seed.h"
 #include "volt/data/random_tokens.h"
+#include "volt/models/causal_lm.h"
 #include "volt/train/lm_module.h"
 #include "volt/train/trainer.h"
 
@@ -30,60 +31,76 @@ bool targeted(const std::string& linear_name, const std::vector<std::string>& ta
   return false;
 }
 
+// Every Linear of every block (a mixture of experts' layers differ from its dense ones).
+std::vector<LinearShape> all_block_linears(const ModelConfig& cfg) {
+  std::vector<LinearShape> out;
+  for (int64_t l = 0; l < cfg.n_layer; ++l) {
+    auto layer = block_linears(cfg, l);
+    out.insert(out.end(), layer.begin(), layer.end());
+  }
+  return out;
+}
+
 void check_targets(const ModelConfig& cfg, const std::vector<std::string>& targets) {
   std::string known;
-  for (const auto& l : block_linears(cfg)) {
+  const auto linears = block_linears(cfg);
+  for (const auto& l : linears) {
     const std::string leaf = l.name.substr(l.name.rfind('.') + 1);
     if (known.find(leaf) == std::string::npos) known += (known.empty() ? "" : ", ") + leaf;
   }
   for (const auto& t : targets) {
     bool hit = t == "all-linear";
-    for (const auto& l : block_linears(cfg)) hit = hit || targeted(l.name, {t});
+    for (const auto& l : linears) hit = hit || targeted(l.name, {t});
     VOLT_CHECK(hit, "[memory] LoRA target '", t, "' is not a Linear layer of a ", cfg.model_type, " block (",
                known, ", or all-linear)");
   }
 }
 
-// What one transformer block keeps for backward, in bytes, for a micro-batch of B rows of T
-// tokens (C = n_embd, H = the MLP width, nh heads), read off volt's modules:
-//   gpt2, fp32: the block input (ln_1 keeps it), ln_1's output (c_attn's input), contiguous q, k,
-//     v (the fused attention kernel's), the attention probabilities (B, nh, T, T), the attention
-//     output (c_proj's input), the residual sum (ln_2's input), ln_2's output (c_fc's), c_fc's
-//     output (GELU's input) and GELU's output (c_proj's input): 8 BTC + 2 BTH + B nh T^2, plus
-//     each LayerNorm's mean and 1/std (2 BT).
-//   llama/mistral, fp32: the input, RMSNorm's normalised value and output (twice), q, k, v with
-//     the key/value heads repeated to nh, the probabilities, o_proj's input, the residual sum, and
-//     the SwiGLU's gate, silu(gate), up and their product: 10 BTC + 4 BTH + B nh T^2 (+ 1/rms, BT).
-// Under autocast the matmuls keep 16-bit copies of their inputs (2 bytes) and the attention runs
-// on 16-bit q, k, v; norms and residuals stay fp32. bf16-true keeps everything in 2 bytes.
-double block_activation_bytes(const ModelConfig& c, double b, double t, const std::string& precision) {
-  const double C = static_cast<double>(c.n_embd), H = static_cast<double>(c.mlp_width());
+// What one normalisation keeps for backward on a (B T, C) input, beyond its input: LayerNorm its
+// output (the next matmul's input) and mean and 1/std; RMSNorm its normalised value and output
+// (kept in the norm's dtype) and 1/rms.
+double norm_bytes(const ModelConfig& c, double btc, double bt, double act, double mm) {
+  return c.norm == "layernorm" ? btc * mm + 2 * bt * 4 : 2 * btc * act + bt * 4;
+}
+
+// What block `layer` keeps for backward, in bytes, for a micro-batch of B rows of T tokens (C =
+// n_embd, A = n_head * head_dim the attention width, H the MLP width), read off volt's modules:
+// the block input; its first norm's tensors; q and k, v repeated to n_head heads (A each; with
+// QK-norm, the normalised q and k too); the attention probabilities (B, nh, T, T); the attention
+// output (the output projection's input); the residual sum; the second norm's; the MLP's (plain:
+// fc's output and the activation's, 2 BTH; gated: gate, act(gate), up and their product, 4 BTH; a
+// mixture of experts: the router's logits and each token's k experts' 4 H_e and inputs); and Gemma's
+// post-norms. Under autocast the matmuls keep 16-bit copies of their inputs (2 bytes) and the
+// attention runs on 16-bit q, k, v; norms and residuals stay fp32. bf16-true keeps everything in 2
+// bytes. Gives GPT-2's 8 BTC + 2 BTH + B nh T^2 (+ 4 BT) and Llama's 10 BTC + 4 BTH (+ 2 BT) in fp32.
+double block_activation_bytes(const ModelConfig& c, int64_t layer, double b, double t, const std::string& precision) {
+  const double C = static_cast<double>(c.n_embd), A = static_cast<double>(c.n_head * c.head_dim());
   const double nh = static_cast<double>(c.n_head);
-  const double btc = b * t * C, bth = b * t * H, probs = b * nh * t * t, bt = b * t;
+  const double btc = b * t * C, bta = b * t * A, probs = b * nh * t * t, bt = b * t;
   const bool half = precision == "bf16-true";
   const bool mixed = precision == "bf16-mixed" || precision == "16-mixed";
   const double act = half ? 2 : 4;            // norms, residuals
   const double mm = (half || mixed) ? 2 : 4;  // what the matmuls keep
-  if (c.is_llama_family()) {
-    return btc * act          // block input
-           + 2 * btc * act    // RMSNorm: normalised value, output
-           + 3 * btc * mm     // q, k, v (key/value heads repeated)
-           + probs * mm       // attention probabilities
-           + btc * mm         // o_proj's input
-           + btc * act        // the residual sum
-           + 2 * btc * act    // second RMSNorm
-           + 4 * bth * mm     // gate, silu(gate), up, product
-           + 2 * bt * 4;      // 1/rms of both norms
+  double bytes = btc * act                                 // block input
+                 + norm_bytes(c, btc, bt, act, mm)         // the attention's norm
+                 + 3 * bta * mm                            // q, k, v (key/value heads repeated)
+                 + probs * mm                              // attention probabilities
+                 + bta * mm                                // the output projection's input
+                 + btc * act                               // the residual sum
+                 + norm_bytes(c, btc, bt, act, mm);        // the MLP's norm
+  if (c.qk_norm) bytes += 2 * bta * act + 2 * bt * nh * 4;  // q and k normalised, their 1/rms
+  if (c.post_attention_norm) bytes += 2 * btc * act + bt * 4;
+  if (c.post_mlp_norm) bytes += 2 * btc * act + bt * 4;
+  if (c.moe_layer(layer)) {
+    const double k = static_cast<double>(c.n_experts_per_tok), he = static_cast<double>(c.expert_width());
+    bytes += bt * static_cast<double>(c.n_experts) * 4  // router logits (and their softmax, fp32)
+             + k * btc * mm                              // each pick's gathered input
+             + 4 * k * bt * he * mm;                     // each pick's gate, act(gate), up, product
+  } else {
+    const double bth = bt * static_cast<double>(c.mlp_width());
+    bytes += (c.gated_mlp ? 4 : 2) * bth * mm;
   }
-  return btc * act        // block input
-         + btc * mm       // ln_1's output (c_attn's input)
-         + 3 * btc * mm   // q, k, v
-         + probs * mm     // attention probabilities
-         + btc * mm       // attention output (c_proj's input)
-         + btc * act      // residual sum (ln_2's input)
-         + btc * mm       // ln_2's output (c_fc's input)
-         + 2 * bth * mm   // c_fc's output and GELU's output
-         + 4 * bt * 4;    // mean and 1/std of both LayerNorms
+  return bytes;
 }
 
 }  // namespace
@@ -92,19 +109,19 @@ int64_t lora_parameters(const ModelConfig& cfg, int64_t rank, const std::vector<
   if (rank <= 0) return 0;
   check_targets(cfg, targets);
   int64_t n = 0;
-  for (const auto& l : block_linears(cfg)) {
+  for (const auto& l : all_block_linears(cfg)) {
     if (targeted(l.name, targets)) n += rank * (l.in + l.out);  // A (r, in) and B (out, r)
   }
-  return n * cfg.n_layer;
+  return n;
 }
 
 // The parameters outside the blocks: embeddings (and GPT-2's positions), the final norm, an
 // untied head. FSDP's root unit.
-static int64_t root_parameters(const ModelConfig& c) {
-  const int64_t embed = c.vocab_size * c.n_embd;
-  const int64_t positions = c.is_llama_family() ? 0 : c.block_size * c.n_embd;
-  const int64_t norm = c.is_llama_family() || !c.bias ? c.n_embd : 2 * c.n_embd;
-  return embed + positions + norm + (c.tie_word_embeddings ? 0 : embed);
+static int64_t root_parameters(const ModelConfig& c, int64_t total) {
+  int64_t blocks = 0;
+  for (const auto& l : all_block_linears(c)) blocks += l.in * l.out;
+  // The blocks' norms and biases are a rounding error next to their matrices: counted as root.
+  return total - blocks;
 }
 
 MemoryEstimate estimate_memory(const MemoryPlan& p) {
@@ -126,9 +143,11 @@ MemoryEstimate estimate_memory(const MemoryPlan& p) {
   VOLT_CHECK(t <= c.block_size, "[memory] sequence length ", t, " exceeds the model's context (", c.block_size, ")");
 
   MemoryEstimate e;
-  const int64_t base = count_parameters(c);
+  const ParameterCount counts = count_model_parameters(c);
+  const int64_t base = counts.total;
   const int64_t lora = lora_parameters(c, p.lora_rank, p.lora_targets);
   e.total_params = base + lora;
+  e.active_params = counts.active + lora;
   e.trainable_params = p.lora_rank > 0 ? lora : base;
 
   // Weights, gradients, optimizer state: per parameter.
@@ -137,8 +156,7 @@ MemoryEstimate estimate_memory(const MemoryPlan& p) {
   double weights = 0;
   if (p.quant == "nf4") {
     int64_t quantized = 0;
-    for (const auto& l : block_linears(c)) quantized += l.in * l.out;
-    quantized *= c.n_layer;
+    for (const auto& l : all_block_linears(c)) quantized += l.in * l.out;
     weights = static_cast<double>(quantized) * kNf4BitsPerWeight / 8.0 + static_cast<double>(base - quantized) * 2.0;
     e.notes.push_back("nf4: block linears at 4.127 bits a weight (double-quantized absmax), the rest in bf16");
   } else {
@@ -162,8 +180,9 @@ MemoryEstimate estimate_memory(const MemoryPlan& p) {
     // norm, head) for the whole step and one block at a time around its compute, and the same
     // units' full gradients until they are reduce-scattered.
     const double n = static_cast<double>(p.world_size);
-    const int64_t per_block = (base - root_parameters(c)) / c.n_layer;
-    const double gathered = static_cast<double>(root_parameters(c) + per_block) * wb;
+    const int64_t root = root_parameters(c, base);
+    const int64_t per_block = (base - root) / c.n_layer;
+    const double gathered = static_cast<double>(root + per_block) * wb;
     weights = weights / n + gathered;
     grads = grads / n + (p.lora_rank > 0 ? 0 : gathered);
     optim /= n;
@@ -177,7 +196,11 @@ MemoryEstimate estimate_memory(const MemoryPlan& p) {
   // Activations.
   const double b = static_cast<double>(p.micro_batch), tt = static_cast<double>(t);
   const double C = static_cast<double>(c.n_embd), V = static_cast<double>(c.vocab_size);
-  const double block = block_activation_bytes(c, b, tt, pr);
+  double block = 0, all_blocks = 0;  // the largest block's, and every block's
+  for (int64_t l = 0; l < c.n_layer; ++l) {
+    const double bytes = block_activation_bytes(c, l, b, tt, pr);
+    block = std::max(block, bytes), all_blocks += bytes;
+  }
   const double act = half_weights ? 2 : 4;
   const double mm = pr == "32-true" ? 4 : 2;
   // The final norm's input and output (the head's matmul input), the token ids.
@@ -194,23 +217,24 @@ MemoryEstimate estimate_memory(const MemoryPlan& p) {
     e.notes.push_back("activation checkpointing: each block keeps only its input; one block's activations "
                       "are recomputed at a time in backward");
   } else {
-    e.activations = layers * block + tail;
+    e.activations = all_blocks + tail;
   }
   if (pr == "bf16-mixed" || pr == "16-mixed") {
     // Autocast caches a 16-bit copy of every weight a matmul reads, for the whole step.
     // NF4 weights are dequantized by each call and dropped after it (never cached): only the
     // largest one is alive at a time, as the dequantized fp32 value and its 16-bit cast.
-    int64_t linear = 0, largest = 0;
-    for (const auto& l : block_linears(c)) linear += l.in * l.out, largest = std::max(largest, l.in * l.out);
+    int64_t linear = 0, one_block = 0, largest = 0;
+    for (const auto& l : all_block_linears(c)) linear += l.in * l.out, largest = std::max(largest, l.in * l.out);
+    for (const auto& l : block_linears(c)) one_block += l.in * l.out;
     if (p.quant == "nf4") {
       e.activations += static_cast<double>(largest) * (4 + 2) + static_cast<double>(c.vocab_size * c.n_embd) * 2;
       e.notes.push_back("autocast: a 16-bit copy of the output layer; nf4 weights dequantized one at a time");
     } else if (p.strategy == "fsdp" && p.world_size > 1) {
       // FSDP casts the gathered block as it computes and frees it after: one block at a time.
-      e.activations += static_cast<double>(linear + c.vocab_size * c.n_embd) * 2;
+      e.activations += static_cast<double>(one_block + c.vocab_size * c.n_embd) * 2;
       e.notes.push_back("autocast: 16-bit copies of one gathered block's weights and of the output layer");
     } else {
-      e.activations += static_cast<double>(linear * c.n_layer + c.vocab_size * c.n_embd) * 2;
+      e.activations += static_cast<double>(linear + c.vocab_size * c.n_embd) * 2;
       e.notes.push_back("autocast: 16-bit copies of the matmul weights live through the step");
     }
   }

@@ -10,9 +10,19 @@
 namespace volt {
 
 double training_flops_per_token(const ModelConfig& c, int64_t seq_len) {
-  double n = static_cast<double>(count_parameters(c));
-  if (!c.is_llama_family()) n -= static_cast<double>(c.block_size * c.n_embd);  // wpe: a lookup, no matmul
-  return 6.0 * n + 12.0 * static_cast<double>(c.n_layer * c.n_embd * seq_len);
+  // 6 N for the matmuls of forward and backward (Kaplan et al.), N the parameters a token runs
+  // through: a mixture of experts' active ones, without learned positions (a lookup, no matmul).
+  double n = static_cast<double>(count_model_parameters(c).active);
+  if (c.learned_positions) n -= static_cast<double>(c.block_size * c.n_embd);
+  // Plus attention's scores and mixing, 12 A per key a query sees (A = n_head * head_dim): all
+  // T keys, or a sliding layer's window.
+  double attention = 0;
+  const double a = static_cast<double>(c.n_head * c.head_dim());
+  for (int64_t l = 0; l < c.n_layer; ++l) {
+    const int64_t keys = c.sliding(l) ? std::min(seq_len, c.sliding_window) : seq_len;
+    attention += 12.0 * a * static_cast<double>(keys);
+  }
+  return 6.0 * n + attention;
 }
 
 double measured_matmul_flops(const torch::Device& device, torch::Dtype dtype, int64_t n, double seconds) {

@@ -37,10 +37,11 @@ int64_t available_memory() {
 // What init holds at once: the embeddings, norms and head (allocated in fp32 with the model), and
 // one drawn block weight in fp32 beside its converted copy.
 int64_t resident_bytes(const ModelConfig& c, int64_t element_bytes) {
-  int64_t largest = 0, block_linear = 0;
-  for (const auto& l : block_linears(c))
-    largest = std::max(largest, l.in * l.out), block_linear += l.in * l.out;
-  const int64_t rest = count_parameters(c) - c.n_layer * block_linear;
+  int64_t largest = 0, linear = 0;
+  for (int64_t layer = 0; layer < c.n_layer; ++layer) {
+    for (const auto& l : block_linears(c, layer)) largest = std::max(largest, l.in * l.out), linear += l.in * l.out;
+  }
+  const int64_t rest = count_parameters(c) - linear;
   return 4 * rest + (4 + element_bytes) * largest + element_bytes * c.vocab_size * c.n_embd;
 }
 

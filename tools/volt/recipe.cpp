@@ -93,7 +93,7 @@ ModelConfig model_config_from(ConfigSection& s) {
   c.block_size = s.get<int64_t>("block_size", c.block_size);
   c.vocab_size = s.get<int64_t>("vocab_size", 0);  // 0: the tokenizer's
   c.n_inner = s.get<int64_t>("n_inner", c.n_inner);
-  c.bias = s.get<bool>("bias", c.bias);
+  c.set_bias(s.get<bool>("bias", c.qkv_bias));
   c.dropout = s.get<double>("dropout", c.dropout);
   c.tie_word_embeddings = s.get<bool>("tie_word_embeddings", c.tie_word_embeddings);
   c.layer_norm_eps = s.get<double>("layer_norm_eps", c.layer_norm_eps);

@@ -1,10 +1,13 @@
-// Hugging Face model directories: config.json + model.safetensors in the GPT2LMHeadModel layout
-// (`transformer.h.0.attn.c_attn.weight`, Conv1D weights stored as (in, out)), which transformers
-// loads as it is. Reading also accepts the GPT2Model layout (no `transformer.` prefix).
+// Hugging Face model directories: config.json, generation_config.json and the weights under
+// transformers' names (volt's parameter names are the family's: model.layers.0.self_attn.q_proj
+// .weight, transformer.h.0.attn.c_attn.weight), which transformers loads as they are. GPT-2's
+// Conv1D weights are stored as (in, out). Reading also accepts a base model's layout (GPT2Model's
+// names without `transformer.`, LlamaModel's without `model.`).
 #pragma once
 
 #include <functional>
 #include <memory>
+#include <set>
 #include <string>
 #include <utility>
 #include <vector>
@@ -28,9 +31,6 @@ using DeferredWeightLoader = std::function<void(
 /// converted to the parameters' dtype as they are copied (fp16 / bf16 / fp32 files alike).
 void load_hf_safetensors(CausalLMImpl& model, const std::vector<std::string>& paths,
                          const DeferredWeightLoader& on_deferred = nullptr);
-/// A parameter's Hugging Face name ("h.0.attn.c_attn.weight" ->
-/// "transformer.h.0.attn.c_attn.weight" for GPT-2; Llama's names are transformers' already).
-std::string hf_parameter_name(const ModelConfig& config, const std::string& ours);
 
 /// Writes config.json and the weights into dir (created if needed): model.safetensors, or, above
 /// max_shard_bytes (0: never), transformers' model-0000k-of-0000n.safetensors shards plus
@@ -64,7 +64,7 @@ class PretrainedSliceReader {
   PretrainedSliceReader(const std::string& dir, const ModelConfig& config);
   ~PretrainedSliceReader();
   /// Elements [begin, begin + count) of parameter `name` (volt's name within the CausalLM, e.g.
-  /// "h.0.attn.c_attn.weight"; its shape as volt has it), flattened in volt's layout, as dtype.
+  /// "transformer.h.0.attn.c_attn.weight"; its shape as volt has it), flattened in volt's layout, as dtype.
   /// GPT-2's Conv1D weights are stored transposed: their rows that the range touches are copied.
   torch::Tensor read(const std::string& name, c10::IntArrayRef shape, int64_t begin, int64_t count,
                      torch::Dtype dtype);
@@ -75,6 +75,7 @@ class PretrainedSliceReader {
   struct Files;
   std::unique_ptr<Files> files_;
   ModelConfig config_;
+  std::set<std::string> transposed_;  // the weights stored (in, out) (GPT-2's Conv1D)
   int64_t bytes_ = 0;
 };
 

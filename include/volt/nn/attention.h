@@ -1,7 +1,10 @@
-// Causal self-attention: the function every model uses (causal_attention), GPT-2's module (one
-// fused QKV projection) and Llama's (separate projections, RoPE, grouped-query attention, an
-// optional sliding window as in Mistral).
-//   Attention(Q, K, V) = softmax(Q K^T / sqrt(d_head) + M) V,  M_ij = -inf for j > i
+// Causal self-attention: the function every model uses (causal_attention) and the one module
+// every decoder family builds from values (Attention): fused or separate q/k/v projections with
+// their own bias switches, grouped-query attention, RoPE on all or part of each head, per-head
+// QK-norm (Qwen3, Gemma 3), a score scale other than 1/sqrt(d) (Gemma's query_pre_attn_scalar),
+// soft-capped scores (Gemma 2) and a sliding window (Mistral, Gemma's local layers).
+//   Attention(Q, K, V) = softmax(cap(s Q K^T) + M) V,  M_ij = -inf for j > i,
+//   s = 1/sqrt(d_head) unless given, cap(z) = c tanh(z / c) when c > 0 (else z)
 // A sliding window W also hides keys more than W - 1 positions back: M_ij = -inf for j <= i - W.
 // Packed rows (several documents per row) narrow the mask further, so no token sees another
 // document: with start(i) the index of the first token of query i's document,
@@ -15,6 +18,8 @@
 #include "volt/nn/linear.h"
 
 #include "volt/nn/kv_cache.h"
+#include "volt/nn/module_names.h"
+#include "volt/nn/norm.h"
 #include "volt/nn/rope.h"
 
 namespace volt::nn {
@@ -28,56 +33,45 @@ torch::Tensor document_key_start(const torch::Tensor& document_ids);
 /// each group of nh / nkv query heads shares one key/value head), S >= T (the first S - T keys
 /// come from a cache). Query i sits at position S - T + i and sees keys lo_i .. S - T + i, with
 /// lo_i = max(key_start[b, i] (0 when undefined), S - T + i - window + 1 (when window > 0)).
-/// dropout_p > 0 drops attention probabilities (training only). Returns (B, nh, T, hd).
+/// dropout_p > 0 drops attention probabilities (training only). scale: the score scale (0:
+/// 1/sqrt(hd)); softcap: c in c tanh(score / c) (0: none). Returns (B, nh, T, hd).
 torch::Tensor causal_attention(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
                                const torch::Tensor& key_start = torch::Tensor(), int64_t window = 0,
-                               double dropout_p = 0.0);
+                               double dropout_p = 0.0, double scale = 0.0, double softcap = 0.0);
 
-struct CausalSelfAttentionOptions {
-  CausalSelfAttentionOptions(int64_t n_embd, int64_t n_head) : n_embd_(n_embd), n_head_(n_head) {}
-  TORCH_ARG(int64_t, n_embd);
-  TORCH_ARG(int64_t, n_head);
-  TORCH_ARG(bool, bias) = true;
-  TORCH_ARG(double, dropout) = 0.0;
-};
-
-class CausalSelfAttentionImpl : public torch::nn::Module {
- public:
-  explicit CausalSelfAttentionImpl(const CausalSelfAttentionOptions& options);
-  /// x: (B, T, C). With a cache, x holds only the new tokens and attends to the cached ones too.
-  /// key_start: (B, T) int64 from document_key_start, or undefined (plain causal): query i sees
-  /// keys key_start[b, i] .. i only. Not combined with a cache.
-  torch::Tensor forward(const torch::Tensor& x, KVCache* cache = nullptr, int64_t layer = 0,
-                        const torch::Tensor& key_start = torch::Tensor());
-
-  CausalSelfAttentionOptions options;
-  Linear c_attn{nullptr};  // (C) -> (3C): queries, keys, values of all heads
-  Linear c_proj{nullptr};  // (C) -> (C)
-  torch::nn::Dropout attn_dropout{nullptr}, resid_dropout{nullptr};
-};
-TORCH_MODULE(CausalSelfAttention);
-
-struct GroupedQueryAttentionOptions {
+struct AttentionOptions {
   int64_t n_embd = 0, n_head = 0, n_kv_head = 0, head_dim = 0;
-  bool bias = false;
-  double dropout = 0.0;
+  bool qkv_bias = false;   // biases of the q, k, v projections (Qwen2: yes; its o_proj: no)
+  bool out_bias = false;   // bias of the output projection
+  bool fused_qkv = false;  // one (q | k | v) projection
+  int64_t rotary_dim = 0;  // RoPE on the first rotary_dim channels of each head; 0: no RoPE
+  bool qk_norm = false;    // RMSNorm over each head of q and k, before RoPE
+  NormOptions qk_norm_options{"rmsnorm", 1e-6, false, false};
+  double scale = 0.0;      // the score scale; 0: 1/sqrt(head_dim)
+  double softcap = 0.0;    // c in c tanh(score / c); 0: none
   int64_t sliding_window = 0;  // 0: none
+  double dropout = 0.0;    // attention probabilities and the output (GPT-2's attn and resid dropout)
+  AttentionNames names;
 };
 
-/// Llama's attention (transformers' LlamaAttention / MistralAttention), with Hugging Face's
-/// module names: q, k, v projected separately, RoPE on q and k, n_kv_head key/value heads.
-class GroupedQueryAttentionImpl : public torch::nn::Module {
+class AttentionImpl : public torch::nn::Module {
  public:
-  explicit GroupedQueryAttentionImpl(const GroupedQueryAttentionOptions& options);
-  /// x: (B, T, C); cos, sin: (B, T, head_dim) from rope_cos_sin for these tokens' positions. A
-  /// cache holds post-RoPE keys of n_kv_head heads. key_start as in causal_attention.
-  torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& cos, const torch::Tensor& sin,
-                        KVCache* cache = nullptr, int64_t layer = 0,
+  explicit AttentionImpl(const AttentionOptions& options);
+  /// x: (B, T, C). cos, sin: (B, T, rotary_dim) for these tokens' positions (undefined without
+  /// RoPE). With a cache, x holds only the new tokens and attends to the cached ones too (the
+  /// cache holds post-RoPE keys of n_kv_head heads). key_start: (B, T) int64 from
+  /// document_key_start, or undefined (plain causal); not combined with a cache.
+  torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& cos = torch::Tensor(),
+                        const torch::Tensor& sin = torch::Tensor(), KVCache* cache = nullptr, int64_t layer = 0,
                         const torch::Tensor& key_start = torch::Tensor());
 
-  GroupedQueryAttentionOptions options;
-  Linear q_proj{nullptr}, k_proj{nullptr}, v_proj{nullptr}, o_proj{nullptr};
+  AttentionOptions options;
+  Linear qkv{nullptr};                                // fused_qkv: (C) -> (nh + 2 nkv) hd
+  Linear q{nullptr}, k{nullptr}, v{nullptr};          // else each projection
+  Linear out{nullptr};                                // (nh hd) -> (C)
+  Norm q_norm{nullptr}, k_norm{nullptr};              // qk_norm: over head_dim
+  torch::nn::Dropout resid_dropout{nullptr};
 };
-TORCH_MODULE(GroupedQueryAttention);
+TORCH_MODULE(Attention);
 
 }  // namespace volt::nn

@@ -26,6 +26,25 @@ class DeferLinearWeights {
   bool previous_;
 };
 
+/// While one is alive (on this thread), volt's layers (Linear, Embedding, Norm) make their
+/// parameters on the meta device: real shapes, no storage, no values. A model built this way costs
+/// nothing, so its parameter count and layer shapes can be read off the module itself, for any
+/// size (`volt memory --model llama-3.1-70b`).
+class MetaParameters {
+ public:
+  MetaParameters();
+  ~MetaParameters();
+  MetaParameters(const MetaParameters&) = delete;
+  MetaParameters& operator=(const MetaParameters&) = delete;
+  static bool active();
+
+ private:
+  bool previous_;
+};
+
+/// A new parameter tensor of `shape`: on the meta device under MetaParameters, else on the CPU.
+torch::Tensor empty_parameter(c10::IntArrayRef shape);
+
 class LinearImpl : public torch::nn::Module {
  public:
   /// W ~ U(-1/sqrt(in), 1/sqrt(in)) (torch's default, via kaiming_uniform(a = sqrt(5))), b likewise.

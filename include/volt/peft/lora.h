@@ -47,7 +47,8 @@ struct LoraDelta : nn::LinearImpl::Delta {
   bool merged = false;
 };
 
-/// Whether a module name is targeted (see LoraConfig::target_modules).
+/// Whether a module name is targeted (see LoraConfig::target_modules); "all-linear" is every Linear
+/// but the output layer (lm_head), as in PEFT.
 bool is_target(const std::string& module_name, const std::vector<std::string>& targets);
 
 /// Adds adapters to every targeted nn::Linear of the model and freezes every other parameter

@@ -37,6 +37,7 @@ struct MemoryPlan {
 
 struct MemoryEstimate {
   int64_t total_params = 0;      // the model, plus LoRA adapters
+  int64_t active_params = 0;     // a mixture of experts: what one token runs through (k of E experts)
   int64_t trainable_params = 0;
   // Bytes held by one rank.
   double weights = 0, gradients = 0, optimizer = 0;

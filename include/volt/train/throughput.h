@@ -13,7 +13,7 @@
 #include <string>
 #include <vector>
 
-#include "volt/models/model_config.h"
+#include "volt/models/causal_lm.h"
 #include "volt/train/callback.h"
 
 namespace volt {
