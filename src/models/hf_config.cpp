@@ -71,6 +71,7 @@ void read_rope(const Keys& k, const json& params, const std::string& where, doub
   std::string type = p.value<std::string>("type", "");  // older configs
   p.get("rope_type", type);
   if (type.empty() || type == "default") return;
+  if (type == "su") type = "longrope";  // Phi-3's older name
   if (type == "llama3" || type == "linear" || type == "longrope") {
     s.type = type;
   } else {
@@ -269,7 +270,8 @@ ModelConfig read_llama_family(const Keys& k, const std::string& type) {
   if (type == "qwen2" || type == "qwen3" || type == "qwen3_moe") {
     c.vocab_size = 151936, c.block_size = 32768, c.n_inner = 22016, c.rope_theta = 10000.0;
     if (type == "qwen2") c.qkv_bias = true;  // Qwen2's q, k, v have biases, its o_proj none
-    if (type != "qwen2") c.qk_norm = true, c.head_dim_override = 128;
+    if (type != "qwen2") c.qk_norm = true;
+    if (type == "qwen3") c.head_dim_override = 128;  // Qwen3Config's default; Qwen3-MoE's is hidden / heads
   }
   if (type == "phi3") {
     c.vocab_size = 32064, c.n_embd = 3072, c.n_inner = 8192, c.block_size = 4096, c.layer_norm_eps = 1e-5;
