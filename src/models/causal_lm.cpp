@@ -274,7 +274,7 @@ ParameterCount count_model_parameters(const ModelConfig& cfg) {
   c.embedding = m->embedding_weight().numel();
   c.active = c.total;
   for (int64_t l = 0; l < cfg.n_layer; ++l) {
-    const auto& moe = m->block(l).moe;
+    auto moe = m->block(l).moe;  // a copy of the holder: ModuleList indexing is not const
     if (!moe) continue;
     int64_t per_expert = 0;
     for (const auto& p : moe->experts[0]->parameters()) per_expert += p.numel();
