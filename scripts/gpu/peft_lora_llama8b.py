@@ -43,6 +43,8 @@ def parse_args(argv=None):
     ap.add_argument("--mode", choices=["lora", "qlora", "both"], default="both")
     ap.add_argument("--gradient-checkpointing", action="store_true",
                     help="recompute each block in backward (volt: model.activation_checkpointing)")
+    ap.add_argument("--save", help="also save the random base here (config.json + safetensors, bf16), for volt "
+                                   "to fine-tune the same weights")
     ap.add_argument("--json", help="also write the results here")
     a = ap.parse_args(argv)
     if a.tiny:
@@ -161,6 +163,11 @@ def main(argv=None):
     per_block = sum(p.numel() for p in probe.model.layers[0].parameters())
     n_params = sum(p.numel() for p in probe.parameters()) + per_block * (a.layers - 1)
     del probe
+    if a.save:
+        base = build_base(cfg, device)
+        base.save_pretrained(a.save)
+        print(f"[{TAG}] saved the random base to {a.save}", file=sys.stderr, flush=True)
+        del base
     peft = import_peft()
     results = []
     for mode in (["lora", "qlora"] if a.mode == "both" else [a.mode]):
