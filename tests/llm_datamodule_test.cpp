@@ -34,7 +34,8 @@ struct SmallCorpus {
   data::TokenCache cache;
   SmallCorpus() {
     test::write_text(tmp / "c.jsonl",
-                     "{\"text\": \"one two three\"}\n{\"text\": \"four five\"}\n{\"text\": \"six seven eight nine ten\"}\n");
+                     "{\"text\": \"one two three\"}\n{\"text\": \"four five\"}\n{\"text\": \"six "
+                     "seven eight nine ten\"}\n");
     data::CorpusOptions c;
     c.format = "jsonl";
     c.paths = {tmp / "c.jsonl"};
@@ -55,8 +56,10 @@ TEST(Collate, SeparateRowsRestartPositionsAndMaskDocuments) {
   o.pad_id = 50256;
   o.document_ids = true;
   const Batch b = data::collate({&row}, s.cache, o);
-  EXPECT_EQ(row_of(b.input_ids, 0), (std::vector<int64_t>{d0[0], d0[1], d0[2], d1[0], d1[1], 50256, 50256, 50256}));
-  EXPECT_EQ(row_of(b.labels, 0), (std::vector<int64_t>{d0[1], d0[2], d0[3], d1[1], d1[2], -100, -100, -100}));
+  EXPECT_EQ(row_of(b.input_ids, 0),
+            (std::vector<int64_t>{d0[0], d0[1], d0[2], d1[0], d1[1], 50256, 50256, 50256}));
+  EXPECT_EQ(row_of(b.labels, 0),
+            (std::vector<int64_t>{d0[1], d0[2], d0[3], d1[1], d1[2], -100, -100, -100}));
   EXPECT_EQ(row_of(b.position_ids, 0), (std::vector<int64_t>{0, 1, 2, 0, 1, 0, 0, 0}));
   EXPECT_EQ(row_of(b.document_ids, 0), (std::vector<int64_t>{0, 0, 0, 1, 1, -1, -1, -1}));
   // Dynamic padding: to the longest row; no positions or document ids for one piece per row.
@@ -77,7 +80,8 @@ TEST(Collate, StreamRowsDropTheLabelThatCrossesDocuments) {
   o.layout = data::RowLayout::kStream;
   o.pad_to = 6;
   const Batch b = data::collate({&row}, s.cache, o);
-  EXPECT_EQ(row_of(b.input_ids, 0), (std::vector<int64_t>{d0[0], d0[1], d0[2], d0[3], d1[0], d1[1]}));
+  EXPECT_EQ(row_of(b.input_ids, 0),
+            (std::vector<int64_t>{d0[0], d0[1], d0[2], d0[3], d1[0], d1[1]}));
   // EOS (d0[3]) would predict the next document's first token: no label there.
   EXPECT_EQ(row_of(b.labels, 0), (std::vector<int64_t>{d0[1], d0[2], d0[3], -100, d1[1], d1[2]}));
   EXPECT_FALSE(b.position_ids.defined());  // nanoGPT: one causal sequence
@@ -259,8 +263,9 @@ class SlowDataModule : public LightningDataModule {
 
 TEST(TrainerDataWait, LoggedToTimingsAndWarnedAboveTenPercent) {
   ScopedTempDir dir;
-  // Batches that take 20 ms on the training thread (no workers) against a tiny model's ~1 ms step.
-  auto loader = std::make_shared<SlowLoader>(6, 0, std::chrono::milliseconds(20));
+  // Batches that take 150 ms on the training thread (no workers) against a tiny model's ~1 ms step:
+  // far enough apart that a loaded machine (a step 20x slower) still sees mostly waiting.
+  auto loader = std::make_shared<SlowLoader>(6, 0, std::chrono::milliseconds(150));
   SlowDataModule data(loader);
   test::TinyModule m(4000 + 10);
   auto o = test::quiet_options(dir.path());

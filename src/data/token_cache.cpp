@@ -11,8 +11,8 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
-#include <set>
 #include <optional>
+#include <set>
 #include <thread>
 
 #include "volt/core/atomic_file.h"
@@ -27,7 +27,8 @@ using Json = nlohmann::json;
 
 namespace {
 
-constexpr int kFormatVersion = 1;
+// 2: the tokenizers add BOS as transformers does (Llama 3, Gemma), so older caches hold other ids.
+constexpr int kFormatVersion = 2;
 // Tokenize in chunks of about this much text: large enough to keep every thread busy, small
 // enough that the texts and their ids stay a modest share of memory.
 constexpr size_t kChunkBytes = size_t{8} << 20;
@@ -56,7 +57,8 @@ struct FileStat {
 
 FileStat stat_file(const std::string& path) {
   struct stat st {};
-  VOLT_CHECK(::stat(path.c_str(), &st) == 0, "[data] ", path, ": cannot stat: ", std::strerror(errno));
+  VOLT_CHECK(::stat(path.c_str(), &st) == 0, "[data] ", path,
+             ": cannot stat: ", std::strerror(errno));
   return {static_cast<int64_t>(st.st_size),
           static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000LL + st.st_mtim.tv_nsec};
 }
@@ -78,7 +80,8 @@ std::string stale_inputs(Json& inputs, const std::vector<std::string>& files, bo
     Json& in = inputs[i];
     if (in.value("path", "") != files[i]) return "input files changed: " + files[i];
     const FileStat st = stat_file(files[i]);
-    if (st.size == in.value("size", int64_t{-1}) && st.mtime_ns == in.value("mtime_ns", int64_t{-1})) {
+    if (st.size == in.value("size", int64_t{-1}) &&
+        st.mtime_ns == in.value("mtime_ns", int64_t{-1})) {
       continue;
     }
     if (st.size != in.value("size", int64_t{-1}) ||
@@ -95,7 +98,10 @@ std::string stale_inputs(Json& inputs, const std::vector<std::string>& files, bo
 class CacheWriter {
  public:
   CacheWriter(std::string dir, int bytes_per_token, int64_t vocab_size, int64_t shard_tokens)
-      : dir_(std::move(dir)), bytes_(bytes_per_token), vocab_(vocab_size), shard_tokens_(shard_tokens) {
+      : dir_(std::move(dir)),
+        bytes_(bytes_per_token),
+        vocab_(vocab_size),
+        shard_tokens_(shard_tokens) {
     offsets_.push_back(0);
   }
 
@@ -137,8 +143,11 @@ class CacheWriter {
     if (shard_) shard_->commit();
     const std::string name = shard_name(shards_.size());
     shard_ = std::make_unique<AtomicFile>((fs::path(dir_) / name).string());
-    shards_.push_back({{"file", name}, {"first_document", documents()}, {"documents", 0},
-                       {"first_token", tokens()}, {"tokens", 0}});
+    shards_.push_back({{"file", name},
+                       {"first_document", documents()},
+                       {"documents", 0},
+                       {"first_token", tokens()},
+                       {"tokens", 0}});
     shard_fill_ = 0;
   }
 
@@ -155,8 +164,12 @@ class CacheWriter {
 Json spec_of(const CorpusOptions& c, const std::string& tokenizer_fingerprint,
              const TokenCacheOptions& o) {
   return {{"format_version", kFormatVersion},
-          {"corpus", {{"format", c.format}, {"paths", c.paths}, {"exclude", c.exclude},
-                      {"split", c.split}, {"text_field", c.text_field}}},
+          {"corpus",
+           {{"format", c.format},
+            {"paths", c.paths},
+            {"exclude", c.exclude},
+            {"split", c.split},
+            {"text_field", c.text_field}}},
           {"tokenizer", tokenizer_fingerprint},
           {"add_special_tokens", o.add_special_tokens},
           {"add_bos", o.add_bos},
@@ -165,14 +178,15 @@ Json spec_of(const CorpusOptions& c, const std::string& tokenizer_fingerprint,
 
 std::string sanitize(const std::string& name) {
   std::string s;
-  for (char c : name) s += (std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_') ? c : '_';
+  for (char c : name)
+    s += (std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_') ? c : '_';
   return s.empty() ? "corpus" : s;
 }
 
 // Tokenizes the corpus into a fresh directory `tmp`; returns meta.json's content.
 Json build(const CorpusOptions& corpus, const Tokenizer& tok, const Json& spec,
-           const std::vector<std::string>& files, const TokenCacheOptions& o, const std::string& tmp,
-           const TokenCache::Progress& progress, int threads) {
+           const std::vector<std::string>& files, const TokenCacheOptions& o,
+           const std::string& tmp, const TokenCache::Progress& progress, int threads) {
   // Each input is read once: hashed for the manifest, then split into documents.
   Json inputs = Json::array();
   int64_t total_bytes = 0;
@@ -211,8 +225,10 @@ Json build(const CorpusOptions& corpus, const Tokenizer& tok, const Json& spec,
   for (size_t i = 0; i < files.size(); ++i) {
     const std::string& file = files[i];
     std::string bytes = io::read_file(file);
-    inputs.push_back({{"path", file}, {"size", static_cast<int64_t>(bytes.size())},
-                      {"mtime_ns", stats[i].mtime_ns}, {"sha256", sha256_hex(bytes)}});
+    inputs.push_back({{"path", file},
+                      {"size", static_cast<int64_t>(bytes.size())},
+                      {"mtime_ns", stats[i].mtime_ns},
+                      {"sha256", sha256_hex(bytes)}});
     read_corpus_text(corpus, file, std::move(bytes), [&](Document&& d) {
       chunk_bytes += d.text.size();
       texts.push_back(std::move(d.text));
@@ -239,8 +255,10 @@ Json build(const CorpusOptions& corpus, const Tokenizer& tok, const Json& spec,
 
 std::string default_cache_dir() {
   if (const char* d = std::getenv("VOLT_CACHE_DIR"); d && *d) return d;
-  if (const char* x = std::getenv("XDG_CACHE_HOME"); x && *x) return (fs::path(x) / "volt" / "data").string();
-  if (const char* h = std::getenv("HOME"); h && *h) return (fs::path(h) / ".cache" / "volt" / "data").string();
+  if (const char* x = std::getenv("XDG_CACHE_HOME"); x && *x)
+    return (fs::path(x) / "volt" / "data").string();
+  if (const char* h = std::getenv("HOME"); h && *h)
+    return (fs::path(h) / ".cache" / "volt" / "data").string();
   return (fs::path(".cache") / "volt" / "data").string();
 }
 
@@ -249,8 +267,9 @@ std::string fingerprint_path(const std::string& path) {
   if (!fs::is_directory(path)) return sha256_hex(io::read_file(path));
   // Only what load_tokenizer reads: a checkpoint directory also holds gigabytes of weights.
   auto is_tokenizer_file = [](const fs::path& p) {
-    static const std::set<std::string> names = {"tokenizer.json", "tokenizer_config.json", "vocab.json",
-                                                "merges.txt", "special_tokens_map.json", "added_tokens.json"};
+    static const std::set<std::string> names = {
+        "tokenizer.json", "tokenizer_config.json",   "vocab.json",
+        "merges.txt",     "special_tokens_map.json", "added_tokens.json"};
     const auto ext = p.extension().string();
     return names.count(p.filename().string()) > 0 || ext == ".model" || ext == ".tiktoken";
   };
@@ -278,8 +297,9 @@ TokenCache TokenCache::open_or_build(const CorpusOptions& corpus, const Tokenize
   const fs::path root = o.cache_dir.empty() ? default_cache_dir() : o.cache_dir;
   const fs::path dir = root / (sanitize(o.name) + "-" + key);
   const auto files = corpus_files(corpus);
-  const int threads = o.threads > 0 ? o.threads
-                                    : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  const int threads = o.threads > 0
+                          ? o.threads
+                          : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   TokenCacheReport r;
   auto done = [&](TokenCache cache) {
     r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
@@ -318,7 +338,8 @@ TokenCache TokenCache::open_or_build(const CorpusOptions& corpus, const Tokenize
   if (!o.force_rebuild) {
     if (auto cache = current()) return done(std::move(*cache));  // another process built it
   }
-  const std::string unique = std::to_string(::getpid()) + "-" +
+  const std::string unique =
+      std::to_string(::getpid()) + "-" +
       std::to_string(std::chrono::steady_clock::now().time_since_epoch().count());
   const fs::path tmp = root / (dir.filename().string() + ".tmp-" + unique);
   fs::create_directories(tmp);
@@ -368,7 +389,8 @@ TokenCache TokenCache::open_checked(const std::string& dir) {
 
   io::MappedFile index((fs::path(dir) / "index.bin").string(), where + "/index.bin");
   VOLT_CHECK(docs >= 0 && index.size() == static_cast<size_t>(docs + 1) * sizeof(int64_t), where,
-             "/index.bin: ", index.size(), " bytes, want ", (docs + 1) * 8, " for ", docs, " documents");
+             "/index.bin: ", index.size(), " bytes, want ", (docs + 1) * 8, " for ", docs,
+             " documents");
   c.offsets_.resize(static_cast<size_t>(docs + 1));
   std::memcpy(c.offsets_.data(), index.data(), index.size());
   VOLT_CHECK(c.offsets_.front() == 0 && c.offsets_.back() == tokens &&
@@ -389,8 +411,8 @@ TokenCache TokenCache::open_checked(const std::string& dir) {
     expect_first += shard->tokens;
     c.shards_.push_back(std::move(shard));
   }
-  VOLT_CHECK(expect_first == tokens, where, ": the shards hold ", expect_first, " tokens, meta.json says ",
-             tokens);
+  VOLT_CHECK(expect_first == tokens, where, ": the shards hold ", expect_first,
+             " tokens, meta.json says ", tokens);
   return c;
 }
 
@@ -412,11 +434,12 @@ void TokenCache::read(int64_t doc, int64_t begin, int64_t count, int64_t* out) c
              begin + count, ") are outside document ", doc, " (", n, " tokens)");
   const int64_t first = offsets_[static_cast<size_t>(doc)] + begin;
   // The shard holding the document: the last one starting at or before it.
-  auto it = std::upper_bound(shards_.begin(), shards_.end(), first,
-                             [](int64_t t, const std::shared_ptr<Shard>& s) { return t < s->first_token; });
+  auto it = std::upper_bound(
+      shards_.begin(), shards_.end(), first,
+      [](int64_t t, const std::shared_ptr<Shard>& s) { return t < s->first_token; });
   const Shard& s = **(it - 1);
-  VOLT_CHECK(first + count <= s.first_token + s.tokens, "[data] token cache ", dir_, ": document ", doc,
-             " runs past the end of its shard (index.bin and the shards disagree)");
+  VOLT_CHECK(first + count <= s.first_token + s.tokens, "[data] token cache ", dir_, ": document ",
+             doc, " runs past the end of its shard (index.bin and the shards disagree)");
   const uint8_t* p = s.file.data() + (first - s.first_token) * bytes_per_token_;
   if (bytes_per_token_ == 2) {
     for (int64_t i = 0; i < count; ++i) {

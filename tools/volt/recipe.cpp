@@ -21,6 +21,7 @@ namespace fs = std::filesystem;
 void add_config_options(CLI::App& app, ConfigArgs& args, const std::string& help) {
   app.add_option("-c,--config", args.configs, help + "; repeat it to merge several files in order")
       ->expected(1)  // one file per --config: a stray word after it is not a second file
+      ->allow_extra_args(false)
       ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
   app.add_flag("--print_config,--print-config", args.print_config,
                "print the resolved config (every default filled in) and exit");
