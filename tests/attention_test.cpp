@@ -201,13 +201,13 @@ TEST(CausalSelfAttention, ModuleHonoursPackedDocumentsOnBothPaths) {
     auto heads = [](const torch::Tensor& t) { return t.view({3, 12, 2, 8}).transpose(1, 2); };
     auto y = reference_packed_attention(heads(qkv[0]), heads(qkv[1]), heads(qkv[2]), key_start);
     auto expected = attn->out(y.transpose(1, 2).contiguous().view({3, 12, 16}));
-    auto got = attn(x, {}, {}, nullptr, 0, key_start);
+    auto got = attn(x, torch::Tensor(), torch::Tensor(), nullptr, 0, key_start);
     EXPECT_LE((got - expected).abs().max().item<double>(), 1e-5) << dtype;
     // And it is not plain causal attention (the test would notice a dropped mask).
     EXPECT_GT((attn(x) - expected).abs().max().item<double>(), 1e-3) << dtype;
   }
   auto x = torch::randn({3, 12, 16}, torch::kFloat64);
-  EXPECT_THROW(attn(x, {}, {}, nullptr, 0, torch::zeros({3, 11}, torch::kLong)), volt::Error);
+  EXPECT_THROW(attn(x, torch::Tensor(), torch::Tensor(), nullptr, 0, torch::zeros({3, 11}, torch::kLong)), volt::Error);
 }
 
 

@@ -9,6 +9,7 @@
 
 #include "test_util.h"
 #include "volt/core/check.h"
+#include "volt/models/causal_lm.h"
 
 namespace volt {
 namespace {
