@@ -70,7 +70,7 @@ def recipe(path, name, pretrained, corpus, root, peft):
              f"          val_check_interval: 3, limit_val_batches: 1, default_root_dir: {root}}}",
              f"model: {{from_pretrained: {pretrained}" + (", peft: {type: lora, r: 4, target_modules: all-linear}" if peft else "") + "}",
              "data: {module: llm, format: text, documents: blank_line, block_size: 32, batch_size: 2,",
-             f"       val_fraction: 0.1, path: {corpus}, cache_dir: {root}/cache}}",
+             f"       val_fraction: 0.1, path: {corpus}, tokenizer: {pretrained}, cache_dir: {root}/cache}}",
              "optimizer: {lr: 1.0e-2}",
              "scheduler: {name: constant}"]
     with open(path, "w") as f:
