@@ -7,6 +7,8 @@ list(APPEND VOLT_TEXT_SOURCES
   ${VOLT_ROOT}/src/data/glob.cpp
   ${VOLT_ROOT}/src/data/token_cache.cpp
   ${VOLT_ROOT}/src/data/sampling.cpp
+  ${VOLT_ROOT}/src/data/sft_records.cpp
+  ${VOLT_ROOT}/src/data/sft_tokenize.cpp
   ${VOLT_ROOT}/src/io/mapped_file.cpp
   ${VOLT_ROOT}/src/io/safetensors_header.cpp
   ${VOLT_ROOT}/src/core/check.cpp

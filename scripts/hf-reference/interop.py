@@ -70,7 +70,7 @@ def recipe(path, name, pretrained, corpus, root, peft):
              f"          val_check_interval: 3, limit_val_batches: 1, default_root_dir: {root}}}",
              f"model: {{from_pretrained: {pretrained}" + (", peft: {type: lora, r: 4, target_modules: all-linear}" if peft else "") + "}",
              "data: {module: llm, format: text, documents: blank_line, block_size: 32, batch_size: 2,",
-             f"       val_fraction: 0.1, path: {corpus}, cache_dir: {root}/cache}}",
+             f"       val_fraction: 0.1, path: {corpus}, tokenizer: {pretrained}, cache_dir: {root}/cache}}",
              "optimizer: {lr: 1.0e-2}",
              "scheduler: {name: constant}"]
     with open(path, "w") as f:
@@ -158,7 +158,8 @@ def compare(family, artifact, v, hf):
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--volt", default=os.path.join(REPO, "build/bin/volt"))
-    ap.add_argument("--families", default=",".join(FAMILIES))
+    ap.add_argument("--families", default="",
+                    help="comma-separated; default: every family whose tiny preset this volt has")
     ap.add_argument("--work", default=os.path.join(REPO, "build/interop"))
     ap.add_argument("--table", default=os.path.join(REPO, "docs/interop.md"))
     args = ap.parse_args()
@@ -168,6 +169,14 @@ def main():
             ap.error(f"unknown family {f!r} (known: {', '.join(FAMILIES)})")
     if not os.access(args.volt, os.X_OK):
         sys.exit(f"[interop] {args.volt} is not built: run make build")
+    if not families:  # said aloud, never silently narrower: a family without its preset is named
+        for f, (preset, _) in FAMILIES.items():
+            known = subprocess.run([args.volt, "memory", "--model", preset, "--json"],
+                                   capture_output=True).returncode == 0
+            if known:
+                families.append(f)
+            else:
+                print(f"[interop] {f}: this volt has no preset {preset}; not checked", file=sys.stderr)
     data = data_dir()
     os.makedirs(args.work, exist_ok=True)
     work = os.path.realpath(args.work)

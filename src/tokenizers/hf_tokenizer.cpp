@@ -170,15 +170,7 @@ void HfTokenizer::resolve_special_tokens(const json& post_processor) {
     }
     return std::nullopt;
   };
-  // Without a tokenizer_config.json (GPT-2's files as OpenAI published them), GPT2Tokenizer's
-  // default BOS, <|endoftext|>, is the one a user asking for BOS means.
-  std::optional<int64_t> default_bos;
-  if (!prefix.empty()) {
-    default_bos = prefix.front();
-  } else if (config_.is_null()) {
-    default_bos = special_named({"<|endoftext|>"});
-  }
-  bos_ = named("bos_token", default_bos);
+  bos_ = named("bos_token", prefix.empty() ? std::nullopt : std::optional<int64_t>(prefix.front()));
   std::optional<int64_t> template_eos;
   if (!suffix.empty()) template_eos = suffix.back();
   eos_ = named("eos_token", template_eos

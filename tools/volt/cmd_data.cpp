@@ -12,6 +12,7 @@
 
 #include "commands.h"
 #include "recipe.h"
+#include "sft_stats.h"
 #include "usage.h"
 #include "volt/core/svg_plot.h"
 
@@ -33,7 +34,7 @@ Action add_prepare(CLI::App& app) {
     bool force = false;
   };
   auto a = std::make_shared<Args>();
-  app.add_option("-c,--config", a->config, "YAML recipe whose data section has module: llm")
+  app.add_option("-c,--config", a->config, "YAML recipe whose data section has module: llm or sft")
       ->required();
   app.add_flag("--force", a->force, "rebuild the token cache even if it is current");
   app.footer(
@@ -41,6 +42,7 @@ Action add_prepare(CLI::App& app) {
       "The cache lives in data.cache_dir (default $VOLT_CACHE_DIR or ~/.cache/volt/data).");
   return [&app, a]() {
     Config config = load_config(std::vector<std::string>{a->config}, collect_overrides(app));
+    if (data_module_name(config) == "sft") return sft_data_prepare(config);
     auto dm = build_llm_data(config);
     if (a->force) {
       auto o = dm->options();
@@ -92,7 +94,7 @@ Action add_stats(CLI::App& app) {
     bool json = false;
   };
   auto a = std::make_shared<Args>();
-  app.add_option("-c,--config", a->config, "YAML recipe whose data section has module: llm")
+  app.add_option("-c,--config", a->config, "YAML recipe whose data section has module: llm or sft")
       ->required();
   app.add_option("--split", a->split, "documents to describe: all, train, val or test")
       ->capture_default_str()
@@ -106,6 +108,7 @@ Action add_stats(CLI::App& app) {
       "Block and batch size come from the config: --data.block_size=1024 --data.batch_size=8.");
   return [&app, a]() {
     Config config = load_config(std::vector<std::string>{a->config}, collect_overrides(app));
+    if (data_module_name(config) == "sft") return sft_data_stats(config, a->split, a->json);
     auto dm = build_llm_data(config);
     dm->set_progress(!a->json);
     dm->setup("fit");

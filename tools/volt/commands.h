@@ -36,5 +36,11 @@ Action add_train_bench(CLI::App& app);
 Action add_merge(CLI::App& app);
 /// `volt launch`: torchrun-style workers of a command (cmd_launch.cpp).
 Action add_launch(CLI::App& app);
+/// `volt chat-template`: a conversation rendered, tokenized, assistant tokens marked.
+Action add_chat_template(CLI::App& app);
+/// `volt chat`: an interactive chat with a checkpoint (cmd_chat.cpp).
+Action add_chat(CLI::App& app);
+/// `volt eval`: exact-match accuracy of greedy replies on a question/answer set (cmd_eval.cpp).
+Action add_eval(CLI::App& app);
 
 }  // namespace volt::cli

@@ -102,6 +102,13 @@ int main(int argc, char** argv) {
       "Memory a training run needs: weights, gradients, optimizer states, activations (--measure: "
       "and measured)",
       volt::cli::add_memory);
+  add("chat-template",
+      "Render a conversation with a chat template, tokenize it, mark the assistant's tokens",
+      volt::cli::add_chat_template);
+  add("chat", "Chat with a checkpoint in the terminal (its chat template, KV cache across turns)",
+      volt::cli::add_chat);
+  add("eval", "Exact-match accuracy of greedy replies on question/answer data (GSM8K)",
+      volt::cli::add_eval);
   add("dtype-info", "A number's bits in FP32, FP16 and BF16: stored value, error, neighbours",
       volt::cli::add_dtype_info);
   // Every subcommand sees what it does not know (allow_extras), so an unknown option is reported

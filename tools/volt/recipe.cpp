@@ -239,9 +239,10 @@ RecipeSpec read_recipe(Config& config) {
 
   auto data_s = root.child("data");
   r.data_module = data_s.get<std::string>("module", "text");
-  VOLT_CHECK(r.data_module == "text" || r.data_module == "llm", data_s.where("module"),
-             ": data.module '", r.data_module,
-             "' is not one of text (one file, random windows, as nanoGPT) or llm (LLMDataModule)");
+  VOLT_CHECK(r.data_module == "text" || r.data_module == "llm" || r.data_module == "sft",
+             data_s.where("module"), ": data.module '", r.data_module,
+             "' is not one of text (one file, random windows, as nanoGPT), llm (LLMDataModule) "
+             "or sft (conversations, loss on the assistant's replies)");
   int64_t block_size = 0;
   if (r.data_module == "text") {
     TextDataOptions defaults;
@@ -249,6 +250,12 @@ RecipeSpec read_recipe(Config& config) {
     defaults.seed = r.trainer.seed();
     r.text = text_data_options_from(data_s, defaults);
     block_size = r.text.block_size;
+  } else if (r.data_module == "sft") {
+    SFTDataOptions defaults;
+    defaults.block_size = r.model.block_size;
+    defaults.seed = r.trainer.seed();
+    r.sft = sft_data_options_from(data_s, defaults);
+    block_size = r.sft.block_size;
   } else {
     LLMDataOptions defaults;
     defaults.block_size = r.model.block_size;
@@ -291,6 +298,14 @@ Recipe build_recipe(Config& config, const std::string& tokenizer_dir) {
     text->setup("fit");
     r.tokenizer = text->tokenizer();
     r.data = text;
+  } else if (spec.data_module == "sft") {
+    spec.sft.batch_size *= spec.world_size;
+    auto sft = std::make_shared<SFTDataModule>(spec.sft);
+    if (!tok_dir.empty()) sft->set_tokenizer_dir(tok_dir);
+    sft->set_progress(r.trainer.enable_progress_bar());
+    sft->setup("fit");
+    r.tokenizer = sft->tokenizer();
+    r.data = sft;
   } else {
     spec.llm.batch_size *= spec.world_size;
     auto llm = std::make_shared<LLMDataModule>(spec.llm);
@@ -366,6 +381,33 @@ std::shared_ptr<LLMDataModule> build_llm_data(Config& config) {
              module, "')");
   auto dm = std::make_shared<LLMDataModule>(llm_data_options_from(data_s, defaults));
   data_s.finish();
+  return dm;
+}
+
+std::string data_module_name(Config& config) {
+  ConfigSection root(config);
+  auto data_s = root.child("data");
+  return data_s.get<std::string>("module", "text");
+}
+
+std::shared_ptr<SFTDataModule> build_sft_data(Config& config) {
+  ConfigSection root(config);
+  SFTDataOptions defaults;
+  auto model_s = root.child("model");
+  const std::string pretrained = model_s.get<std::string>("from_pretrained", "");
+  if (!pretrained.empty()) {
+    defaults.block_size = load_model_config(pretrained).block_size;
+  } else if (model_s.has("preset")) {
+    defaults.block_size = ModelConfig::preset(model_s.get<std::string>("preset", "")).block_size;
+  }
+  defaults.block_size = model_s.get<int64_t>("block_size", defaults.block_size);
+  auto trainer_s = root.child("trainer");
+  defaults.seed = trainer_s.get<int64_t>("seed", defaults.seed);
+  auto data_s = root.child("data");
+  data_s.mark("module");
+  auto dm = std::make_shared<SFTDataModule>(sft_data_options_from(data_s, defaults));
+  data_s.finish();
+  if (!pretrained.empty()) dm->set_tokenizer_dir(pretrained);
   return dm;
 }
 

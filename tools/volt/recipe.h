@@ -12,6 +12,7 @@
 
 #include "volt/core/config.h"
 #include "volt/data/llm_datamodule.h"
+#include "volt/data/sft_datamodule.h"
 #include "volt/data/text_datamodule.h"
 #include "volt/dist/fsdp.h"
 #include "volt/peft/lora.h"
@@ -33,9 +34,10 @@ struct RecipeSpec {
   bool activation_checkpointing = false;
   std::string peft_type;  // "", lora, qlora
   peft::LoraConfig lora;
-  std::string data_module;  // text | llm
+  std::string data_module;  // text | llm | sft
   TextDataOptions text;
   LLMDataOptions llm;
+  SFTDataOptions sft;
   AdamWOptions adamw;
   std::shared_ptr<LRScheduler> scheduler;
   ModelCheckpointOptions checkpoint;
@@ -61,6 +63,12 @@ Recipe build_recipe(Config& config, const std::string& tokenizer_dir = "");
 /// The `data:` section alone with `data.module: llm` (what `volt data` works on): defaults for
 /// block_size and seed come from the model and trainer sections. Not prepared yet.
 std::shared_ptr<LLMDataModule> build_llm_data(Config& config);
+
+/// data.module of a config ("text" when absent).
+std::string data_module_name(Config& config);
+/// The `data:` section alone with `data.module: sft` (what `volt data stats` works on), with the
+/// tokenizer of model.from_pretrained when there is one. Not prepared yet.
+std::shared_ptr<SFTDataModule> build_sft_data(Config& config);
 
 /// The config options of fit, validate, test, predict, bench and data: --config (repeatable:
 /// merged in order, later files winning, as LightningCLI does) and --print_config.
