@@ -17,3 +17,8 @@ list(APPEND VOLT_TEXT_SOURCES
   ${VOLT_ROOT}/src/core/sha256.cpp
   ${VOLT_ROOT}/src/io/base64.cpp
   ${VOLT_ROOT}/src/io/files.cpp)
+# GGUF (llama.cpp's file format): the container, ggml's number formats, the tokenizer metadata.
+list(APPEND VOLT_TEXT_SOURCES
+  ${VOLT_ROOT}/src/gguf/ggml_types.cpp
+  ${VOLT_ROOT}/src/gguf/gguf_writer.cpp
+  ${VOLT_ROOT}/src/gguf/gguf_vocab.cpp)

@@ -34,6 +34,8 @@ Action add_memory(CLI::App& app);
 Action add_train_bench(CLI::App& app);
 /// `volt merge`: a LoRA adapter folded into its base model (cmd_merge.cpp).
 Action add_merge(CLI::App& app);
+/// `volt export --format gguf`: a model as one GGUF file for llama.cpp (cmd_export.cpp).
+Action add_export(CLI::App& app);
 /// `volt launch`: torchrun-style workers of a command (cmd_launch.cpp).
 Action add_launch(CLI::App& app);
 /// `volt chat-template`: a conversation rendered, tokenized, assistant tokens marked.

@@ -84,6 +84,11 @@ int main(int argc, char** argv) {
       volt::cli::add_launch);
   add("merge", "Fold a LoRA adapter (PEFT format) into its base model: a plain Hugging Face model",
       volt::cli::add_merge);
+  add("export",
+      "A model as one GGUF file for llama.cpp, Ollama, LM Studio (f32, f16, bf16, q8_0; --adapter "
+      "merges "
+      "LoRA)",
+      volt::cli::add_export);
   add("init", "A randomly initialised model from a preset, as a Hugging Face directory",
       volt::cli::add_init);
   add("convert",
