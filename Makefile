@@ -43,11 +43,14 @@ sanitize: deps
 
 # What volt writes (every family: init, fit, merged LoRA, bf16/fp16), loaded, scored, tokenized and
 # greedily decoded by transformers 5.12 and tokenizers in the Debian sid reference root (built once,
-# ~10 min, cached in $(VOLT_ROOTS_DIR)); the table goes to docs/interop.md. Fails if any check does.
+# ~10 min, cached in $(VOLT_ROOTS_DIR)); then volt export's GGUF files read by gguf-dump and run by
+# llama.cpp (scripts/hf-reference/gguf_interop.py). The tables go to docs/interop.md. Fails if any
+# check does.
 VOLT_ROOTS_DIR ?= $(CURDIR)/.deps/roots
 export VOLT_ROOTS_DIR
 interop: build
-	@./scripts/hf-reference/interop.py
+	@./scripts/hf-reference/interop.py; hf=$$?; ./scripts/hf-reference/gguf_interop.py; gguf=$$?; \
+	  test $$hf -eq 0 -a $$gguf -eq 0
 
 # Train BabyGPT on Tiny Shakespeare (nanoGPT's CPU run), then print a sample from the best checkpoint.
 demo: build

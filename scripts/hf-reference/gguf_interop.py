@@ -36,7 +36,7 @@ sys.path.insert(0, os.path.dirname(__file__))
 FAMILIES = {
     "gpt2": ("babygpt-tiny", "tokenizers/gpt2", {}),
     "llama": ("llama-tiny", "tokenizers/llama3_1", {}),
-    "mistral": ("mistral-tiny", "tokenizers/mistral", {}),
+    "mistral": ("mistral-tiny", "tokenizers/mistral", {"sliding_window": 128}),
     "qwen2": ("qwen2-tiny", "tokenizers/qwen3", {}),
     "qwen3": ("qwen3-tiny", "tokenizers/qwen3", {}),
     "qwen3_moe": ("qwen3-moe-tiny", "tokenizers/qwen3", {}),
@@ -47,6 +47,9 @@ FAMILIES = {
 }
 PROMPT = "ROMEO: But soft, what light through yonder window breaks? It is the east, and Juliet"
 NEW_TOKENS = 32
+SCORE_LINES = (1999, 2012)  # a Tiny Shakespeare passage past the 40,000 characters trained on
+SCORE_TOKENS = 64
+TOLERANCE = {"f32": 5e-3, "f16": 5e-2}  # max |Δ log-prob|; llama.cpp keeps its KV cache in f16
 GEN_DTYPES = ["f32", "f16"]
 DUMP_DTYPES = ["f32", "f16", "q8_0"]
 SECTION_START = "<!-- gguf-interop: begin -->"
@@ -73,9 +76,11 @@ def in_root(cmd, work):
                           capture_output=True, text=True, env=env)
 
 
-def make_model(volt, family, work, data):
+def make_model(volt, family, work, data, keep=False):
     preset, tokenizer, edits = FAMILIES[family]
     fam = os.path.join(work, family)
+    if keep and os.path.isdir(f"{fam}/runs/fit/checkpoints/last"):
+        return f"{fam}/runs/fit/checkpoints/last", edits
     shutil.rmtree(fam, ignore_errors=True)
     os.makedirs(fam)
     corpus = os.path.join(fam, "plays.txt")
@@ -120,17 +125,22 @@ def llama_batch(jobs, work):
         sys.exit(f"[gguf-interop] the llama.cpp run printed no results (exit {p.returncode}): {p.stderr[-2000:]}")
 
 
-def prepare_family(volt, family, work, data):
+def prepare_family(volt, family, work, data, keep):
     """volt's side: the model, its exports and its greedy ids; and the llama.cpp jobs for them."""
-    model, edits = make_model(volt, family, work, data)
+    model, edits = make_model(volt, family, work, data, keep)
     fam = os.path.join(work, family)
     files = {}
     for dtype in DUMP_DTYPES:
         files[dtype] = f"{fam}/model-{dtype}.gguf"
         run([volt, "export", "--format", "gguf", "--in", model, "--out", files[dtype], "--dtype", dtype])
     prompt_ids, new_ids = volt_generate(volt, model)
+    lines = open(os.path.join(data, "corpora/tinyshakespeare/input.txt")).read().splitlines()
+    passage = "\n".join(lines[SCORE_LINES[0]:SCORE_LINES[1]])
+    score_ids = [int(x) for x in run([volt, "tokenize", "--tokenizer", model, "--text", passage,
+                                      "--add-special-tokens"]).split()][:SCORE_TOKENS]
     jobs = [{"dump": files[d]} for d in DUMP_DTYPES]
-    jobs += [{"gguf": files[d], "prompt": PROMPT, "n_predict": NEW_TOKENS} for d in GEN_DTYPES]
+    jobs += [{"gguf": files[d], "prompt": PROMPT, "n_predict": NEW_TOKENS, "score_ids": score_ids, "n_probs": 5,
+              "hf": os.path.realpath(model)} for d in GEN_DTYPES]
     return {"edits": edits, "prompt_ids": prompt_ids, "new_ids": new_ids, "jobs": jobs}
 
 
@@ -154,11 +164,17 @@ def compare(v, results):
         agree = sum(a == b for a, b in zip(got, want))
         checks[f"greedy {dtype}"] = (same, f"{agree}/{len(want)} tokens, {len(set(want))} distinct" +
                                      ("" if same else f": volt {want} vs llama.cpp {got}"))
+        c = r.get("vs_transformers")
+        if c:
+            ok = c["max_abs_dlogprob"] <= TOLERANCE[dtype]
+            checks[f"log-probs {dtype}"] = (ok, f"top-1 {c['top1_agreement']:.0%} of {c['positions']}, "
+                                                f"max |Δ| {c['max_abs_dlogprob']:.1e}")
     return checks
 
 
 def table(rows):
-    header = ["family", "reads (gguf-dump)", "prompt ids", "greedy f32", "greedy f16", "config edits"]
+    header = ["family", "reads (gguf-dump)", "prompt ids", "greedy f32", "greedy f16", "log-probs f32",
+              "log-probs f16", "config edits"]
     lines = ["| " + " | ".join(header) + " |", "| " + " | ".join("---" for _ in header) + " |"]
     failed = 0
     for family, checks, edits in rows:
@@ -169,7 +185,8 @@ def table(rows):
             return ("✅ " if ok else "❌ ") + note
         failed += sum(not ok for ok, _ in checks.values())
         lines.append(f"| {family} | {cell('reads')} | {cell('prompt ids')} | {cell('greedy f32')} | "
-                     f"{cell('greedy f16')} | {json.dumps(edits) if edits else 'none'} |")
+                     f"{cell('greedy f16')} | {cell('log-probs f32')} | {cell('log-probs f16')} | "
+                     f"{json.dumps(edits) if edits else 'none'} |")
     return "\n".join(lines), failed
 
 
@@ -184,8 +201,16 @@ at f32, f16 and q8_0; gguf-dump (gguf-py 0.7.0) reads each file; llama-completio
 (llama-server's `/completion`, temperature 0 and top-k 1, no chat template, the ids returned)
 continues "{PROMPT}" greedily for {NEW_TOKENS} tokens (fewer when both stop at an end-of-generation
 token), compared id for id with `volt generate --temperature 0` on the same checkpoint.
+The models are tiny and briefly trained, so greedy text soon repeats itself ("distinct" counts the
+different ids); the log-prob columns are the sharper test: llama.cpp teacher-forced over a
+{SCORE_TOKENS}-token passage (one `/completion` per position, its top-5 next tokens) against
+transformers (float32) on the checkpoint volt exported (volt's own scores equal transformers' to
+1e-5 in the table above): top-1 agreement and the largest |Δ log-prob| among those top-5 (within
+{TOLERANCE['f32']:g} at f32, {TOLERANCE['f16']:g} at f16: llama.cpp keeps its KV cache in f16).
 "config edits" are the values changed in the tiny preset's config.json before training, to stay
-inside what llama.cpp's graph for the family computes (`volt export` refuses the preset's value).
+inside what llama.cpp's graph for the family computes (`volt export` refuses or clamps the
+preset's value: Mistral's sliding window, which llama.cpp's llama graph does not apply, and
+Gemma's query scale, which llama.cpp fixes at head_dim^-1/2).
 
 {t}
 
@@ -206,12 +231,12 @@ def write_section(path, text):
         f.write(new)
 
 
-def run_all(volt, families, work, data):
+def run_all(volt, families, work, data, keep=False):
     prepared, jobs, rows = {}, [], []
     for family in families:
         print(f"[gguf-interop] {family}: init, fit, export, generate", file=sys.stderr, flush=True)
         try:
-            prepared[family] = prepare_family(volt, family, work, data)
+            prepared[family] = prepare_family(volt, family, work, data, keep)
             jobs += prepared[family]["jobs"]
         except RuntimeError as e:
             prepared[family] = {"error": str(e).replace("\n", " ")[-400:]}
@@ -235,6 +260,8 @@ def main():
     ap.add_argument("--families", default=",".join(FAMILIES))
     ap.add_argument("--work", default=os.path.join(REPO, "build/interop-gguf"))
     ap.add_argument("--table", default=os.path.join(REPO, "docs/interop.md"))
+    ap.add_argument("--keep-models", action="store_true",
+                    help="reuse a family's trained model left in --work by an earlier run")
     args = ap.parse_args()
     families = [f for f in args.families.split(",") if f]
     for f in families:
@@ -245,7 +272,7 @@ def main():
     subprocess.run([os.path.join(REPO, "scripts/reference-roots/build-root.sh"), "sid"], check=True, stdout=sys.stderr)
     os.makedirs(args.work, exist_ok=True)
     work = os.path.realpath(args.work)
-    rows = run_all(args.volt, families, work, data_dir())
+    rows = run_all(args.volt, families, work, data_dir(), args.keep_models)
     failed, text = section(rows)
     with open(os.path.join(work, "results.json"), "w") as f:
         json.dump([{"family": fa, "checks": {k: {"ok": ok, "note": n} for k, (ok, n) in c.items()}, "edits": e}

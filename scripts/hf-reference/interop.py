@@ -213,6 +213,13 @@ def main():
         lines.append(f"| {family} | {artifact} | {cell('loads clean')} | {cell('loss')} | {cell('ids')} | {cell('greedy')} |")
     versions = results[0].get("transformers", "?") if results else "?"
     table = "\n".join(lines)
+    # The GGUF section (gguf_interop.py, which make interop runs next) is kept as it was.
+    gguf_section = ""
+    if os.path.exists(args.table):
+        old = open(args.table).read()
+        start = old.find("<!-- gguf-interop: begin -->")
+        if start >= 0:
+            gguf_section = "\n" + old[start:]
     with open(args.table, "w") as f:
         f.write(f"""# Interop: what volt writes, read by Hugging Face
 
@@ -230,7 +237,7 @@ The other direction (tiny models written by transformers' `save_pretrained`, sco
 {table}
 
 {len(rows)} artifacts, {failed} failed checks.
-""")
+{gguf_section}""")
     print(table)
     print(f"[interop] {len(rows)} artifacts, {failed} failed checks; table in {args.table}", file=sys.stderr)
     return 1 if failed else 0

@@ -8,8 +8,15 @@ llama-completion prints text, not ids; the server's /completion returns the ids 
 prompt given as token ids (teacher forcing, one position per request, the prefix cached).
 
   llama_server_batch.py JOBS.json     JOBS: [{"gguf": PATH, "prompt": TEXT, "n_predict": N,
-                                              "score_ids": [ids] (optional), "n_probs": K}
+                                              "score_ids": [ids] (optional), "n_probs": K,
+                                              "hf": DIR (optional)}
                                              or {"dump": PATH}]
+
+With score_ids and hf, transformers (float32) scores the same ids with the Hugging Face checkpoint
+the file was exported from (volt's weights; make interop checks that volt's own scores equal
+transformers' to 1e-5), and the job reports, over every position, whether llama.cpp's most likely
+next token is transformers' (top-1 agreement) and |llama.cpp's log-prob - transformers'| for the
+top n_probs tokens llama.cpp lists (max and mean; mean over the top-1 alone too).
 """
 import json
 import socket
@@ -56,6 +63,24 @@ def dump(path):
             "error": p.stderr[-500:] if p.returncode else ""}
 
 
+def compare_transformers(model_dir, ids, positions):
+    import torch
+    from transformers import AutoModelForCausalLM
+    model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32)
+    model.eval()
+    with torch.no_grad():
+        logp = torch.log_softmax(model(torch.tensor([ids])).logits[0].float(), dim=-1)
+    agree, deltas, top1 = 0, [], []
+    for t, top in enumerate(positions):  # top: llama.cpp's next-token list after ids[:t + 1]
+        row = logp[t]
+        agree += int(top[0][0] == int(row.argmax()))
+        d = [abs(lp - float(row[i])) for i, lp in top]
+        deltas += d
+        top1.append(d[0])
+    return {"positions": len(positions), "top1_agreement": agree / len(positions),
+            "max_abs_dlogprob": max(deltas), "mean_abs_dlogprob_top1": sum(top1) / len(top1)}
+
+
 def run_job(job):
     if "dump" in job:
         return dump(job["dump"])
@@ -81,6 +106,8 @@ def run_job(job):
                 top = r["completion_probabilities"][0]["top_logprobs"]
                 positions.append([[p["id"], p["logprob"]] for p in top])
             out["top_logprobs"] = positions
+            if job.get("hf"):
+                out["vs_transformers"] = compare_transformers(job["hf"], ids, positions)
         return out
     except Exception as e:  # noqa: BLE001 - reported per job
         return {"error": f"{type(e).__name__}: {e}"}

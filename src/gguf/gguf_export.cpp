@@ -3,6 +3,7 @@
 // written from the GGUF spec and gguf-py's name tables.
 #include "volt/gguf/gguf_export.h"
 
+#include <algorithm>
 #include <cmath>
 #include <map>
 
@@ -68,8 +69,15 @@ std::string block_tensor(const ModelConfig& c, const std::string& module) {
   return it == names.end() ? "" : it->second;
 }
 
+// llama.cpp's llama graph (Mistral's) has no sliding window: up to the window's length every
+// token sees the same keys with or without one, so the file's context ends there.
+int64_t context_length(const ModelConfig& c, const std::string& a) {
+  if (a == "llama" && c.sliding_window > 0) return std::min(c.block_size, c.sliding_window);
+  return c.block_size;
+}
+
 void add_hparams(Writer& w, const ModelConfig& c, const std::string& a) {
-  w.add_u32(a + ".context_length", static_cast<uint32_t>(c.block_size));
+  w.add_u32(a + ".context_length", static_cast<uint32_t>(context_length(c, a)));
   w.add_u32(a + ".embedding_length", static_cast<uint32_t>(c.n_embd));
   w.add_u32(a + ".block_count", static_cast<uint32_t>(c.n_layer));
   w.add_u32(a + ".feed_forward_length", static_cast<uint32_t>(c.mlp_width()));
@@ -95,8 +103,9 @@ void add_hparams(Writer& w, const ModelConfig& c, const std::string& a) {
     if (a == "qwen3moe")
       w.add_u32(a + ".expert_feed_forward_length", static_cast<uint32_t>(c.expert_width()));
   }
-  if (c.sliding_window > 0)
+  if (c.sliding_window > 0 && a != "llama") {
     w.add_u32(a + ".attention.sliding_window", static_cast<uint32_t>(c.sliding_window));
+  }
   if (c.attn_softcap > 0)
     w.add_f32(a + ".attn_logit_softcapping", static_cast<float>(c.attn_softcap));
   if (c.final_softcap > 0)
@@ -313,6 +322,11 @@ ExportResult export_gguf(const CausalLMImpl& model, const std::string& tokenizer
                               v.sizes(), ", declared ", c10::IntArrayRef(shape));
                    encode(v.data_ptr<float>(), v.numel(), type, bytes);
                  });
+  }
+  if (context_length(c, a) < c.block_size) {
+    result.notes.push_back(
+        "context_length " + std::to_string(context_length(c, a)) + " (the sliding window; " +
+        "llama.cpp's llama graph has none, so beyond it its numbers would not be volt's)");
   }
   if (kept_f16 > 0) {
     result.notes.push_back(std::to_string(kept_f16) +
