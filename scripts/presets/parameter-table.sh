@@ -50,7 +50,7 @@ published=(
 )
 
 commas() { sed ':a;s/\B[0-9]\{3\}\>/,&/;ta' <<<"$1"; }
-billions() { awk -v n="$1" 'BEGIN { if (n >= 1e9) printf "%.2fB", n / 1e9; else printf "%.0fM", n / 1e6 }'; }
+billions() { awk -v n="$1" 'BEGIN { if (n >= 0.995e9) printf "%.2fB", n / 1e9; else printf "%.0fM", n / 1e6 }'; }
 
 echo "| preset | volt: total | volt: active per token | model card | card: active | model |"
 echo "| --- | ---: | ---: | ---: | ---: | --- |"
