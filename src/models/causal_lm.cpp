@@ -309,6 +309,7 @@ ParameterCount count_model_parameters(const ModelConfig& cfg) {
   c.embedding = m->embedding_weight().numel();
   c.active = c.total;
   for (int64_t l = 0; l < cfg.n_layer; ++l) {
+    for (const auto& p : m->block(l).parameters()) c.in_blocks += p.numel();
     auto moe = m->block(l).moe;  // a copy of the holder: ModuleList indexing is not const
     if (!moe) continue;
     int64_t per_expert = 0;
