@@ -5,7 +5,7 @@ docs/02-data-pipeline §1's headroom, docs/03 §2's perplexities, docs/04 §6's 
 holds it. Standard library only (the NF4 quantiles come from
 statistics.NormalDist).
 
-    python3 scripts/course_figures.py     # one line per figure; exit status 1 if a page differs
+    python3 scripts/course/figures.py     # one line per figure; exit status 1 if a page differs
 """
 import math
 import pathlib
@@ -13,7 +13,7 @@ import re
 import sys
 from statistics import NormalDist
 
-DOCS = pathlib.Path(__file__).resolve().parent.parent / "docs"
+DOCS = pathlib.Path(__file__).resolve().parents[2] / "docs"
 GB, GiB, MiB = 1e9, 2**30, 2**20
 
 
