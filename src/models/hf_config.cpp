@@ -434,7 +434,9 @@ json write_llama_family(const ModelConfig& c) {
   }
   if (t == "gemma2" || t == "gemma3_text") {
     j["hidden_activation"] = c.activation;
-    j["query_pre_attn_scalar"] = c.query_pre_attn_scalar;
+    // transformers 5 types it int (its validation refuses 256.0); a fractional one stays a float.
+    const double s = c.query_pre_attn_scalar;
+    j["query_pre_attn_scalar"] = s == std::floor(s) ? json(static_cast<int64_t>(s)) : json(s);
     j["final_logit_softcapping"] = c.final_softcap > 0 ? json(c.final_softcap) : json(nullptr);
     j["attn_logit_softcapping"] = c.attn_softcap > 0 ? json(c.attn_softcap) : json(nullptr);
     j["sliding_window"] = c.sliding_window;
@@ -474,7 +476,8 @@ void write_common(const ModelConfig& c, json& j) {
     j["eos_token_id"] =
         c.eos_token_ids.size() == 1 ? json(c.eos_token_ids[0]) : json(c.eos_token_ids);
   }
-  if (c.pad_token_id) j["pad_token_id"] = *c.pad_token_id;
+  // Said even when absent: a family's default (Phi-3's 32000) may lie outside this vocabulary.
+  j["pad_token_id"] = c.pad_token_id ? json(*c.pad_token_id) : json(nullptr);
   j["torch_dtype"] = c.torch_dtype;
 }
 
