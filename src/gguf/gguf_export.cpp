@@ -189,6 +189,8 @@ std::string gguf_architecture(const ModelConfig& c) {
   if (!s.type.empty() && s.type != "linear" && !(s.type == "llama3" && a == "llama")) {
     refuse("rope_scaling type '" + s.type + "' is not exported for " + a);
   }
+  if (!c.rope_local_scaling.type.empty())
+    refuse("a RoPE scaling of the sliding layers (rope_parameters.sliding_attention)");
   if (c.rotary_fraction != 1.0 && a != "phi3")
     refuse("partial_rotary_factor " + std::to_string(c.rotary_fraction));
   if (c.sliding_window > 0 && (a == "qwen2" || a == "qwen3" || a == "qwen3moe")) {
