@@ -1,9 +1,8 @@
 #include "fuzz_targets.h"
 
-#include <nlohmann/json.hpp>
-
 #include <cstdio>
 #include <cstdlib>
+#include <nlohmann/json.hpp>
 
 #include "volt/core/check.h"
 #include "volt/core/config.h"
@@ -96,12 +95,14 @@ void hf_config(const uint8_t* data, size_t size) {
     c.validate();
     (void)c.rotary_dim();
     for (int64_t l = 0; l < c.n_layer; ++l) (void)c.sliding(l), (void)c.moe_layer(l);
-    // What volt writes it must read back: a config that does not round-trip is a bug, not bad input.
+    // What volt writes it must read back: a config that does not round-trip is a bug, not bad
+    // input.
     const auto written = c.to_hf_json();
     try {
       (void)ModelConfig::from_hf_json(written, "[fuzz] written config.json");
     } catch (const Error& e) {
-      std::fprintf(stderr, "volt cannot read the config.json it wrote: %s\n%s\n", e.what(), written.dump().c_str());
+      std::fprintf(stderr, "volt cannot read the config.json it wrote: %s\n%s\n", e.what(),
+                   written.dump().c_str());
       std::abort();
     }
   });

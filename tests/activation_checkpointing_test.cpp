@@ -13,8 +13,9 @@ namespace volt {
 namespace {
 
 ModelConfig small(const std::string& family, double dropout) {
-  ModelConfig c = ModelConfig::preset(family == "mistral" ? "mistral-7b-v0.1" : family == "llama" ? "llama-3.1-8b"
-                                                                                               : "babygpt-tiny");
+  ModelConfig c = ModelConfig::preset(family == "mistral" ? "mistral-7b-v0.1"
+                                      : family == "llama" ? "llama-3.1-8b"
+                                                          : "babygpt-tiny");
   if (family != "gpt2") {
     c.n_layer = 2, c.n_embd = 32, c.n_head = 4, c.n_kv_head = 2, c.n_inner = 48;
     if (family == "mistral") c.sliding_window = 5;
@@ -40,7 +41,8 @@ Result loss_and_grads(const ModelConfig& cfg, bool checkpointing, bool autocast_
   torch::Tensor loss;
   {
     std::unique_ptr<compat::AutocastGuard> guard;
-    if (autocast_bf16) guard = std::make_unique<compat::AutocastGuard>(torch::kCPU, torch::kBFloat16);
+    if (autocast_bf16)
+      guard = std::make_unique<compat::AutocastGuard>(torch::kCPU, torch::kBFloat16);
     loss = causal_lm_loss(lm(ids), ids);
   }
   loss.backward();

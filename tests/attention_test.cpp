@@ -1,6 +1,8 @@
 // The fused CPU attention kernel must compute the same function (and gradients) as the explicit
 // softmax(QK^T/sqrt(d) + causal mask) V it replaces, also for packed rows, where query i sees only
 // keys start(i) <= j <= i of its own document.
+#include "volt/nn/attention.h"
+
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -8,12 +10,12 @@
 #include <vector>
 
 #include "volt/core/check.h"
-#include "volt/nn/attention.h"
 #include "volt/nn/cpu_attention.h"
 
 namespace {
 
-torch::Tensor reference_attention(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v) {
+torch::Tensor reference_attention(const torch::Tensor& q, const torch::Tensor& k,
+                                  const torch::Tensor& v) {
   const int64_t t = q.size(2), s = k.size(2);
   auto att = torch::matmul(q, k.transpose(-2, -1)) / std::sqrt(static_cast<double>(q.size(-1)));
   auto future = torch::ones({t, s}, torch::kBool).triu(s - t + 1);
@@ -207,9 +209,10 @@ TEST(CausalSelfAttention, ModuleHonoursPackedDocumentsOnBothPaths) {
     EXPECT_GT((attn(x) - expected).abs().max().item<double>(), 1e-3) << dtype;
   }
   auto x = torch::randn({3, 12, 16}, torch::kFloat64);
-  EXPECT_THROW(attn(x, torch::Tensor(), torch::Tensor(), nullptr, 0, torch::zeros({3, 11}, torch::kLong)), volt::Error);
+  EXPECT_THROW(
+      attn(x, torch::Tensor(), torch::Tensor(), nullptr, 0, torch::zeros({3, 11}, torch::kLong)),
+      volt::Error);
 }
-
 
 // Grouped-query attention with a sliding window and a cache, against a reference written here
 // with loops over heads and an explicit mask, in double precision (the explicit path) and in
@@ -221,13 +224,15 @@ torch::Tensor reference_gqa(const torch::Tensor& q, const torch::Tensor& k, cons
   if (scale == 0.0) scale = 1.0 / std::sqrt(static_cast<double>(q.size(-1)));
   for (int64_t h = 0; h < nh; ++h) {
     const int64_t kvh = h / (nh / nkv);
-    auto scores = torch::matmul(q.select(1, h), k.select(1, kvh).transpose(-2, -1)) * scale;  // (B, T, S)
+    auto scores =
+        torch::matmul(q.select(1, h), k.select(1, kvh).transpose(-2, -1)) * scale;  // (B, T, S)
     if (softcap > 0) scores = softcap * torch::tanh(scores / softcap);
     for (int64_t i = 0; i < t; ++i) {
       const int64_t pos = s - t + i;
       for (int64_t j = 0; j < s; ++j) {
         const bool hidden = j > pos || (window > 0 && j <= pos - window);
-        if (hidden) scores.select(1, i).select(1, j).fill_(-std::numeric_limits<double>::infinity());
+        if (hidden)
+          scores.select(1, i).select(1, j).fill_(-std::numeric_limits<double>::infinity());
       }
     }
     out.select(1, h).copy_(torch::matmul(torch::softmax(scores, -1), v.select(1, kvh)));
@@ -241,29 +246,36 @@ TEST(GroupedQueryAttention, MatchesPerHeadReferenceWithWindowsAndCaches) {
     for (int64_t window : {0, 1, 3, 100}) {
       for (int64_t cached : {0, 4}) {
         auto q = torch::randn({2, 4, 6, 8}, dtype);
-        auto k = torch::randn({2, 2, 6 + cached, 8}, dtype), v = torch::randn({2, 2, 6 + cached, 8}, dtype);
+        auto k = torch::randn({2, 2, 6 + cached, 8}, dtype),
+             v = torch::randn({2, 2, 6 + cached, 8}, dtype);
         auto got = volt::nn::causal_attention(q, k, v, torch::Tensor(), window);
-        auto want = reference_gqa(q.to(torch::kFloat64), k.to(torch::kFloat64), v.to(torch::kFloat64), window);
+        auto want = reference_gqa(q.to(torch::kFloat64), k.to(torch::kFloat64),
+                                  v.to(torch::kFloat64), window);
         EXPECT_LE((got.to(torch::kFloat64) - want).abs().max().item<double>(), 1e-5)
             << dtype << " window " << window << " cached " << cached;
       }
     }
   }
   // Window 1: each token sees only itself, so the output is its own value vector.
-  auto q = torch::randn({1, 2, 5, 4}), k = torch::randn({1, 1, 5, 4}), v = torch::randn({1, 1, 5, 4});
+  auto q = torch::randn({1, 2, 5, 4}), k = torch::randn({1, 1, 5, 4}),
+       v = torch::randn({1, 1, 5, 4});
   auto self_only = volt::nn::causal_attention(q, k, v, torch::Tensor(), 1);
   EXPECT_TRUE(torch::allclose(self_only.select(1, 1), v.select(1, 0), 1e-5, 1e-6));
-  EXPECT_THROW(volt::nn::causal_attention(q, torch::randn({1, 3, 5, 4}), torch::randn({1, 3, 5, 4})), volt::Error);
+  EXPECT_THROW(
+      volt::nn::causal_attention(q, torch::randn({1, 3, 5, 4}), torch::randn({1, 3, 5, 4})),
+      volt::Error);
 }
 
 TEST(GroupedQueryAttention, ScaleAndSoftCapMatchTheReference) {
   torch::manual_seed(8);
-  auto q = torch::randn({2, 4, 6, 8}, torch::kFloat64) * 3, k = torch::randn({2, 2, 6, 8}, torch::kFloat64) * 3;
+  auto q = torch::randn({2, 4, 6, 8}, torch::kFloat64) * 3,
+       k = torch::randn({2, 2, 6, 8}, torch::kFloat64) * 3;
   auto v = torch::randn({2, 2, 6, 8}, torch::kFloat64);
   for (double scale : {0.0, 1.0 / std::sqrt(24.0)}) {
     for (double cap : {0.0, 2.0}) {
       for (auto dtype : {torch::kFloat32, torch::kFloat64}) {
-        auto got = volt::nn::causal_attention(q.to(dtype), k.to(dtype), v.to(dtype), torch::Tensor(), 3, 0.0, scale, cap);
+        auto got = volt::nn::causal_attention(q.to(dtype), k.to(dtype), v.to(dtype),
+                                              torch::Tensor(), 3, 0.0, scale, cap);
         auto want = reference_gqa(q, k, v, 3, scale, cap);
         EXPECT_LE((got.to(torch::kFloat64) - want).abs().max().item<double>(), 1e-5)
             << "scale " << scale << " cap " << cap << " " << dtype;
@@ -271,14 +283,19 @@ TEST(GroupedQueryAttention, ScaleAndSoftCapMatchTheReference) {
     }
   }
   // The cap bites: the capped scores differ from the plain ones.
-  EXPECT_GT((volt::nn::causal_attention(q, k, v, {}, 0, 0.0, 0.0, 2.0) - volt::nn::causal_attention(q, k, v)).abs().max()
-                .item<double>(), 1e-3);
+  EXPECT_GT((volt::nn::causal_attention(q, k, v, {}, 0, 0.0, 0.0, 2.0) -
+             volt::nn::causal_attention(q, k, v))
+                .abs()
+                .max()
+                .item<double>(),
+            1e-3);
 }
 
 TEST(GroupedQueryAttention, ModuleIsProjectionsRopeAndGroupedAttention) {
   torch::manual_seed(6);
   volt::nn::AttentionOptions o;
-  o.n_embd = 16, o.n_head = 4, o.n_kv_head = 2, o.head_dim = 4, o.sliding_window = 3, o.rotary_dim = 4;
+  o.n_embd = 16, o.n_head = 4, o.n_kv_head = 2, o.head_dim = 4, o.sliding_window = 3,
+  o.rotary_dim = 4;
   volt::nn::Attention attn(o);
   attn->to(torch::kFloat64);
   EXPECT_EQ(attn->k->weight.sizes(), (std::vector<int64_t>{8, 16}));
@@ -287,7 +304,9 @@ TEST(GroupedQueryAttention, ModuleIsProjectionsRopeAndGroupedAttention) {
   auto pos = torch::arange(7, torch::kLong).view({1, 7}).expand({2, 7});
   auto [cos, sin] = volt::nn::rope_cos_sin(volt::nn::rope_inv_freq(ro), pos);
   auto x = torch::randn({2, 7, 16}, torch::kFloat64);
-  auto heads = [](const torch::Tensor& y, int64_t n) { return y.view({2, 7, n, 4}).transpose(1, 2); };
+  auto heads = [](const torch::Tensor& y, int64_t n) {
+    return y.view({2, 7, n, 4}).transpose(1, 2);
+  };
   auto q = volt::nn::apply_rope(heads(attn->q(x), 4), cos, sin);
   auto k = volt::nn::apply_rope(heads(attn->k(x), 2), cos, sin);
   auto y = reference_gqa(q, k, heads(attn->v(x), 2), 3);
@@ -308,7 +327,8 @@ TEST(GroupedQueryAttention, ModuleIsProjectionsRopeAndGroupedAttention) {
 TEST(GroupedQueryAttention, QkNormPartialRotaryAndFusedProjectionsMatchTheReference) {
   torch::manual_seed(9);
   volt::nn::AttentionOptions o;
-  o.n_embd = 16, o.n_head = 4, o.n_kv_head = 2, o.head_dim = 8, o.rotary_dim = 4, o.fused_qkv = true;
+  o.n_embd = 16, o.n_head = 4, o.n_kv_head = 2, o.head_dim = 8, o.rotary_dim = 4,
+  o.fused_qkv = true;
   o.qk_norm = true;
   o.qk_norm_options = {"rmsnorm", 1e-6, false, true};  // Gemma's (1 + w)
   volt::nn::Attention attn(o);
@@ -324,14 +344,17 @@ TEST(GroupedQueryAttention, QkNormPartialRotaryAndFusedProjectionsMatchTheRefere
   auto [cos, sin] = volt::nn::rope_cos_sin(volt::nn::rope_inv_freq(ro), pos);
   auto x = torch::randn({1, 5, 16}, torch::kFloat64);
   auto parts = attn->qkv(x).split_with_sizes({32, 16, 16}, -1);
-  auto heads = [](const torch::Tensor& y, int64_t n) { return y.view({1, 5, n, 8}).transpose(1, 2); };
+  auto heads = [](const torch::Tensor& y, int64_t n) {
+    return y.view({1, 5, n, 8}).transpose(1, 2);
+  };
   auto norm = [](const torch::Tensor& y, const torch::Tensor& w) {
     return y * torch::rsqrt(y.pow(2).mean(-1, true) + 1e-6) * (1 + w);
   };
   auto rope_half = [&](const torch::Tensor& y) {  // the first 4 channels turn, the last 4 pass
     auto head = y.narrow(-1, 0, 4);
     auto rotated = torch::cat({-head.narrow(-1, 2, 2), head.narrow(-1, 0, 2)}, -1);
-    return torch::cat({head * cos.unsqueeze(1) + rotated * sin.unsqueeze(1), y.narrow(-1, 4, 4)}, -1);
+    return torch::cat({head * cos.unsqueeze(1) + rotated * sin.unsqueeze(1), y.narrow(-1, 4, 4)},
+                      -1);
   };
   auto q = rope_half(norm(heads(parts[0], 4), attn->q_norm->weight));
   auto k = rope_half(norm(heads(parts[1], 2), attn->k_norm->weight));

@@ -88,7 +88,8 @@ TEST(Lora, StartsAsTheBaseModelWithOnlyAdaptersTrainable) {
   EXPECT_EQ(d->A->weight.sizes(), (std::vector<int64_t>{4, 64}));
   EXPECT_EQ(d->B->weight.sizes(), (std::vector<int64_t>{64, 4}));
   EXPECT_GT(d->A->weight.abs().max().item<double>(), 0.0);
-  EXPECT_LE(d->A->weight.abs().max().item<double>(), 1.0 / std::sqrt(64.0) + 1e-6);  // bound of U(-1/sqrt(in), ..)
+  EXPECT_LE(d->A->weight.abs().max().item<double>(),
+            1.0 / std::sqrt(64.0) + 1e-6);  // bound of U(-1/sqrt(in), ..)
   EXPECT_EQ(d->B->weight.abs().max().item<double>(), 0.0);
   // The optimizer never sees the frozen base.
   const auto groups = weight_decay_groups(*m, 0.1);
@@ -132,7 +133,8 @@ TEST(Lora, MergedLogitsEqualAdapterLogitsAndUnmergeRestoresTheBase) {
     // merge_and_unload: a plain model, saved and loaded as any Hugging Face model.
     test::ScopedTempDir dir;
     peft::merge_and_unload(*m);
-    for (auto& kv : m->named_parameters()) EXPECT_EQ(kv.key().find("lora"), std::string::npos) << kv.key();
+    for (auto& kv : m->named_parameters())
+      EXPECT_EQ(kv.key().find("lora"), std::string::npos) << kv.key();
     save_pretrained(*m, dir.path());
     auto reloaded = from_pretrained(dir.path());
     EXPECT_LT(test::max_abs_diff(reloaded(ids), with_adapters), 1e-5) << cfg_model.model_type;
@@ -148,8 +150,9 @@ TEST(Lora, AdaptersSaveAndLoadExactlyUnderPeftsNames) {
     save_pretrained(*m, dir.path() + "/base");
     peft::LoraConfig cfg;
     cfg.r = 4, cfg.alpha = 8, cfg.dropout = 0.05;
-    cfg.target_modules = (cfg_model.model_type != "gpt2") ? std::vector<std::string>{"q_proj", "v_proj"}
-                                                     : std::vector<std::string>{"c_attn"};
+    cfg.target_modules = (cfg_model.model_type != "gpt2")
+                             ? std::vector<std::string>{"q_proj", "v_proj"}
+                             : std::vector<std::string>{"c_attn"};
     cfg.base_model_name_or_path = dir.path() + "/base";
     peft::inject_lora(*m, cfg);
     perturb_adapters(*m);
@@ -190,15 +193,28 @@ TEST(Lora, AnAdapterWrittenAsPeftWritesItComputesScaledBAx) {
   CausalLM m(tiny_llama());
   m->eval();
   const int64_t r = 2, in = 64, out_q = 64;
-  nlohmann::json cfg = {{"alpha_pattern", nlohmann::json::object()}, {"auto_mapping", nullptr},
+  nlohmann::json cfg = {{"alpha_pattern", nlohmann::json::object()},
+                        {"auto_mapping", nullptr},
                         {"base_model_name_or_path", "TinyLlama/TinyLlama-1.1B-Chat-v1.0"},
-                        {"bias", "none"}, {"fan_in_fan_out", false}, {"inference_mode", true},
-                        {"init_lora_weights", true}, {"layers_pattern", nullptr}, {"layers_to_transform", nullptr},
-                        {"loftq_config", nlohmann::json::object()}, {"lora_alpha", 6}, {"lora_dropout", 0.1},
-                        {"megatron_config", nullptr}, {"megatron_core", "megatron.core"},
-                        {"modules_to_save", nullptr}, {"peft_type", "LORA"}, {"r", r},
-                        {"rank_pattern", nlohmann::json::object()}, {"revision", nullptr},
-                        {"target_modules", {"q_proj"}}, {"task_type", "CAUSAL_LM"}, {"use_dora", false},
+                        {"bias", "none"},
+                        {"fan_in_fan_out", false},
+                        {"inference_mode", true},
+                        {"init_lora_weights", true},
+                        {"layers_pattern", nullptr},
+                        {"layers_to_transform", nullptr},
+                        {"loftq_config", nlohmann::json::object()},
+                        {"lora_alpha", 6},
+                        {"lora_dropout", 0.1},
+                        {"megatron_config", nullptr},
+                        {"megatron_core", "megatron.core"},
+                        {"modules_to_save", nullptr},
+                        {"peft_type", "LORA"},
+                        {"r", r},
+                        {"rank_pattern", nlohmann::json::object()},
+                        {"revision", nullptr},
+                        {"target_modules", {"q_proj"}},
+                        {"task_type", "CAUSAL_LM"},
+                        {"use_dora", false},
                         {"use_rslora", false}};
   fs::create_directories(dir.path() + "/a");
   io::write_json(dir.path() + "/a/adapter_config.json", cfg);
@@ -207,7 +223,8 @@ TEST(Lora, AnAdapterWrittenAsPeftWritesItComputesScaledBAx) {
   for (int layer = 0; layer < 2; ++layer) {
     auto a = torch::randn({r, in}), b = torch::randn({out_q, r});
     ab[layer] = {a, b};
-    const std::string k = "base_model.model.model.layers." + std::to_string(layer) + ".self_attn.q_proj.";
+    const std::string k =
+        "base_model.model.model.layers." + std::to_string(layer) + ".self_attn.q_proj.";
     tensors.emplace_back(k + "lora_A.weight", a);
     tensors.emplace_back(k + "lora_B.weight", b);
   }
@@ -237,7 +254,8 @@ TEST(Lora, GradientsReachTheAdaptersUnderCheckpointingWithAFrozenEmbedding) {
     std::map<std::string, torch::Tensor> g;
     for (auto& kv : m->named_parameters()) {
       if (kv.value().requires_grad()) {
-        EXPECT_TRUE(kv.value().grad().defined()) << kv.key() << (checkpointing ? " (checkpointing)" : "");
+        EXPECT_TRUE(kv.value().grad().defined())
+            << kv.key() << (checkpointing ? " (checkpointing)" : "");
         if (kv.value().grad().defined()) g[kv.key()] = kv.value().grad().clone();
       } else {
         EXPECT_FALSE(kv.value().grad().defined()) << kv.key();
@@ -284,13 +302,16 @@ TEST(Lora, BadTargetsAndAdaptersAreClearErrors) {
   CausalLM m(tiny_llama());
   peft::LoraConfig cfg;
   cfg.target_modules = {"c_attn"};
-  EXPECT_NE(test::error_of([&] { peft::inject_lora(*m, cfg); })
-                .find("target module 'c_attn' matches no Linear layer of the model (there are: down_proj, "
-                      "gate_proj, k_proj, lm_head, o_proj, q_proj, up_proj, v_proj, or all-linear)"),
-            std::string::npos);
+  EXPECT_NE(
+      test::error_of([&] { peft::inject_lora(*m, cfg); })
+          .find(
+              "target module 'c_attn' matches no Linear layer of the model (there are: down_proj, "
+              "gate_proj, k_proj, lm_head, o_proj, q_proj, up_proj, v_proj, or all-linear)"),
+      std::string::npos);
   cfg.r = 0;
-  EXPECT_NE(test::error_of([&] { peft::inject_lora(*m, cfg); }).find("r must be a positive rank, got 0"),
-            std::string::npos);
+  EXPECT_NE(
+      test::error_of([&] { peft::inject_lora(*m, cfg); }).find("r must be a positive rank, got 0"),
+      std::string::npos);
   // An adapter whose rank disagrees with its config.
   cfg = peft::LoraConfig();
   CausalLM other(tiny_llama());
@@ -301,11 +322,13 @@ TEST(Lora, BadTargetsAndAdaptersAreClearErrors) {
   io::write_json(dir.path() + "/adapter_config.json", j);
   CausalLM fresh(tiny_llama());
   EXPECT_NE(test::error_of([&] { peft::load_adapter(*fresh, dir.path()); })
-                .find("adapter_model.safetensors: tensor 'base_model.model.model.layers.0.self_attn.q_proj.lora_A."
+                .find("adapter_model.safetensors: tensor "
+                      "'base_model.model.model.layers.0.self_attn.q_proj.lora_A."
                       "weight' has shape [8, 64], the model's adapter expects [4, 64]"),
             std::string::npos);
-  EXPECT_NE(test::error_of([&] { peft::read_adapter_config(dir.path() + "/nowhere"); })
-                .find("no adapter_config.json"),
+  EXPECT_NE(test::error_of([&] {
+              peft::read_adapter_config(dir.path() + "/nowhere");
+            }).find("no adapter_config.json"),
             std::string::npos);
 }
 

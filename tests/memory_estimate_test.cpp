@@ -27,10 +27,13 @@ TEST(MemoryEstimate, LoraTrainableCountEqualsPefts) {
   EXPECT_DOUBLE_EQ(e.gradients, 4194304.0 * 4);
   EXPECT_DOUBLE_EQ(e.optimizer, 4194304.0 * 8);
   // GPT-2's c_proj names two layers per block (attention and MLP), as PEFT's suffix match does.
-  EXPECT_EQ(lora_parameters(ModelConfig::preset("gpt2"), 4, {"c_proj"}), 12 * 4 * ((768 + 768) + (3072 + 768)));
-  EXPECT_NE(test::error_of([] { lora_parameters(ModelConfig::preset("gpt2"), 4, {"q_proj"}); })
-                .find("LoRA target 'q_proj' is not a Linear layer of a gpt2 block (c_attn, c_proj, c_fc"),
-            std::string::npos);
+  EXPECT_EQ(lora_parameters(ModelConfig::preset("gpt2"), 4, {"c_proj"}),
+            12 * 4 * ((768 + 768) + (3072 + 768)));
+  EXPECT_NE(
+      test::error_of([] {
+        lora_parameters(ModelConfig::preset("gpt2"), 4, {"q_proj"});
+      }).find("LoRA target 'q_proj' is not a Linear layer of a gpt2 block (c_attn, c_proj, c_fc"),
+      std::string::npos);
 }
 
 TEST(MemoryEstimate, SeventyBillionParametersHitTheMemoryWall) {
@@ -44,13 +47,15 @@ TEST(MemoryEstimate, SeventyBillionParametersHitTheMemoryWall) {
   EXPECT_EQ(e.total_params, 68976648192);
   // fp32 weights (the master copy) and two fp32 moments: 12 bytes a parameter, over 800 GB.
   EXPECT_GT(e.weights + e.optimizer, 800e9);
-  EXPECT_DOUBLE_EQ((e.weights + e.gradients + e.optimizer) / static_cast<double>(e.total_params), 16.0);
+  EXPECT_DOUBLE_EQ((e.weights + e.gradients + e.optimizer) / static_cast<double>(e.total_params),
+                   16.0);
   // FSDP over 8 ranks divides all three, plus the gathered root unit and one block (fp32 weights
   // and gradients: 8 bytes a parameter, 11 GB here).
   p.strategy = "fsdp", p.world_size = 8;
   const auto f = estimate_memory(p);
   const double root = 2.0 * 32000 * 8192 + 8192, per_block = (68976648192.0 - root) / 80;
-  EXPECT_DOUBLE_EQ(f.weights + f.gradients + f.optimizer, (e.weights + e.gradients + e.optimizer) / 8 + (root + per_block) * 8);
+  EXPECT_DOUBLE_EQ(f.weights + f.gradients + f.optimizer,
+                   (e.weights + e.gradients + e.optimizer) / 8 + (root + per_block) * 8);
   // Autocast's 16-bit weight copies: every block's in one process, one gathered block's under FSDP.
   int64_t block = 0;
   for (const auto& l : block_linears(p.model)) block += l.in * l.out;
@@ -67,9 +72,11 @@ TEST(MemoryEstimate, BadPlansAreErrors) {
   p.precision = "fp8";
   EXPECT_NE(test::error_of([&] { estimate_memory(p); }).find("precision 'fp8'"), std::string::npos);
   p.precision = "32-true", p.seq_len = 4096;
-  EXPECT_NE(test::error_of([&] { estimate_memory(p); }).find("exceeds the model's context (1024)"), std::string::npos);
+  EXPECT_NE(test::error_of([&] { estimate_memory(p); }).find("exceeds the model's context (1024)"),
+            std::string::npos);
   p.seq_len = 0, p.quant = "nf4";
-  EXPECT_NE(test::error_of([&] { estimate_memory(p); }).find("QLoRA needs a LoRA rank"), std::string::npos);
+  EXPECT_NE(test::error_of([&] { estimate_memory(p); }).find("QLoRA needs a LoRA rank"),
+            std::string::npos);
 }
 
 struct Case {
@@ -94,7 +101,8 @@ ModelConfig gpt2_bpe() {
 
 ModelConfig small_llama() {
   ModelConfig c = ModelConfig::preset("llama-3.1-8b");
-  c.n_layer = 4, c.n_embd = 256, c.n_head = 8, c.n_kv_head = 2, c.n_inner = 704, c.vocab_size = 4096;
+  c.n_layer = 4, c.n_embd = 256, c.n_head = 8, c.n_kv_head = 2, c.n_inner = 704,
+  c.vocab_size = 4096;
   c.block_size = 256;
   return c;
 }
@@ -114,9 +122,11 @@ TEST(MemoryEstimate, WithinFifteenPercentOfTheMeasuredPeak) {
     p.activation_checkpointing = c.checkpointing;
     const double estimate = estimate_memory(p).peak();
     const double measured = static_cast<double>(measure_training_peak(p, 2));
-    std::printf("%-50s estimate %8.2f MiB  measured %8.2f MiB  %+5.1f%%\n", c.name, estimate / 1048576.0,
-                measured / 1048576.0, 100.0 * (estimate - measured) / measured);
-    EXPECT_NEAR(estimate / measured, 1.0, 0.15) << c.name << ": estimate " << estimate << " measured " << measured;
+    std::printf("%-50s estimate %8.2f MiB  measured %8.2f MiB  %+5.1f%%\n", c.name,
+                estimate / 1048576.0, measured / 1048576.0,
+                100.0 * (estimate - measured) / measured);
+    EXPECT_NEAR(estimate / measured, 1.0, 0.15)
+        << c.name << ": estimate " << estimate << " measured " << measured;
   }
 }
 

@@ -45,7 +45,8 @@ class FlakyLM : public LightningModule {
 class Snapshots : public Callback {
  public:
   std::string name() const override { return "Snapshots"; }
-  void on_train_batch_end(Trainer&, LightningModule& m, const torch::Tensor&, const Batch&, int64_t) override {
+  void on_train_batch_end(Trainer&, LightningModule& m, const torch::Tensor&, const Batch&,
+                          int64_t) override {
     after.push_back(test::snapshot(m));
   }
   std::vector<std::map<std::string, torch::Tensor>> after;
@@ -62,8 +63,10 @@ TEST(NanGuard, SkipsANonFiniteStepAndGoesOn) {
   EXPECT_EQ(t.global_step(), 6);
   EXPECT_EQ(t.nonfinite_steps(), 1);
   EXPECT_EQ(t.skipped_steps(), 1);
-  for (const auto& [name, w] : snaps->after[1]) EXPECT_TRUE(torch::equal(w, snaps->after[2].at(name))) << name;
-  EXPECT_FALSE(torch::equal(snaps->after[3].at("lm.transformer.wte.weight"), snaps->after[2].at("lm.transformer.wte.weight")));
+  for (const auto& [name, w] : snaps->after[1])
+    EXPECT_TRUE(torch::equal(w, snaps->after[2].at(name))) << name;
+  EXPECT_FALSE(torch::equal(snaps->after[3].at("lm.transformer.wte.weight"),
+                            snaps->after[2].at("lm.transformer.wte.weight")));
   for (const auto& p : m.parameters()) EXPECT_TRUE(torch::isfinite(p).all().item<bool>());
   EXPECT_DOUBLE_EQ(t.callback_metrics().at("nonfinite_steps"), 1);
 }
@@ -86,7 +89,10 @@ TEST(NanGuard, StopsAfterNInARowAndKeepsTheLastGoodCheckpoint) {
     EXPECT_NE(what.find("3 steps in a row (to step 7)"), std::string::npos) << what;
     EXPECT_NE(what.find("the weights are those of step 4"), std::string::npos) << what;
     // NaN times the loss makes every gradient NaN: the first one in forward order is named.
-    EXPECT_NE(what.find("The loss is not finite. First non-finite gradient: lm.transformer.wte.weight"), std::string::npos) << what;
+    EXPECT_NE(
+        what.find("The loss is not finite. First non-finite gradient: lm.transformer.wte.weight"),
+        std::string::npos)
+        << what;
     EXPECT_NE(what.find("is intact"), std::string::npos) << what;
   }
   EXPECT_EQ(t.global_step(), 7);
@@ -98,10 +104,12 @@ TEST(NanGuard, StopsAfterNInARowAndKeepsTheLastGoodCheckpoint) {
 class PoisonAt : public Callback {
  public:
   std::string name() const override { return "PoisonAt"; }
-  void on_train_batch_end(Trainer& t, LightningModule& m, const torch::Tensor&, const Batch&, int64_t) override {
+  void on_train_batch_end(Trainer& t, LightningModule& m, const torch::Tensor&, const Batch&,
+                          int64_t) override {
     if (t.global_step() != 2) return;
     torch::NoGradGuard no_grad;
-    m.named_parameters()["lm.transformer.h.1.mlp.c_fc.weight"][0][0] = std::numeric_limits<float>::quiet_NaN();
+    m.named_parameters()["lm.transformer.h.1.mlp.c_fc.weight"][0][0] =
+        std::numeric_limits<float>::quiet_NaN();
   }
 };
 
@@ -115,7 +123,9 @@ TEST(NanGuard, NamesTheFirstNonFiniteWeight) {
     t.fit(m, data);
     FAIL() << "the run went on";
   } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find("First non-finite weight: lm.transformer.h.1.mlp.c_fc.weight (1 of "), std::string::npos)
+    EXPECT_NE(std::string(e.what()).find(
+                  "First non-finite weight: lm.transformer.h.1.mlp.c_fc.weight (1 of "),
+              std::string::npos)
         << e.what();
   }
 }

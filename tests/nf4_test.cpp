@@ -20,10 +20,22 @@ namespace {
 
 TEST(Nf4, CodeBookEqualsBitsandbytesAndTheNormalQuantileConstruction) {
   // bitsandbytes/functional.py get_4bit_type("nf4"), the values as printed there.
-  const double bnb[16] = {-1.0, -0.6961928009986877, -0.5250730514526367, -0.39491748809814453,
-                          -0.28444138169288635, -0.18477343022823334, -0.09105003625154495, 0.0,
-                          0.07958029955625534, 0.16093020141124725, 0.24611230194568634, 0.33791524171829224,
-                          0.44070982933044434, 0.5626170039176941, 0.7229568362236023, 1.0};
+  const double bnb[16] = {-1.0,
+                          -0.6961928009986877,
+                          -0.5250730514526367,
+                          -0.39491748809814453,
+                          -0.28444138169288635,
+                          -0.18477343022823334,
+                          -0.09105003625154495,
+                          0.0,
+                          0.07958029955625534,
+                          0.16093020141124725,
+                          0.24611230194568634,
+                          0.33791524171829224,
+                          0.44070982933044434,
+                          0.5626170039176941,
+                          0.7229568362236023,
+                          1.0};
   const auto& code = peft::nf4_code();
   const auto built = peft::nf4_code_from_normal_quantiles();
   for (int i = 0; i < 16; ++i) {
@@ -50,7 +62,8 @@ TEST(Nf4, PacksTwoCodesAByteFirstValueInTheHighNibble) {
   const auto q = peft::quantize_nf4(w);
   ASSERT_EQ(q.codes.numel(), 32);
   EXPECT_EQ(q.codes[0].item<int>(), (15 << 4) | 0);
-  EXPECT_EQ(q.codes[1].item<int>(), (12 << 4) | 7);  // 0.5 -> 0.4407 (code 12; 0.5626 is farther), 0 -> 7
+  EXPECT_EQ(q.codes[1].item<int>(),
+            (12 << 4) | 7);  // 0.5 -> 0.4407 (code 12; 0.5626 is farther), 0 -> 7
   const auto back = peft::dequantize_nf4(q);
   EXPECT_NEAR(back[0].item<float>(), 1.0f, 1e-2);
   EXPECT_EQ(back[3].item<float>(), 0.0f);
@@ -64,19 +77,22 @@ TEST(Nf4, RoundTripOfGaussianWeightsPicksTheNearestCodeAndBeatsUniformFourBit) {
   // Reference without double quantization: per block of 64, nearest of the 16 values by argmin.
   const auto blocks = w.view({-1, 64});
   const auto absmax = blocks.abs().amax(1, true);
-  const auto code = torch::tensor(std::vector<float>(peft::nf4_code().begin(), peft::nf4_code().end()));
+  const auto code =
+      torch::tensor(std::vector<float>(peft::nf4_code().begin(), peft::nf4_code().end()));
   const auto idx = (blocks / absmax).unsqueeze(-1).sub(code).abs().argmin(-1);
-  const auto ideal = (code.index_select(0, idx.view(-1)).view(idx.sizes()) * absmax).view(w.sizes());
+  const auto ideal =
+      (code.index_select(0, idx.view(-1)).view(idx.sizes()) * absmax).view(w.sizes());
   const auto bytes = q.codes.to(torch::kLong);
-  const auto ours = torch::stack({bytes.bitwise_right_shift(4), bytes.bitwise_and(15)}, 1).view(idx.sizes());
+  const auto ours =
+      torch::stack({bytes.bitwise_right_shift(4), bytes.bitwise_and(15)}, 1).view(idx.sizes());
   EXPECT_GT(ours.eq(idx).to(torch::kDouble).mean().item<double>(), 0.99999);  // ties aside
   const double rmse = (back - w).pow(2).mean().sqrt().item<double>();
   const double ideal_rmse = (ideal - w).pow(2).mean().sqrt().item<double>();
   // Uniform symmetric 4-bit (15 levels over [-absmax, absmax]) on the same blocks.
   const auto uniform = (blocks / absmax * 7).round() / 7 * absmax;
   const double uniform_rmse = (uniform.view(w.sizes()) - w).pow(2).mean().sqrt().item<double>();
-  std::printf("NF4 RMSE %.5f (single-quantized absmax %.5f), uniform 4-bit %.5f, of N(0, 1)\n", rmse, ideal_rmse,
-              uniform_rmse);
+  std::printf("NF4 RMSE %.5f (single-quantized absmax %.5f), uniform 4-bit %.5f, of N(0, 1)\n",
+              rmse, ideal_rmse, uniform_rmse);
   EXPECT_LT(rmse, ideal_rmse * 1.01);  // 8-bit absmax constants cost under 1% more error
   EXPECT_GT(rmse, 0.08);
   EXPECT_LT(rmse, 0.12);  // NF4's expected error on N(0, 1) in blocks of 64 is ~0.1 std
@@ -93,7 +109,8 @@ TEST(Nf4, TensorOperationsEqualTheReferenceLoopBitForBit) {
   const auto w = torch::randn({100, 70}, gen) * 0.02;  // 7000: the last block is partial
   const auto q = peft::quantize_nf4(w);
   EXPECT_TRUE(torch::equal(peft::dequantize_nf4(q), peft::dequantize_nf4_tensor(q)));
-  EXPECT_TRUE(torch::equal(peft::dequantize_nf4(q, torch::kBFloat16), peft::dequantize_nf4_tensor(q, torch::kBFloat16)));
+  EXPECT_TRUE(torch::equal(peft::dequantize_nf4(q, torch::kBFloat16),
+                           peft::dequantize_nf4_tensor(q, torch::kBFloat16)));
 }
 
 TEST(Nf4, LinearOnNf4WeightsEqualsLinearOnTheDequantizedWeightForwardAndBackward) {
@@ -103,9 +120,11 @@ TEST(Nf4, LinearOnNf4WeightsEqualsLinearOnTheDequantizedWeightForwardAndBackward
   peft::quantize_linear_nf4(*quant, ref->weight);
   EXPECT_EQ(quant->weight.numel(), 0);
   EXPECT_FALSE(quant->weight.requires_grad());
-  ref->weight.data().copy_(peft::dequantize_nf4(dynamic_cast<peft::Nf4WeightImpl*>(quant->weight_source.get())->tensor()));
+  ref->weight.data().copy_(peft::dequantize_nf4(
+      dynamic_cast<peft::Nf4WeightImpl*>(quant->weight_source.get())->tensor()));
   ref->weight.set_requires_grad(false);
-  auto x1 = torch::randn({3, 5, 64}, torch::requires_grad()), x2 = x1.detach().clone().requires_grad_();
+  auto x1 = torch::randn({3, 5, 64}, torch::requires_grad()),
+       x2 = x1.detach().clone().requires_grad_();
   auto y1 = ref(x1), y2 = quant(x2);
   EXPECT_LT(test::max_abs_diff(y1, y2), 1e-6);
   auto g = torch::randn(y1.sizes());
@@ -113,10 +132,13 @@ TEST(Nf4, LinearOnNf4WeightsEqualsLinearOnTheDequantizedWeightForwardAndBackward
   EXPECT_LT(test::max_abs_diff(x1.grad(), x2.grad()), 1e-6);
   EXPECT_LT(test::max_abs_diff(ref->bias.grad(), quant->bias.grad()), 1e-5);
   // bf16 compute: the weight is dequantized in the input's dtype.
-  EXPECT_EQ(quant(torch::randn({2, 64}).to(torch::kBFloat16).to(torch::kFloat32)).scalar_type(), torch::kFloat32);
+  EXPECT_EQ(quant(torch::randn({2, 64}).to(torch::kBFloat16).to(torch::kFloat32)).scalar_type(),
+            torch::kFloat32);
   // Module::to(dtype) leaves the codes alone.
   quant->to(torch::kBFloat16);
-  EXPECT_EQ(dynamic_cast<peft::Nf4WeightImpl*>(quant->weight_source.get())->tensor().codes.scalar_type(), torch::kUInt8);
+  EXPECT_EQ(
+      dynamic_cast<peft::Nf4WeightImpl*>(quant->weight_source.get())->tensor().codes.scalar_type(),
+      torch::kUInt8);
   EXPECT_EQ(quant(torch::randn({2, 64}).to(torch::kBFloat16)).scalar_type(), torch::kBFloat16);
 }
 
@@ -155,7 +177,8 @@ TEST(Nf4, QuantizesWhileLoadingAndQloraLowersTheLossLikeLora) {
   int64_t quantized = 0;
   for (const auto& kv : q->named_modules()) {
     if (auto* lin = dynamic_cast<nn::LinearImpl*>(kv.value().get())) {
-      if (kv.key() == "lm_head") {  // all-linear leaves the output layer in full precision, as PEFT does
+      if (kv.key() ==
+          "lm_head") {  // all-linear leaves the output layer in full precision, as PEFT does
         EXPECT_TRUE(lin->weight_source == nullptr);
         EXPECT_GT(lin->weight.numel(), 0);
         continue;
@@ -175,7 +198,8 @@ TEST(Nf4, QuantizesWhileLoadingAndQloraLowersTheLossLikeLora) {
   EXPECT_LT(rel, 0.15);
   EXPECT_GT(rel, 0.0);
   const auto lora = train_adapters(*full, 25), qlora = train_adapters(*q, 25);
-  std::printf("LoRA loss %.4f -> %.4f, QLoRA %.4f -> %.4f\n", lora.front(), lora.back(), qlora.front(), qlora.back());
+  std::printf("LoRA loss %.4f -> %.4f, QLoRA %.4f -> %.4f\n", lora.front(), lora.back(),
+              qlora.front(), qlora.back());
   EXPECT_LT(lora.back(), lora.front() * 0.8);
   EXPECT_LT(qlora.back(), qlora.front() * 0.8);
   EXPECT_LT(std::abs(qlora.back() - lora.back()), 0.1 * lora.front());
@@ -205,10 +229,10 @@ TEST(Nf4, LoadingQuantizesOneLayerAtATimeSoPeakMemoryNeverHoldsTheFullModel) {
   };
   const double full = peak_of([&] { return from_pretrained(dir.path()); });
   const double nf4 = peak_of([&] { return peft::from_pretrained_nf4(dir.path(), {"all-linear"}); });
-  std::printf("load peak: fp32 %.0f KiB, NF4 %.0f KiB; the block Linears in bf16: %.0f KiB\n", full / 1024,
-              nf4 / 1024, bf16_linears / 1024);
-  EXPECT_GT(full, 2 * bf16_linears);     // fp32 weights, all alive at once
-  EXPECT_LT(nf4, 0.5 * bf16_linears);    // codes + one layer's fp32 copy, never the 16-bit model
+  std::printf("load peak: fp32 %.0f KiB, NF4 %.0f KiB; the block Linears in bf16: %.0f KiB\n",
+              full / 1024, nf4 / 1024, bf16_linears / 1024);
+  EXPECT_GT(full, 2 * bf16_linears);   // fp32 weights, all alive at once
+  EXPECT_LT(nf4, 0.5 * bf16_linears);  // codes + one layer's fp32 copy, never the 16-bit model
 }
 
 }  // namespace

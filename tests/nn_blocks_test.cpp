@@ -47,7 +47,8 @@ TEST(RMSNorm, GemmasUnitOffsetScalesByOnePlusTheWeightInFloat32) {
   }
   auto x = torch::randn({3, 5, 16});
   auto xd = x.to(torch::kFloat64);
-  auto want = xd / torch::sqrt(xd.pow(2).mean(-1, true) + 1e-6) * (1 + norm->weight.to(torch::kFloat64));
+  auto want =
+      xd / torch::sqrt(xd.pow(2).mean(-1, true) + 1e-6) * (1 + norm->weight.to(torch::kFloat64));
   EXPECT_LT(max_abs_diff(norm(x), want), 1e-5);
   // Gemma multiplies in float32 and casts the product: a bf16 input comes back bf16.
   EXPECT_EQ(norm(x.to(torch::kBFloat16)).scalar_type(), torch::kBFloat16);
@@ -84,7 +85,9 @@ TEST(GeGLUMLP, TanhGeluGateAndPhi3sFusedGateUpSplitGateFirst) {
   EXPECT_EQ(fused->gate_up->weight.sizes(), (std::vector<int64_t>{24, 8}));
   auto gu = torch::matmul(x, fused->gate_up->weight.t());
   auto gf = gu.narrow(-1, 0, 12), uf = gu.narrow(-1, 12, 12);  // gate first, then up
-  EXPECT_LT(max_abs_diff(fused(x), torch::matmul(gf * torch::sigmoid(gf) * uf, fused->down->weight.t())), 1e-10);
+  EXPECT_LT(
+      max_abs_diff(fused(x), torch::matmul(gf * torch::sigmoid(gf) * uf, fused->down->weight.t())),
+      1e-10);
   EXPECT_THROW(MLP(gated(8, 12, "relu6")), Error);
 }
 
@@ -98,7 +101,8 @@ TEST(MoE, RoutesEachTokenThroughItsTopKExpertsWeightedByTheRouter) {
     moe->to(torch::kFloat64);
     auto x = torch::randn({2, 7, 8}, torch::kFloat64);
     auto got = moe(x);
-    // Token by token: softmax over the router's logits, the k largest, their experts' outputs mixed.
+    // Token by token: softmax over the router's logits, the k largest, their experts' outputs
+    // mixed.
     auto flat = x.reshape({-1, 8});
     auto want = torch::zeros_like(flat);
     for (int64_t n = 0; n < flat.size(0); ++n) {
@@ -141,7 +145,8 @@ TEST(Rope, RotatesEachChannelPairByPositionTimesFrequency) {
   const auto inv = rope_inv_freq(o);
   ASSERT_EQ(inv.numel(), 4);
   for (int64_t i = 0; i < 4; ++i) {
-    EXPECT_NEAR(inv[i].item<double>(), std::pow(10000.0, -2.0 * static_cast<double>(i) / 8.0), 1e-7);
+    EXPECT_NEAR(inv[i].item<double>(), std::pow(10000.0, -2.0 * static_cast<double>(i) / 8.0),
+                1e-7);
   }
   torch::manual_seed(2);
   auto x = torch::randn({1, 2, 3, 8});  // (B, heads, T, d)
@@ -167,16 +172,19 @@ TEST(Rope, ScoresDependOnlyOnTheRelativePosition) {
   o.head_dim = 16;
   const auto inv = rope_inv_freq(o);
   torch::manual_seed(3);
-  auto q = torch::randn({1, 1, 1, 16}, torch::kFloat64), k = torch::randn({1, 1, 1, 16}, torch::kFloat64);
+  auto q = torch::randn({1, 1, 1, 16}, torch::kFloat64),
+       k = torch::randn({1, 1, 1, 16}, torch::kFloat64);
   auto score = [&](int64_t m, int64_t n) {
     auto [cq, sq] = rope_cos_sin(inv, torch::tensor({{m}}, torch::kLong));
     auto [ck, sk] = rope_cos_sin(inv, torch::tensor({{n}}, torch::kLong));
     return (apply_rope(q, cq.to(torch::kFloat64), sq.to(torch::kFloat64)) *
-            apply_rope(k, ck.to(torch::kFloat64), sk.to(torch::kFloat64))).sum().item<double>();
+            apply_rope(k, ck.to(torch::kFloat64), sk.to(torch::kFloat64)))
+        .sum()
+        .item<double>();
   };
   EXPECT_NEAR(score(7, 3), score(104, 100), 1e-4);
   EXPECT_NEAR(score(3, 3), (q * k).sum().item<double>(), 1e-5);  // equal positions: no rotation
-  EXPECT_GT(std::abs(score(7, 3) - score(7, 5)), 1e-3);            // but the distance matters
+  EXPECT_GT(std::abs(score(7, 3) - score(7, 5)), 1e-3);          // but the distance matters
 }
 
 TEST(Rope, Llama3ScalingKeepsHighFrequenciesAndStretchesLowOnes) {

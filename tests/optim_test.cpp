@@ -28,7 +28,8 @@ struct GroupsNetImpl : torch::nn::Module {
     emb = register_module("emb", torch::nn::Embedding(10, 4));
     fc = register_module("fc", torch::nn::Linear(4, 6));
     ln = register_module("ln", torch::nn::LayerNorm(torch::nn::LayerNormOptions({6})));
-    vln = register_module("vln", volt::nn::Norm(6, volt::nn::NormOptions{"layernorm", 1e-5, true, false}));
+    vln = register_module("vln",
+                          volt::nn::Norm(6, volt::nn::NormOptions{"layernorm", 1e-5, true, false}));
     frozen = register_module("frozen", torch::nn::Linear(6, 6));
     frozen->weight.set_requires_grad(false);
     frozen->bias.set_requires_grad(false);
@@ -59,8 +60,8 @@ TEST(WeightDecayGroups, SplitsMatricesFromBiasesNormsAndEmbeddings) {
   EXPECT_EQ(groups[1].weight_decay, 0.0);
   EXPECT_EQ(groups[0].names, (std::vector<std::string>{"fc.weight", "out.weight"}));
   // The tied head weight appears once, under the embedding's name; frozen parameters not at all.
-  EXPECT_EQ(groups[1].names, (std::vector<std::string>{"emb.weight", "fc.bias", "ln.weight", "ln.bias",
-                                                       "vln.weight", "vln.bias"}));
+  EXPECT_EQ(groups[1].names, (std::vector<std::string>{"emb.weight", "fc.bias", "ln.weight",
+                                                       "ln.bias", "vln.weight", "vln.bias"}));
   // params and names line up, and are the module's own tensors (not copies).
   for (const auto& g : groups) {
     ASSERT_EQ(g.params.size(), g.names.size());
@@ -133,9 +134,11 @@ TEST(AdamW, MatchesLibTorchAdamWStepForStepWithWeightDecay) {
   auto topt = torch::optim::AdamWOptions(lr).betas({b1, b2}).eps(eps);
   std::vector<torch::optim::OptimizerParamGroup> tgroups;
   tgroups.emplace_back(std::vector<torch::Tensor>{p.theirs[0], p.theirs[1]},
-                       std::make_unique<torch::optim::AdamWOptions>(torch::optim::AdamWOptions(topt).weight_decay(wd)));
+                       std::make_unique<torch::optim::AdamWOptions>(
+                           torch::optim::AdamWOptions(topt).weight_decay(wd)));
   tgroups.emplace_back(std::vector<torch::Tensor>{p.theirs[2], p.theirs[3]},
-                       std::make_unique<torch::optim::AdamWOptions>(torch::optim::AdamWOptions(topt).weight_decay(0.0)));
+                       std::make_unique<torch::optim::AdamWOptions>(
+                           torch::optim::AdamWOptions(topt).weight_decay(0.0)));
   torch::optim::AdamW theirs(tgroups, topt);
 
   for (int step = 0; step < 6; ++step) {
@@ -147,7 +150,8 @@ TEST(AdamW, MatchesLibTorchAdamWStepForStepWithWeightDecay) {
     ours.step();
     theirs.step();
     for (size_t i = 0; i < g.size(); ++i) {
-      EXPECT_LE(test::max_abs_diff(p.ours[i], p.theirs[i]), 1e-6) << "step " << step << " param " << i;
+      EXPECT_LE(test::max_abs_diff(p.ours[i], p.theirs[i]), 1e-6)
+          << "step " << step << " param " << i;
     }
   }
   EXPECT_EQ(ours.step_count(), 6);
@@ -157,7 +161,8 @@ TEST(AdamW, MatchesLibTorchAdamWStepForStepWithWeightDecay) {
 }
 
 TEST(AdamW, FirstStepIsSignTimesLrPlusDecoupledDecay) {
-  // Step 1 by hand: m/(1-b1) = g, sqrt(v/(1-b2)) = |g|, so theta' = theta (1 - lr wd) - lr g/(|g|+eps).
+  // Step 1 by hand: m/(1-b1) = g, sqrt(v/(1-b2)) = |g|, so theta' = theta (1 - lr wd) - lr
+  // g/(|g|+eps).
   auto theta0 = torch::tensor({1.0f, -2.0f, 0.5f});
   auto p = theta0.clone().set_requires_grad(true);
   ParamGroup g{"decay", {"p"}, {p}, 0, 0, 0.5};
@@ -227,7 +232,8 @@ TEST(AdamW, StateTensorsRoundTripResumesIdentically) {
     b.load_state_tensors(wrong);
     FAIL() << "expected an error";
   } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find("'exp_avg.w1' has 3 values, the parameter has 10"), std::string::npos)
+    EXPECT_NE(std::string(e.what()).find("'exp_avg.w1' has 3 values, the parameter has 10"),
+              std::string::npos)
         << e.what();
   }
 }
@@ -235,7 +241,8 @@ TEST(AdamW, StateTensorsRoundTripResumesIdentically) {
 bool inside(const torch::Tensor& view, const torch::Tensor& buffer) {
   const auto* b = static_cast<const char*>(buffer.data_ptr());
   const auto* v = static_cast<const char*>(view.data_ptr());
-  return v >= b && v + view.numel() * view.element_size() <= b + buffer.numel() * buffer.element_size();
+  return v >= b &&
+         v + view.numel() * view.element_size() <= b + buffer.numel() * buffer.element_size();
 }
 
 TEST(AdamW, ParametersAndGradientsAreViewsOfFlatBuffers) {
@@ -244,7 +251,8 @@ TEST(AdamW, ParametersAndGradientsAreViewsOfFlatBuffers) {
   auto before = test::snapshot(*net);
   AdamW opt(weight_decay_groups(*net, 0.1), AdamWOptions{});
   // Flattening kept the values.
-  for (auto& [name, t] : before) EXPECT_TRUE(torch::equal(t, net->named_parameters()[name])) << name;
+  for (auto& [name, t] : before)
+    EXPECT_TRUE(torch::equal(t, net->named_parameters()[name])) << name;
 
   auto ids = torch::tensor({{1, 2, 3}, {4, 5, 9}}, torch::kLong);
   net->forward(ids).square().mean().backward();
@@ -261,7 +269,8 @@ TEST(AdamW, ParametersAndGradientsAreViewsOfFlatBuffers) {
       ASSERT_TRUE(p.grad().defined()) << g.names[i];
       EXPECT_TRUE(inside(p.grad(), flat[gi])) << g.names[i];
       // The view sits at the running offset and holds autograd's gradient.
-      EXPECT_TRUE(torch::equal(flat[gi].narrow(0, off, p.numel()).view(p.sizes()), p.grad())) << g.names[i];
+      EXPECT_TRUE(torch::equal(flat[gi].narrow(0, off, p.numel()).view(p.sizes()), p.grad()))
+          << g.names[i];
       off += p.numel();
       first_grads.push_back(p.grad().clone());
     }
@@ -376,7 +385,8 @@ TEST(AdamWFused, MatchesTheTensorOpPath) {
     o.lr = 3e-3, o.beta1 = 0.9, o.beta2 = 0.99, o.weight_decay = 0.1, o.fused = fused;
     ParamGroup g;
     g.name = "all", g.weight_decay = 0.1;
-    for (auto& kv : lin->named_parameters()) g.names.push_back(kv.key()), g.params.push_back(kv.value());
+    for (auto& kv : lin->named_parameters())
+      g.names.push_back(kv.key()), g.params.push_back(kv.value());
     auto opt = std::make_shared<AdamW>(std::vector<ParamGroup>{g}, o);
     return std::make_pair(lin, opt);
   };

@@ -30,7 +30,10 @@ import sys
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 
 # family -> (volt preset, tokenizer under the data dir). Tokenizers are each family's own where the
-# data dir has one (Phi-3 uses Llama 2's SentencePiece model, Mixtral Mistral's).
+# data dir has one (Mixtral uses Mistral's). Phi-3's own is Llama 2's, which the data dir has only as
+# a bare tokenizer.model: transformers 5.12 converts that without SentencePiece's dummy prefix (its
+# ids differ from sentencepiece's, and volt's, from the first word), so Phi-3 is checked with
+# Mistral's tokenizer.json, the same SentencePiece-style BPE as a file transformers reads as written.
 FAMILIES = {
     "gpt2": ("babygpt-tiny", "tokenizers/gpt2"),
     "llama": ("llama-tiny", "tokenizers/llama3_1"),
@@ -41,7 +44,7 @@ FAMILIES = {
     "mixtral": ("mixtral-tiny", "tokenizers/mistral"),
     "gemma2": ("gemma2-tiny", "tokenizers/gemma3"),
     "gemma3_text": ("gemma3-tiny", "tokenizers/gemma3"),
-    "phi3": ("phi3-tiny", "tokenizers/llama2/tokenizer.model"),
+    "phi3": ("phi3-tiny", "tokenizers/mistral"),
 }
 ARTIFACTS = ["init", "fit", "lora-merged", "bfloat16", "float16"]
 TEXT = "ROMEO: But soft, what light through yonder window breaks? It is the east."
@@ -209,7 +212,8 @@ def main():
     header = ["family", "artifact", "loads clean", "loss (volt score vs transformers)", "ids", "greedy"]
     lines = ["| " + " | ".join(header) + " |", "| " + " | ".join("---" for _ in header) + " |"]
     for family, artifact, c in rows:
-        cell = lambda k: ("✅ " if c[k][0] else "❌ ") + c[k][1]
+        # One line per row: an error message's newlines and pipes would break the table.
+        cell = lambda k: ("✅ " if c[k][0] else "❌ ") + " ".join(c[k][1].split()).replace("|", "\\|")
         lines.append(f"| {family} | {artifact} | {cell('loads clean')} | {cell('loss')} | {cell('ids')} | {cell('greedy')} |")
     versions = results[0].get("transformers", "?") if results else "?"
     table = "\n".join(lines)

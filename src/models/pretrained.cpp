@@ -27,7 +27,8 @@ struct HfEntry {
   torch::Tensor param;  // our parameter, or undefined for a virtual zero bias
   std::vector<int64_t> hf_shape;
   bool transposed = false;  // GPT-2's Conv1D: stored (in, out)
-  nn::LinearImpl* deferred = nullptr;  // a Linear whose weight is still to be made (DeferLinearWeights)
+  nn::LinearImpl* deferred =
+      nullptr;  // a Linear whose weight is still to be made (DeferLinearWeights)
 };
 
 std::vector<HfEntry> hf_entries(const CausalLMImpl& model_in) {
@@ -44,14 +45,16 @@ std::vector<HfEntry> hf_entries(const CausalLMImpl& model_in) {
         zero_biases.push_back({kv.key() + ".bias", {l->out_features}});
       }
     } else if (auto* n = dynamic_cast<nn::NormImpl*>(kv.value().get())) {
-      if (names.zero_biases_on_disk && !n->bias.defined()) zero_biases.push_back({kv.key() + ".bias", {n->dim}});
+      if (names.zero_biases_on_disk && !n->bias.defined())
+        zero_biases.push_back({kv.key() + ".bias", {n->dim}});
     }
   }
   std::vector<HfEntry> out;
   std::set<const void*> seen;
   for (auto& kv : model.named_parameters()) {
     // LoRA adapters are not part of the model (peft/adapter.h saves them, PEFT's way).
-    if (is_adapter_parameter(kv.key()) || !seen.insert(kv.value().unsafeGetTensorImpl()).second) continue;
+    if (is_adapter_parameter(kv.key()) || !seen.insert(kv.value().unsafeGetTensorImpl()).second)
+      continue;
     HfEntry e{kv.key(), kv.value(), kv.value().sizes().vec()};
     if (auto it = linear_weight.find(kv.value().unsafeGetTensorImpl()); it != linear_weight.end()) {
       auto* l = it->second.second;
@@ -95,10 +98,12 @@ struct WeightFiles {
 // RoPE frequencies, a tied head's copy of the embedding.
 bool ignorable_tensor(const std::string& name, const ModelConfig& c) {
   auto ends = [&](const std::string& suffix) {
-    return name.size() > suffix.size() && name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0;
+    return name.size() > suffix.size() &&
+           name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0;
   };
   if (name == "lm_head.weight" && c.tie_word_embeddings) return true;
-  return ends(".attn.bias") || ends(".attn.masked_bias") || name.find("rotary_emb.inv_freq") != std::string::npos;
+  return ends(".attn.bias") || ends(".attn.masked_bias") ||
+         name.find("rotary_emb.inv_freq") != std::string::npos;
 }
 
 }  // namespace
@@ -109,9 +114,11 @@ std::vector<std::pair<std::string, torch::Tensor>> to_hf_state_dict(const Causal
   // through).
   const auto dtype = model.embedding_weight().scalar_type();
   for (const auto& e : hf_entries(model)) {
-    VOLT_CHECK(!e.param.defined() || (e.param.numel() > 0 && !e.deferred), "[pretrained] ", e.hf_name,
-               " is quantized or was never loaded: dequantize it (peft::merge_and_unload) before saving");
-    torch::Tensor t = e.param.defined() ? e.param.detach().to(torch::kCPU) : torch::zeros(e.hf_shape, dtype);
+    VOLT_CHECK(
+        !e.param.defined() || (e.param.numel() > 0 && !e.deferred), "[pretrained] ", e.hf_name,
+        " is quantized or was never loaded: dequantize it (peft::merge_and_unload) before saving");
+    torch::Tensor t =
+        e.param.defined() ? e.param.detach().to(torch::kCPU) : torch::zeros(e.hf_shape, dtype);
     if (e.transposed) t = t.t();
     out.emplace_back(e.hf_name, t.contiguous());
   }
@@ -140,8 +147,9 @@ void load_hf_safetensors(CausalLMImpl& model, const std::vector<std::string>& pa
     used.insert(it->first);
     const io::SafetensorsFile& file = *file_of.at(it->first);
     const auto& info = file.info(it->second);
-    VOLT_CHECK(info.shape == e.hf_shape, "[pretrained] ", file.path(), ": tensor '", it->second, "' has shape ",
-               c10::IntArrayRef(info.shape), ", the model expects ", c10::IntArrayRef(e.hf_shape));
+    VOLT_CHECK(info.shape == e.hf_shape, "[pretrained] ", file.path(), ": tensor '", it->second,
+               "' has shape ", c10::IntArrayRef(info.shape), ", the model expects ",
+               c10::IntArrayRef(e.hf_shape));
     auto t = file.view(it->second);
     if (!e.param.defined()) {
       VOLT_CHECK(t.abs().max().item<double>() == 0.0, "[pretrained] ", file.path(), ": tensor '",
@@ -152,9 +160,11 @@ void load_hf_safetensors(CausalLMImpl& model, const std::vector<std::string>& pa
     // Linear weights made under nn::DeferLinearWeights: filled here one at a time (or handed to
     // on_deferred, which may quantize them), so the whole model is never materialised at once.
     if (e.deferred && on_deferred) {
-      const std::string module = e.hf_name.substr(0, e.hf_name.size() - std::string(".weight").size());
+      const std::string module =
+          e.hf_name.substr(0, e.hf_name.size() - std::string(".weight").size());
       on_deferred(module, *e.deferred, t);
-      VOLT_CHECK(!e.deferred->deferred(), "[pretrained] ", module, ": the loader left the weight unloaded");
+      VOLT_CHECK(!e.deferred->deferred(), "[pretrained] ", module,
+                 ": the loader left the weight unloaded");
       continue;
     }
     if (e.deferred) e.deferred->materialize();
@@ -201,7 +211,8 @@ struct PretrainedSliceReader::Files : WeightFiles {
 };
 
 PretrainedSliceReader::PretrainedSliceReader(const std::string& dir, const ModelConfig& config)
-    : files_(std::make_unique<Files>(pretrained_weight_files(dir), config.names.body)), config_(config) {
+    : files_(std::make_unique<Files>(pretrained_weight_files(dir), config.names.body)),
+      config_(config) {
   nn::MetaParameters meta;  // which parameters the files store transposed (GPT-2's Conv1D)
   CausalLM m(config);
   for (const auto& e : hf_entries(*m)) {
@@ -211,8 +222,8 @@ PretrainedSliceReader::PretrainedSliceReader(const std::string& dir, const Model
 
 PretrainedSliceReader::~PretrainedSliceReader() = default;
 
-torch::Tensor PretrainedSliceReader::read(const std::string& name, c10::IntArrayRef shape, int64_t begin,
-                                          int64_t count, torch::Dtype dtype) {
+torch::Tensor PretrainedSliceReader::read(const std::string& name, c10::IntArrayRef shape,
+                                          int64_t begin, int64_t count, torch::Dtype dtype) {
   const std::string& hf = name;  // volt's names are transformers'
   auto it = files_->by_name.find(hf);
   VOLT_CHECK(it != files_->by_name.end(), "[pretrained] ", files_->files.front()->path(),
@@ -336,20 +347,25 @@ int64_t save_random_pretrained(const ModelConfig& config, const std::string& dir
   }
   fs::create_directories(dir);
   save_model_config(config, dir);
-  write_weight_files(dir, infos, [&](size_t i) {
-    const auto& e = entries[i];
-    if (!e.param.defined()) return torch::zeros(e.hf_shape, dtype);  // a bias-free GPT-2's zero bias
-    torch::Tensor t;
-    if (!e.deferred) {
-      t = e.param.detach().to(dtype);
-    } else {
-      e.deferred->materialize();
-      model->init_parameter(e.hf_name, e.deferred->weight);
-      t = e.deferred->weight.detach().to(dtype, /*non_blocking=*/false, /*copy=*/true);
-      e.deferred->weight.set_data(torch::empty({0}));  // freed: one drawn weight alive at a time
-    }
-    return e.transposed ? t.t().contiguous() : t;
-  }, max_shard_bytes);
+  write_weight_files(
+      dir, infos,
+      [&](size_t i) {
+        const auto& e = entries[i];
+        if (!e.param.defined())
+          return torch::zeros(e.hf_shape, dtype);  // a bias-free GPT-2's zero bias
+        torch::Tensor t;
+        if (!e.deferred) {
+          t = e.param.detach().to(dtype);
+        } else {
+          e.deferred->materialize();
+          model->init_parameter(e.hf_name, e.deferred->weight);
+          t = e.deferred->weight.detach().to(dtype, /*non_blocking=*/false, /*copy=*/true);
+          e.deferred->weight.set_data(
+              torch::empty({0}));  // freed: one drawn weight alive at a time
+        }
+        return e.transposed ? t.t().contiguous() : t;
+      },
+      max_shard_bytes);
   return largest;
 }
 

@@ -12,6 +12,8 @@ EmbeddingImpl::EmbeddingImpl(int64_t num_, int64_t dim_) : num(num_), dim(dim_) 
   }
 }
 
-torch::Tensor EmbeddingImpl::forward(const torch::Tensor& ids) { return torch::embedding(weight, ids); }
+torch::Tensor EmbeddingImpl::forward(const torch::Tensor& ids) {
+  return torch::embedding(weight, ids);
+}
 
 }  // namespace volt::nn

@@ -11,7 +11,9 @@ thread_local bool defer_weights = false;
 thread_local bool meta_parameters = false;
 }  // namespace
 
-DeferLinearWeights::DeferLinearWeights(bool on) : previous_(defer_weights) { defer_weights = defer_weights || on; }
+DeferLinearWeights::DeferLinearWeights(bool on) : previous_(defer_weights) {
+  defer_weights = defer_weights || on;
+}
 DeferLinearWeights::~DeferLinearWeights() { defer_weights = previous_; }
 bool DeferLinearWeights::active() { return defer_weights; }
 
@@ -20,10 +22,12 @@ MetaParameters::~MetaParameters() { meta_parameters = previous_; }
 bool MetaParameters::active() { return meta_parameters; }
 
 torch::Tensor empty_parameter(c10::IntArrayRef shape) {
-  return torch::empty(shape, torch::TensorOptions().device(meta_parameters ? torch::kMeta : torch::kCPU));
+  return torch::empty(shape,
+                      torch::TensorOptions().device(meta_parameters ? torch::kMeta : torch::kCPU));
 }
 
-LinearImpl::LinearImpl(int64_t in, int64_t out, bool use_bias) : in_features(in), out_features(out) {
+LinearImpl::LinearImpl(int64_t in, int64_t out, bool use_bias)
+    : in_features(in), out_features(out) {
   const bool defer = DeferLinearWeights::active() && !MetaParameters::active();
   const bool meta = MetaParameters::active();
   weight = register_parameter("weight", defer ? torch::empty({0}) : empty_parameter({out, in}));

@@ -2,14 +2,16 @@
 
 #include "volt/core/check.h"
 #include "volt/nn/linear.h"
+#include "volt/nn/reduce_dtype.h"
 
 namespace volt::nn {
 
 NormImpl::NormImpl(int64_t dim_, NormOptions o) : options(std::move(o)), dim(dim_) {
-  VOLT_CHECK(options.kind == "layernorm" || options.kind == "rmsnorm", "[norm] kind '", options.kind,
-             "' is not one of layernorm, rmsnorm");
+  VOLT_CHECK(options.kind == "layernorm" || options.kind == "rmsnorm", "[norm] kind '",
+             options.kind, "' is not one of layernorm, rmsnorm");
   weight = register_parameter("weight", empty_parameter({dim}));
-  if (options.kind == "layernorm" && options.bias) bias = register_parameter("bias", empty_parameter({dim}));
+  if (options.kind == "layernorm" && options.bias)
+    bias = register_parameter("bias", empty_parameter({dim}));
   reset_parameters();
 }
 
@@ -22,9 +24,10 @@ void NormImpl::reset_parameters() {
 
 torch::Tensor NormImpl::forward(const torch::Tensor& x) {
   if (options.kind == "layernorm") return torch::layer_norm(x, {dim}, weight, bias, options.eps);
-  const auto h = x.to(torch::kFloat32);
+  const auto fp = reduce_dtype(x.scalar_type());
+  const auto h = x.to(fp);
   const auto normed = h * torch::rsqrt(h.pow(2).mean(-1, /*keepdim=*/true) + options.eps);
-  if (options.unit_offset) return (normed * (1.0 + weight.to(torch::kFloat32))).to(x.scalar_type());
+  if (options.unit_offset) return (normed * (1.0 + weight.to(fp))).to(x.scalar_type());
   return weight * normed.to(x.scalar_type());
 }
 

@@ -7,7 +7,8 @@
 namespace volt::nn {
 
 torch::Tensor rope_inv_freq(const RopeOptions& o) {
-  VOLT_CHECK(o.head_dim > 0 && o.head_dim % 2 == 0, "[rope] head_dim must be even, got ", o.head_dim);
+  VOLT_CHECK(o.head_dim > 0 && o.head_dim % 2 == 0, "[rope] head_dim must be even, got ",
+             o.head_dim);
   const auto f32 = torch::TensorOptions().dtype(torch::kFloat32);
   // 1 / theta^(arange(0, d, 2) / d), as transformers writes it.
   auto exponents = torch::arange(0, o.head_dim, 2, torch::kLong).to(torch::kFloat32) /
@@ -31,7 +32,8 @@ torch::Tensor rope_inv_freq(const RopeOptions& o) {
 
 std::pair<torch::Tensor, torch::Tensor> rope_cos_sin(const torch::Tensor& inv_freq,
                                                      const torch::Tensor& position_ids) {
-  VOLT_CHECK(position_ids.dim() == 2, "[rope] position_ids must be (B, T), got ", position_ids.sizes());
+  VOLT_CHECK(position_ids.dim() == 2, "[rope] position_ids must be (B, T), got ",
+             position_ids.sizes());
   // (B, T, d/2) angles m * w_i, in float32 whatever the model's dtype (angles reach 1e5 rad).
   auto freqs = position_ids.to(torch::kFloat32).unsqueeze(-1) *
                inv_freq.to(position_ids.device()).view({1, 1, -1});
@@ -39,7 +41,8 @@ std::pair<torch::Tensor, torch::Tensor> rope_cos_sin(const torch::Tensor& inv_fr
   return {emb.cos(), emb.sin()};
 }
 
-torch::Tensor apply_rope(const torch::Tensor& x_in, const torch::Tensor& cos, const torch::Tensor& sin) {
+torch::Tensor apply_rope(const torch::Tensor& x_in, const torch::Tensor& cos,
+                         const torch::Tensor& sin) {
   const int64_t rotary = cos.size(-1);
   if (rotary < x_in.size(-1)) {  // partial rotary: the tail of each head passes through
     auto head = apply_rope(x_in.narrow(-1, 0, rotary), cos, sin);

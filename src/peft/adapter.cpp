@@ -19,7 +19,8 @@ namespace {
 const char* kPrefix = "base_model.model.";
 
 // (PEFT key, our tensor) for every adapter tensor of the model.
-std::vector<std::pair<std::string, torch::Tensor>> adapter_tensors(CausalLMImpl& model, const LoraConfig& cfg) {
+std::vector<std::pair<std::string, torch::Tensor>> adapter_tensors(CausalLMImpl& model,
+                                                                   const LoraConfig& cfg) {
   std::vector<std::pair<std::string, torch::Tensor>> out;
   std::set<std::string> adapted;
   for (auto& [name, l] : lora_layers(model)) {
@@ -31,7 +32,8 @@ std::vector<std::pair<std::string, torch::Tensor>> adapter_tensors(CausalLMImpl&
   if (cfg.bias != "none") {  // PEFT saves the biases that trained
     for (auto& kv : model.named_parameters()) {
       const std::string& n = kv.key();
-      if (n.size() < 5 || n.compare(n.size() - 5, 5, ".bias") != 0 || !kv.value().requires_grad()) continue;
+      if (n.size() < 5 || n.compare(n.size() - 5, 5, ".bias") != 0 || !kv.value().requires_grad())
+        continue;
       if (cfg.bias == "lora_only" && !adapted.count(n.substr(0, n.size() - 5))) continue;
       out.emplace_back(kPrefix + n, kv.value());
     }
@@ -41,7 +43,8 @@ std::vector<std::pair<std::string, torch::Tensor>> adapter_tensors(CausalLMImpl&
 
 }  // namespace
 
-std::vector<std::pair<std::string, torch::Tensor>> adapter_state_dict(CausalLMImpl& model, const LoraConfig& cfg) {
+std::vector<std::pair<std::string, torch::Tensor>> adapter_state_dict(CausalLMImpl& model,
+                                                                      const LoraConfig& cfg) {
   auto t = adapter_tensors(model, cfg);
   VOLT_CHECK(!t.empty(), "[peft] the model has no LoRA adapters to save");
   for (auto& [k, v] : t) v = v.detach().to(torch::kCPU).contiguous();
@@ -50,14 +53,15 @@ std::vector<std::pair<std::string, torch::Tensor>> adapter_state_dict(CausalLMIm
 
 void save_adapter(CausalLMImpl& model, const LoraConfig& cfg, const std::string& dir) {
   fs::create_directories(dir);
-  io::save_safetensors((fs::path(dir) / "adapter_model.safetensors").string(), adapter_state_dict(model, cfg),
-                       {{"format", "pt"}});
+  io::save_safetensors((fs::path(dir) / "adapter_model.safetensors").string(),
+                       adapter_state_dict(model, cfg), {{"format", "pt"}});
   io::write_json((fs::path(dir) / "adapter_config.json").string(), cfg.to_peft_json());
 }
 
 LoraConfig read_adapter_config(const std::string& dir) {
   const auto path = (fs::path(dir) / "adapter_config.json").string();
-  VOLT_CHECK(fs::exists(path), "[peft] ", dir, ": no adapter_config.json (not a PEFT adapter directory)");
+  VOLT_CHECK(fs::exists(path), "[peft] ", dir,
+             ": no adapter_config.json (not a PEFT adapter directory)");
   return LoraConfig::from_peft_json(io::read_json(path), path);
 }
 
@@ -71,8 +75,9 @@ void load_adapter_weights(CausalLMImpl& model, const std::string& dir) {
   for (auto& [key, param] : adapter_tensors(model, cfg)) {
     VOLT_CHECK(file.contains(key), "[peft] ", path, ": missing tensor '", key, "'");
     const auto& info = file.info(key);
-    VOLT_CHECK(info.shape == param.sizes().vec(), "[peft] ", path, ": tensor '", key, "' has shape ",
-               c10::IntArrayRef(info.shape), ", the model's adapter expects ", param.sizes());
+    VOLT_CHECK(info.shape == param.sizes().vec(), "[peft] ", path, ": tensor '", key,
+               "' has shape ", c10::IntArrayRef(info.shape), ", the model's adapter expects ",
+               param.sizes());
     param.copy_(file.view(key));
     used.insert(key);
   }
@@ -89,7 +94,8 @@ LoraConfig load_adapter(CausalLMImpl& model, const std::string& dir) {
   return cfg;
 }
 
-void load_pretrained_nf4(CausalLMImpl& model, const std::string& dir, const std::vector<std::string>& targets) {
+void load_pretrained_nf4(CausalLMImpl& model, const std::string& dir,
+                         const std::vector<std::string>& targets) {
   int64_t quantized = 0;
   load_hf_safetensors(model, pretrained_weight_files(dir),
                       [&](const std::string& name, nn::LinearImpl& layer, const torch::Tensor& w) {

@@ -34,8 +34,9 @@ nlohmann::json LoraConfig::to_peft_json() const {
   }
   j["bias"] = bias;
   j["use_rslora"] = use_rslora;
-  j["base_model_name_or_path"] = base_model_name_or_path.empty() ? nlohmann::json(nullptr)
-                                                                 : nlohmann::json(base_model_name_or_path);
+  j["base_model_name_or_path"] = base_model_name_or_path.empty()
+                                     ? nlohmann::json(nullptr)
+                                     : nlohmann::json(base_model_name_or_path);
   j["fan_in_fan_out"] = false;
   j["inference_mode"] = true;
   j["init_lora_weights"] = true;
@@ -66,7 +67,8 @@ LoraConfig LoraConfig::from_peft_json(const nlohmann::json& j, const std::string
     }
     VOLT_CHECK(!j.value("use_dora", false), "[peft] ", source, ": DoRA adapters are not supported");
     if (j.contains("modules_to_save") && !j["modules_to_save"].is_null()) {
-      VOLT_CHECK(j["modules_to_save"].empty(), "[peft] ", source, ": modules_to_save is not supported");
+      VOLT_CHECK(j["modules_to_save"].empty(), "[peft] ", source,
+                 ": modules_to_save is not supported");
     }
   } catch (const nlohmann::json::exception& e) {
     VOLT_FAIL("[peft] ", source, ": ", e.what());
@@ -139,7 +141,8 @@ std::vector<std::string> inject_lora(torch::nn::Module& model, const LoraConfig&
         b(torch::nn::LinearOptions(cfg.r, l->out_features).bias(false));
     {
       torch::NoGradGuard no_grad;
-      torch::nn::init::kaiming_uniform_(a->weight, std::sqrt(5.0));  // PEFT's init_lora_weights=True
+      torch::nn::init::kaiming_uniform_(a->weight,
+                                        std::sqrt(5.0));  // PEFT's init_lora_weights=True
       b->weight.zero_();
       const auto opts = l->bias.defined() ? l->bias.options() : l->weight.options();
       // Adapters live where the layer lives, in its parameters' dtype (fp32 under NF4 codes).
@@ -163,8 +166,8 @@ std::vector<std::string> inject_lora(torch::nn::Module& model, const LoraConfig&
       for (auto& [name, l] : linears) leaves.insert(name.substr(name.rfind('.') + 1));
       std::string known;
       for (const auto& s : leaves) known += (known.empty() ? "" : ", ") + s;
-      VOLT_FAIL("[lora] target module '", t, "' matches no Linear layer of the model (there are: ", known,
-                ", or all-linear)");
+      VOLT_FAIL("[lora] target module '", t,
+                "' matches no Linear layer of the model (there are: ", known, ", or all-linear)");
     }
   }
   VOLT_CHECK(!adapted.empty(), "[lora] no Linear layer to adapt");
@@ -188,7 +191,8 @@ void merge_lora(torch::nn::Module& model) {
   for (auto& [name, l] : lora_layers(model)) {
     auto* d = lora_of(*l);
     if (d->merged) continue;
-    VOLT_CHECK(!l->weight_source, "[lora] ", name, ": cannot merge into a quantized weight (merge_and_unload "
+    VOLT_CHECK(!l->weight_source, "[lora] ", name,
+               ": cannot merge into a quantized weight (merge_and_unload "
                "dequantizes first)");
     l->weight.add_(d->delta_weight(l->weight.scalar_type()));
     d->merged = true;

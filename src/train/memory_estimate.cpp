@@ -181,7 +181,8 @@ MemoryEstimate estimate_memory(const MemoryPlan& p) {
     // norm, head) for the whole step and one block at a time around its compute, and the same
     // units' full gradients until they are reduce-scattered.
     const double n = static_cast<double>(p.world_size);
-    // The root unit: what lies outside the blocks (embeddings, GPT-2's positions, final norm, head).
+    // The root unit: what lies outside the blocks (embeddings, GPT-2's positions, final norm,
+    // head).
     const int64_t root = base - counts.in_blocks;
     const int64_t per_block = (base - root) / c.n_layer;
     const double gathered = static_cast<double>(root + per_block) * wb;

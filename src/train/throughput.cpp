@@ -25,7 +25,8 @@ double training_flops_per_token(const ModelConfig& c, int64_t seq_len) {
   return 6.0 * n + attention;
 }
 
-double measured_matmul_flops(const torch::Device& device, torch::Dtype dtype, int64_t n, double seconds) {
+double measured_matmul_flops(const torch::Device& device, torch::Dtype dtype, int64_t n,
+                             double seconds) {
   torch::NoGradGuard no_grad;
   const auto opts = torch::TensorOptions().dtype(dtype).device(device);
   const auto a = torch::randn({n, n}, opts), b = torch::randn({n, n}, opts);
@@ -58,14 +59,15 @@ std::pair<double, std::string> peak_flops(const torch::Device& device, torch::Dt
       const char* name;
       double bf16, fp32;
     };
-    static const Peak peaks[] = {{"H200", 989.4e12, 66.9e12}, {"H100 SXM", 989.4e12, 66.9e12},
+    static const Peak peaks[] = {{"H200", 989.4e12, 66.9e12},      {"H100 SXM", 989.4e12, 66.9e12},
                                  {"H100 PCIe", 756.0e12, 51.2e12}, {"H100", 989.4e12, 66.9e12},
-                                 {"A100", 312.0e12, 19.5e12}, {"L4", 121.0e12, 30.3e12},
+                                 {"A100", 312.0e12, 19.5e12},      {"L4", 121.0e12, 30.3e12},
                                  {"A10", 125.0e12, 31.2e12}};
     const std::string name = at::cuda::getCurrentDeviceProperties()->name;
     for (const auto& p : peaks) {
       if (name.find(p.name) != std::string::npos) {
-        return {dtype == torch::kFloat32 ? p.fp32 : p.bf16, std::string("datasheet: NVIDIA ") + p.name};
+        return {dtype == torch::kFloat32 ? p.fp32 : p.bf16,
+                std::string("datasheet: NVIDIA ") + p.name};
       }
     }
   }
@@ -80,7 +82,8 @@ void StepTimer::on_train_start(Trainer&, LightningModule&) {
   seconds_.clear();
 }
 
-void StepTimer::on_train_batch_end(Trainer&, LightningModule&, const torch::Tensor&, const Batch&, int64_t) {
+void StepTimer::on_train_batch_end(Trainer&, LightningModule&, const torch::Tensor&, const Batch&,
+                                   int64_t) {
   const auto now = std::chrono::steady_clock::now();
   if (seen_++ >= warmup_) seconds_.push_back(std::chrono::duration<double>(now - last_).count());
   last_ = now;

@@ -39,7 +39,8 @@ int64_t available_memory() {
 int64_t resident_bytes(const ModelConfig& c, int64_t element_bytes) {
   int64_t largest = 0, linear = 0;
   for (int64_t layer = 0; layer < c.n_layer; ++layer) {
-    for (const auto& l : block_linears(c, layer)) largest = std::max(largest, l.in * l.out), linear += l.in * l.out;
+    for (const auto& l : block_linears(c, layer))
+      largest = std::max(largest, l.in * l.out), linear += l.in * l.out;
   }
   const int64_t rest = count_parameters(c) - linear;
   return 4 * rest + (4 + element_bytes) * largest + element_bytes * c.vocab_size * c.n_embd;

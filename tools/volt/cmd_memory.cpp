@@ -144,16 +144,19 @@ Action add_memory(CLI::App& app) {
       std::printf("%s\n", j.dump(2).c_str());
       return 0;
     }
-    std::printf("%s: %s parameters, %s trainable (%.2f%%)\n", a->model.c_str(), with_commas(e.total_params).c_str(),
-                with_commas(e.trainable_params).c_str(),
-                100.0 * static_cast<double>(e.trainable_params) / static_cast<double>(e.total_params));
+    std::printf(
+        "%s: %s parameters, %s trainable (%.2f%%)\n", a->model.c_str(),
+        with_commas(e.total_params).c_str(), with_commas(e.trainable_params).c_str(),
+        100.0 * static_cast<double>(e.trainable_params) / static_cast<double>(e.total_params));
     if (e.active_params != e.total_params) {
       std::printf("mixture of experts: %s parameters active per token (%d of %d experts)\n",
-                  with_commas(e.active_params).c_str(), static_cast<int>(plan.model.n_experts_per_tok),
+                  with_commas(e.active_params).c_str(),
+                  static_cast<int>(plan.model.n_experts_per_tok),
                   static_cast<int>(plan.model.n_experts));
     }
-    std::printf("%s, %s, micro-batch %" PRId64 " x %" PRId64 " tokens%s, %s%s\n\n", plan.precision.c_str(),
-                plan.optimizer.c_str(), plan.micro_batch, t, plan.activation_checkpointing ? ", checkpointed" : "",
+    std::printf("%s, %s, micro-batch %" PRId64 " x %" PRId64 " tokens%s, %s%s\n\n",
+                plan.precision.c_str(), plan.optimizer.c_str(), plan.micro_batch, t,
+                plan.activation_checkpointing ? ", checkpointed" : "",
                 plan.strategy == "single" ? "one process" : plan.strategy.c_str(),
                 plan.world_size > 1
                     ? (" x " + std::to_string(plan.world_size) + " ranks (per rank)").c_str()

@@ -3,9 +3,10 @@
 // next-token logits.
 //   h_0 = m E[x] (+ P[pos] with learned positions)          m: Gemma's sqrt(C), else 1
 //   a_l = Attn(N_a(h_{l-1}), RoPE(pos))                       N: LayerNorm or RMSNorm
-//   h'  = h_{l-1} + N_a'(a_l)                                 N_a': Gemma 2/3's post-norm, else identity
-//   h_l = h' + N_m'(MLP(N_m(h')))                             MLP: plain, gated, or a mixture of experts
-//   logits = cap(N_f(h_L) W_out^T)                            cap: Gemma 2's c tanh(z / c), else identity
+//   h'  = h_{l-1} + N_a'(a_l)                                 N_a': Gemma 2/3's post-norm, else
+//   identity h_l = h' + N_m'(MLP(N_m(h')))                             MLP: plain, gated, or a
+//   mixture of experts logits = cap(N_f(h_L) W_out^T)                            cap: Gemma 2's c
+//   tanh(z / c), else identity
 // Parameter names are Hugging Face's for the family (config.names): model.layers.0.self_attn.q_proj
 // .weight for Llama, transformer.h.0.attn.c_attn.weight for GPT-2 (whose Conv1D weights are
 // transposed on disk only, in pretrained.cpp).
@@ -38,10 +39,11 @@ class BlockImpl : public torch::nn::Module {
   BlockImpl(const ModelConfig& cfg, int64_t layer);
   /// cos, sin: this layer's RoPE for the tokens (undefined with learned positions). key_start:
   /// see nn::AttentionImpl::forward.
-  torch::Tensor forward(torch::Tensor x, const torch::Tensor& cos, const torch::Tensor& sin, nn::KVCache* cache,
-                        int64_t layer, const torch::Tensor& key_start);
+  torch::Tensor forward(torch::Tensor x, const torch::Tensor& cos, const torch::Tensor& sin,
+                        nn::KVCache* cache, int64_t layer, const torch::Tensor& key_start);
 
-  nn::Norm norm_attn_in{nullptr}, norm_attn_out{nullptr}, norm_mlp_in{nullptr}, norm_mlp_out{nullptr};
+  nn::Norm norm_attn_in{nullptr}, norm_attn_out{nullptr}, norm_mlp_in{nullptr},
+      norm_mlp_out{nullptr};
   nn::Attention attn{nullptr};
   nn::MLP mlp{nullptr};  // a dense layer's
   nn::MoE moe{nullptr};  // a mixture-of-experts layer's
@@ -70,12 +72,16 @@ class CausalLMImpl : public torch::nn::Module {
   /// with different ids never attend to each other (each id's tokens contiguous; position_ids
   /// should then restart at 0 per document). Not combined with a cache.
   /// Returns logits (B, T, vocab_size).
-  torch::Tensor forward(const torch::Tensor& input_ids, const torch::Tensor& position_ids = torch::Tensor(),
-                        nn::KVCache* cache = nullptr, const torch::Tensor& document_ids = torch::Tensor());
+  torch::Tensor forward(const torch::Tensor& input_ids,
+                        const torch::Tensor& position_ids = torch::Tensor(),
+                        nn::KVCache* cache = nullptr,
+                        const torch::Tensor& document_ids = torch::Tensor());
   /// The hidden states after the final norm (B, T, C): what the head multiplies (the fused
   /// cross-entropy of training takes them, with head_weight()).
-  torch::Tensor hidden_states(const torch::Tensor& input_ids, const torch::Tensor& position_ids = torch::Tensor(),
-                              nn::KVCache* cache = nullptr, const torch::Tensor& document_ids = torch::Tensor());
+  torch::Tensor hidden_states(const torch::Tensor& input_ids,
+                              const torch::Tensor& position_ids = torch::Tensor(),
+                              nn::KVCache* cache = nullptr,
+                              const torch::Tensor& document_ids = torch::Tensor());
   /// Logits from final hidden states: h W_out^T, soft-capped where the config says so.
   torch::Tensor logits(const torch::Tensor& hidden) const;
   /// A cache sized for this model.
@@ -107,7 +113,9 @@ class CausalLMImpl : public torch::nn::Module {
   /// The token embedding (vocab_size, C).
   const torch::Tensor& embedding_weight() const { return body->embed->weight; }
   /// The output projection (vocab_size, C): the embedding when tied.
-  const torch::Tensor& head_weight() const { return lm_head ? lm_head->weight : body->embed->weight; }
+  const torch::Tensor& head_weight() const {
+    return lm_head ? lm_head->weight : body->embed->weight;
+  }
 
   /// Mixture-of-experts models: the load-balancing loss of the last forward's routing (undefined
   /// for dense models, and before any forward).
@@ -118,8 +126,8 @@ class CausalLMImpl : public torch::nn::Module {
 
  private:
   // Runs one block, through nn::checkpoint when checkpointing applies.
-  torch::Tensor run_block(size_t index, torch::nn::Module& block, const nn::BlockFn& fn, const torch::Tensor& x,
-                          bool checkpointed);
+  torch::Tensor run_block(size_t index, torch::nn::Module& block, const nn::BlockFn& fn,
+                          const torch::Tensor& x, bool checkpointed);
   ModelConfig cfg_;
   bool checkpointing_ = false;
   nn::BlockWrapper block_wrapper_;
@@ -146,7 +154,8 @@ int64_t count_parameters(const ModelConfig& cfg);
 
 /// One Linear layer of a transformer block, by its Hugging Face name inside the block.
 struct LinearShape {
-  std::string name;  // "attn.c_attn", "mlp.c_proj" (gpt2); "self_attn.q_proj", "mlp.experts.3.down_proj"
+  std::string
+      name;  // "attn.c_attn", "mlp.c_proj" (gpt2); "self_attn.q_proj", "mlp.experts.3.down_proj"
   int64_t in, out;
 };
 /// The Linear layers of block `layer`, in registration order, read off the built module: what

@@ -64,8 +64,9 @@ class PretrainedSliceReader {
   PretrainedSliceReader(const std::string& dir, const ModelConfig& config);
   ~PretrainedSliceReader();
   /// Elements [begin, begin + count) of parameter `name` (volt's name within the CausalLM, e.g.
-  /// "transformer.h.0.attn.c_attn.weight"; its shape as volt has it), flattened in volt's layout, as dtype.
-  /// GPT-2's Conv1D weights are stored transposed: their rows that the range touches are copied.
+  /// "transformer.h.0.attn.c_attn.weight"; its shape as volt has it), flattened in volt's layout,
+  /// as dtype. GPT-2's Conv1D weights are stored transposed: their rows that the range touches are
+  /// copied.
   torch::Tensor read(const std::string& name, c10::IntArrayRef shape, int64_t begin, int64_t count,
                      torch::Dtype dtype);
   /// Bytes copied out of the files so far.

@@ -15,9 +15,8 @@
 
 #include <torch/torch.h>
 
-#include "volt/nn/linear.h"
-
 #include "volt/nn/kv_cache.h"
+#include "volt/nn/linear.h"
 #include "volt/nn/module_names.h"
 #include "volt/nn/norm.h"
 #include "volt/nn/rope.h"
@@ -35,7 +34,8 @@ torch::Tensor document_key_start(const torch::Tensor& document_ids);
 /// lo_i = max(key_start[b, i] (0 when undefined), S - T + i - window + 1 (when window > 0)).
 /// dropout_p > 0 drops attention probabilities (training only). scale: the score scale (0:
 /// 1/sqrt(hd)); softcap: c in c tanh(score / c) (0: none). Returns (B, nh, T, hd).
-torch::Tensor causal_attention(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
+torch::Tensor causal_attention(const torch::Tensor& q, const torch::Tensor& k,
+                               const torch::Tensor& v,
                                const torch::Tensor& key_start = torch::Tensor(), int64_t window = 0,
                                double dropout_p = 0.0, double scale = 0.0, double softcap = 0.0);
 
@@ -47,10 +47,10 @@ struct AttentionOptions {
   int64_t rotary_dim = 0;  // RoPE on the first rotary_dim channels of each head; 0: no RoPE
   bool qk_norm = false;    // RMSNorm over each head of q and k, before RoPE
   NormOptions qk_norm_options{"rmsnorm", 1e-6, false, false};
-  double scale = 0.0;      // the score scale; 0: 1/sqrt(head_dim)
-  double softcap = 0.0;    // c in c tanh(score / c); 0: none
+  double scale = 0.0;          // the score scale; 0: 1/sqrt(head_dim)
+  double softcap = 0.0;        // c in c tanh(score / c); 0: none
   int64_t sliding_window = 0;  // 0: none
-  double dropout = 0.0;    // attention probabilities and the output (GPT-2's attn and resid dropout)
+  double dropout = 0.0;  // attention probabilities and the output (GPT-2's attn and resid dropout)
   AttentionNames names;
 };
 
@@ -62,14 +62,14 @@ class AttentionImpl : public torch::nn::Module {
   /// cache holds post-RoPE keys of n_kv_head heads). key_start: (B, T) int64 from
   /// document_key_start, or undefined (plain causal); not combined with a cache.
   torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& cos = torch::Tensor(),
-                        const torch::Tensor& sin = torch::Tensor(), KVCache* cache = nullptr, int64_t layer = 0,
-                        const torch::Tensor& key_start = torch::Tensor());
+                        const torch::Tensor& sin = torch::Tensor(), KVCache* cache = nullptr,
+                        int64_t layer = 0, const torch::Tensor& key_start = torch::Tensor());
 
   AttentionOptions options;
-  Linear qkv{nullptr};                                // fused_qkv: (C) -> (nh + 2 nkv) hd
-  Linear q{nullptr}, k{nullptr}, v{nullptr};          // else each projection
-  Linear out{nullptr};                                // (nh hd) -> (C)
-  Norm q_norm{nullptr}, k_norm{nullptr};              // qk_norm: over head_dim
+  Linear qkv{nullptr};                        // fused_qkv: (C) -> (nh + 2 nkv) hd
+  Linear q{nullptr}, k{nullptr}, v{nullptr};  // else each projection
+  Linear out{nullptr};                        // (nh hd) -> (C)
+  Norm q_norm{nullptr}, k_norm{nullptr};      // qk_norm: over head_dim
   torch::nn::Dropout resid_dropout{nullptr};
 };
 TORCH_MODULE(Attention);

@@ -47,7 +47,8 @@ torch::Tensor empty_parameter(c10::IntArrayRef shape);
 
 class LinearImpl : public torch::nn::Module {
  public:
-  /// W ~ U(-1/sqrt(in), 1/sqrt(in)) (torch's default, via kaiming_uniform(a = sqrt(5))), b likewise.
+  /// W ~ U(-1/sqrt(in), 1/sqrt(in)) (torch's default, via kaiming_uniform(a = sqrt(5))), b
+  /// likewise.
   LinearImpl(int64_t in_features, int64_t out_features, bool bias = true);
   torch::Tensor forward(const torch::Tensor& x);
 
@@ -69,7 +70,9 @@ class LinearImpl : public torch::nn::Module {
   /// W as the forward uses it (from the source, in dtype, when there is one).
   torch::Tensor effective_weight(torch::ScalarType dtype = torch::kFloat32) const;
   /// Whether W is still to be loaded (made under DeferLinearWeights, no source yet).
-  bool deferred() const { return !weight_source && weight.numel() == 0 && in_features * out_features > 0; }
+  bool deferred() const {
+    return !weight_source && weight.numel() == 0 && in_features * out_features > 0;
+  }
   /// Allocates and initialises a deferred W.
   void materialize();
 

@@ -1,7 +1,8 @@
 // The feed-forward blocks, chosen by options.
 // Plain (GPT-2): expand, activate, project back.
 //   MLP(x) = W_2 act(W_1 x + b_1) + b_2,  W_1: (H, C), W_2: (C, H)
-// Gated (Shazeer 2020): SwiGLU with SiLU (Llama, Mistral, Qwen, Phi-3), GeGLU with tanh-GELU (Gemma):
+// Gated (Shazeer 2020): SwiGLU with SiLU (Llama, Mistral, Qwen, Phi-3), GeGLU with tanh-GELU
+// (Gemma):
 //   MLP(x) = W_down (act(W_gate x) * (W_up x)),  W_gate, W_up: (H, C), W_down: (C, H)
 // Phi-3 stores W_gate and W_up as one (2H, C) matrix, gate first (fused_gate_up).
 // Activations: "gelu" (exact, erf), "gelu_tanh" (GPT-2's gelu_new, Gemma's gelu_pytorch_tanh),
@@ -36,8 +37,9 @@ class MLPImpl : public torch::nn::Module {
   torch::Tensor forward(const torch::Tensor& x);
 
   MLPOptions options;
-  Linear fc{nullptr}, proj{nullptr};              // plain
-  Linear gate{nullptr}, up{nullptr}, down{nullptr};  // gated (gate_up instead of gate, up when fused)
+  Linear fc{nullptr}, proj{nullptr};  // plain
+  Linear gate{nullptr}, up{nullptr},
+      down{nullptr};  // gated (gate_up instead of gate, up when fused)
   Linear gate_up{nullptr};
   torch::nn::Dropout dropout{nullptr};
 };

@@ -15,8 +15,9 @@ struct AttentionNames {
 };
 
 struct MLPNames {
-  std::string fc = "c_fc", proj = "c_proj";                                                        // plain
-  std::string gate = "gate_proj", up = "up_proj", down = "down_proj", gate_up = "gate_up_proj";  // gated
+  std::string fc = "c_fc", proj = "c_proj";  // plain
+  std::string gate = "gate_proj", up = "up_proj", down = "down_proj",
+              gate_up = "gate_up_proj";  // gated
 };
 
 }  // namespace volt::nn

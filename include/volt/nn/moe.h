@@ -48,6 +48,7 @@ TORCH_MODULE(MoE);
 
 /// The load-balancing loss over the router logits of every MoE layer of one forward (each (N, E),
 /// concatenated as transformers does), for E experts and top-k routing.
-torch::Tensor load_balancing_loss(const std::vector<torch::Tensor>& router_logits, int64_t n_experts, int64_t top_k);
+torch::Tensor load_balancing_loss(const std::vector<torch::Tensor>& router_logits,
+                                  int64_t n_experts, int64_t top_k);
 
 }  // namespace volt::nn

@@ -35,6 +35,7 @@ std::pair<torch::Tensor, torch::Tensor> rope_cos_sin(const torch::Tensor& inv_fr
 
 /// x (B, heads, T, head_dim) rotated by cos and sin (B, T, rotary_dim); with rotary_dim < head_dim
 /// the remaining channels pass through unchanged. Result in x's dtype.
-torch::Tensor apply_rope(const torch::Tensor& x, const torch::Tensor& cos, const torch::Tensor& sin);
+torch::Tensor apply_rope(const torch::Tensor& x, const torch::Tensor& cos,
+                         const torch::Tensor& sin);
 
 }  // namespace volt::nn

@@ -1,14 +1,15 @@
 // LoRA (Hu et al. 2021), as Hugging Face PEFT does it: for each targeted Linear,
-//   y = W0 x + b + (alpha / r) B A dropout(x),   A (r, in) Kaiming-uniform(a = sqrt 5), B (out, r) = 0,
+//   y = W0 x + b + (alpha / r) B A dropout(x),   A (r, in) Kaiming-uniform(a = sqrt 5), B (out, r)
+//   = 0,
 // so the model is unchanged at step 0; W0 (and every other base weight) is frozen. rsLoRA scales
 // by alpha / sqrt(r) instead. A and B are modules registered on the Linear as "lora_A" and
 // "lora_B", so parameter names are PEFT's: model.layers.0.self_attn.q_proj.lora_A.weight.
 // merge: W0 += (alpha / r) B A (inference at no extra cost); unmerge subtracts it again.
 #pragma once
 
-#include <nlohmann/json.hpp>
 #include <torch/torch.h>
 
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 

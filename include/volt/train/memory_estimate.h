@@ -26,23 +26,23 @@ struct MemoryPlan {
   bool master_weights = true;         // bf16-true
   std::string optimizer = "adamw";    // adamw | sgd
   int64_t micro_batch = 1;
-  int64_t seq_len = 0;                // 0: the model's block_size
+  int64_t seq_len = 0;  // 0: the model's block_size
   bool activation_checkpointing = false;
-  std::string strategy = "single";    // single | ddp | fsdp
+  std::string strategy = "single";  // single | ddp | fsdp
   int64_t world_size = 1;
-  int64_t lora_rank = 0;              // 0: full fine-tuning
+  int64_t lora_rank = 0;                                         // 0: full fine-tuning
   std::vector<std::string> lora_targets = {"q_proj", "v_proj"};  // or {"all-linear"}
-  std::string quant;                  // "" or "nf4" (QLoRA base weights)
+  std::string quant;                                             // "" or "nf4" (QLoRA base weights)
 };
 
 struct MemoryEstimate {
-  int64_t total_params = 0;      // the model, plus LoRA adapters
-  int64_t active_params = 0;     // a mixture of experts: what one token runs through (k of E experts)
+  int64_t total_params = 0;   // the model, plus LoRA adapters
+  int64_t active_params = 0;  // a mixture of experts: what one token runs through (k of E experts)
   int64_t trainable_params = 0;
   // Bytes held by one rank.
   double weights = 0, gradients = 0, optimizer = 0;
-  double activations = 0;        // saved for backward by the blocks and embeddings
-  double head = 0;               // the loss head's (B, T, V) tensors at the backward's start
+  double activations = 0;  // saved for backward by the blocks and embeddings
+  double head = 0;         // the loss head's (B, T, V) tensors at the backward's start
   double peak() const { return weights + gradients + optimizer + activations + head; }
   std::vector<std::string> notes;  // what was assumed
 };
@@ -62,9 +62,11 @@ bool is_out_of_memory(const std::string& what);
 /// The error text for a run that ran out of memory: volt memory's breakdown of the plan, and
 /// what to change (a smaller micro-batch with more accumulation, 16-bit precision, activation
 /// checkpointing), each with its estimated peak.
-std::string out_of_memory_advice(const MemoryPlan& plan, int64_t accumulate, const std::string& detail);
+std::string out_of_memory_advice(const MemoryPlan& plan, int64_t accumulate,
+                                 const std::string& detail);
 
 /// Parameters LoRA adds at rank r to the targeted Linear layers (PEFT's count).
-int64_t lora_parameters(const ModelConfig& cfg, int64_t rank, const std::vector<std::string>& targets);
+int64_t lora_parameters(const ModelConfig& cfg, int64_t rank,
+                        const std::vector<std::string>& targets);
 
 }  // namespace volt

@@ -39,7 +39,8 @@ class StepTimer : public Callback {
   explicit StepTimer(int64_t warmup) : warmup_(warmup) {}
   std::string name() const override { return "StepTimer"; }
   void on_train_start(Trainer&, LightningModule&) override;
-  void on_train_batch_end(Trainer&, LightningModule&, const torch::Tensor&, const Batch&, int64_t) override;
+  void on_train_batch_end(Trainer&, LightningModule&, const torch::Tensor&, const Batch&,
+                          int64_t) override;
   /// Seconds of each timed step.
   const std::vector<double>& seconds() const { return seconds_; }
   /// Their median (0 when none).
