@@ -286,7 +286,7 @@ TEST(Lora, BadTargetsAndAdaptersAreClearErrors) {
   cfg.target_modules = {"c_attn"};
   EXPECT_NE(test::error_of([&] { peft::inject_lora(*m, cfg); })
                 .find("target module 'c_attn' matches no Linear layer of the model (there are: down_proj, "
-                      "gate_proj, k_proj, o_proj, q_proj, up_proj, v_proj, or all-linear)"),
+                      "gate_proj, k_proj, lm_head, o_proj, q_proj, up_proj, v_proj, or all-linear)"),
             std::string::npos);
   cfg.r = 0;
   EXPECT_NE(test::error_of([&] { peft::inject_lora(*m, cfg); }).find("r must be a positive rank, got 0"),

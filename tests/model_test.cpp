@@ -1,8 +1,6 @@
 // CausalLM: shapes, initial loss, weight tying, KV-cache decoding, Hugging Face round trips and
 // the real HF tiny GPT-2 (checked against an independent GPT-2 forward written here), loader
 // errors, generation and parameter counting.
-#include "volt/models/causal_lm.h"
-
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -15,6 +13,7 @@
 #include "volt/core/check.h"
 #include "volt/io/files.h"
 #include "volt/io/safetensors.h"
+#include "volt/models/causal_lm.h"
 #include "volt/models/generate.h"
 #include "volt/models/model_config.h"
 #include "volt/models/pretrained.h"
@@ -57,9 +56,11 @@ TEST(CausalLM, PresetAndOutputShapes) {
   torch::NoGradGuard ng;
   EXPECT_EQ(m->forward(random_ids(3, 10, 65, 1)).sizes(), (std::vector<int64_t>{3, 10, 65}));
   EXPECT_EQ(m->forward(random_ids(1, 64, 65, 1)).sizes(), (std::vector<int64_t>{1, 64, 65}));
-  EXPECT_NE(error_of([&] { m->forward(random_ids(1, 65, 65, 1)); }).find("exceeds the model's context"),
+  EXPECT_NE(
+      error_of([&] { m->forward(random_ids(1, 65, 65, 1)); }).find("exceeds the model's context"),
+      std::string::npos);
+  EXPECT_NE(error_of([&] { m->forward(torch::zeros({5}, torch::kLong)); }).find("(B, T)"),
             std::string::npos);
-  EXPECT_NE(error_of([&] { m->forward(torch::zeros({5}, torch::kLong)); }).find("(B, T)"), std::string::npos);
 }
 
 TEST(CausalLM, LossAtInitIsNearLogVocab) {
@@ -82,7 +83,8 @@ TEST(CausalLM, LossIgnoresMinus100AndIsTheMeanCrossEntropy) {
 TEST(CausalLM, TiedOutputProjectionUsesTheEmbedding) {
   auto m = make_model(tiny(65));
   EXPECT_TRUE(m->lm_head.is_empty());
-  for (const auto& kv : m->named_parameters()) EXPECT_EQ(kv.key().find("lm_head"), std::string::npos);
+  for (const auto& kv : m->named_parameters())
+    EXPECT_EQ(kv.key().find("lm_head"), std::string::npos);
   // logits = ln_f(h) W_e^T: token 7 never appears in the input, so its embedding row gets a
   // gradient from its logit only when the output projection is the embedding.
   auto ids = torch::zeros({1, 4}, torch::kLong);
@@ -143,7 +145,9 @@ TEST(CausalLM, KVCacheDecodingMatchesTheFullForward) {
   // Overflowing the cache is an error.
   auto small = m->make_cache(1, 4);
   m->forward(ids.narrow(0, 0, 1).narrow(1, 0, 3), {}, &small);
-  EXPECT_NE(error_of([&] { m->forward(ids.narrow(0, 0, 1).narrow(1, 0, 2), {}, &small); }).find("capacity"),
+  EXPECT_NE(error_of([&] {
+              m->forward(ids.narrow(0, 0, 1).narrow(1, 0, 2), {}, &small);
+            }).find("capacity"),
             std::string::npos);
 }
 
@@ -152,13 +156,16 @@ TEST(Pretrained, HfStateDictUsesHfNamesAndConv1DLayout) {
   const auto sd = to_hf_state_dict(*m);
   std::map<std::string, torch::Tensor> by_name(sd.begin(), sd.end());
   EXPECT_EQ(by_name.count("lm_head.weight"), 0u);  // tied
-  EXPECT_EQ(by_name.size(), 2u + 2 * 12 + 2);     // wte, wpe, 12 per layer, ln_f weight + bias
+  EXPECT_EQ(by_name.size(), 2u + 2 * 12 + 2);      // wte, wpe, 12 per layer, ln_f weight + bias
   EXPECT_TRUE(torch::equal(by_name.at("transformer.wte.weight"), m->embedding_weight()));
   auto* block = (&m->block(0));
   // Conv1D: stored (in, out), the transpose of our Linear's (out, in).
-  EXPECT_EQ(by_name.at("transformer.h.0.attn.c_attn.weight").sizes(), (std::vector<int64_t>{64, 192}));
-  EXPECT_TRUE(torch::equal(by_name.at("transformer.h.0.attn.c_attn.weight"), block->attn->qkv->weight.t()));
-  EXPECT_TRUE(torch::equal(by_name.at("transformer.h.0.mlp.c_fc.weight"), block->mlp->fc->weight.t()));
+  EXPECT_EQ(by_name.at("transformer.h.0.attn.c_attn.weight").sizes(),
+            (std::vector<int64_t>{64, 192}));
+  EXPECT_TRUE(
+      torch::equal(by_name.at("transformer.h.0.attn.c_attn.weight"), block->attn->qkv->weight.t()));
+  EXPECT_TRUE(
+      torch::equal(by_name.at("transformer.h.0.mlp.c_fc.weight"), block->mlp->fc->weight.t()));
   // A bias-free model still shows transformers the zero biases it expects.
   EXPECT_EQ(by_name.at("transformer.h.0.attn.c_attn.bias").sizes(), (std::vector<int64_t>{192}));
   EXPECT_EQ(by_name.at("transformer.h.1.mlp.c_fc.bias").abs().sum().item<double>(), 0.0);
@@ -222,7 +229,9 @@ torch::Tensor reference_gpt2_logits(const io::SafetensorsFile& f, const nlohmann
     auto qkv = h.matmul(w(p + "attn.c_attn.weight")) + w(p + "attn.c_attn.bias");
     const int64_t c = x.size(-1), hs = c / nh, b = x.size(0);
     auto split = qkv.split(c, -1);
-    auto heads = [&](const torch::Tensor& z) { return z.reshape({b, t, nh, hs}).permute({0, 2, 1, 3}); };
+    auto heads = [&](const torch::Tensor& z) {
+      return z.reshape({b, t, nh, hs}).permute({0, 2, 1, 3});
+    };
     auto q = heads(split[0]), k = heads(split[1]), v = heads(split[2]);
     auto att = q.matmul(k.transpose(-1, -2)) / std::sqrt(static_cast<double>(hs));
     auto mask = torch::ones({t, t}, torch::kBool).triu(1);
@@ -277,8 +286,9 @@ TEST(Pretrained, LoaderErrorsNameTheTensor) {
     io::save_safetensors(path, out);
   };
   write_without("transformer.h.1.attn.c_proj.weight", dir / "missing.safetensors");
-  EXPECT_NE(error_of([&] { load_hf_safetensors(*m, dir / "missing.safetensors"); })
-                .find("missing tensor 'transformer.h.1.attn.c_proj.weight'"),
+  EXPECT_NE(error_of([&] {
+              load_hf_safetensors(*m, dir / "missing.safetensors");
+            }).find("missing tensor 'transformer.h.1.attn.c_proj.weight'"),
             std::string::npos);
 
   auto shaped = sd;
@@ -287,15 +297,17 @@ TEST(Pretrained, LoaderErrorsNameTheTensor) {
   }
   io::save_safetensors(dir / "shape.safetensors", shaped);
   const auto shape_err = error_of([&] { load_hf_safetensors(*m, dir / "shape.safetensors"); });
-  EXPECT_NE(shape_err.find("'transformer.wpe.weight' has shape [32, 64], the model expects [64, 64]"),
-            std::string::npos)
+  EXPECT_NE(
+      shape_err.find("'transformer.wpe.weight' has shape [32, 64], the model expects [64, 64]"),
+      std::string::npos)
       << shape_err;
 
   auto extra = sd;
   extra.emplace_back("transformer.h.0.attn.rotary", torch::zeros({2}));
   io::save_safetensors(dir / "extra.safetensors", extra);
-  EXPECT_NE(error_of([&] { load_hf_safetensors(*m, dir / "extra.safetensors"); })
-                .find("unexpected tensor 'transformer.h.0.attn.rotary'"),
+  EXPECT_NE(error_of([&] {
+              load_hf_safetensors(*m, dir / "extra.safetensors");
+            }).find("unexpected tensor 'transformer.h.0.attn.rotary'"),
             std::string::npos);
 
   auto nonzero = sd;
@@ -303,8 +315,9 @@ TEST(Pretrained, LoaderErrorsNameTheTensor) {
     if (k == "transformer.h.0.ln_1.bias") t = torch::ones({64});
   }
   io::save_safetensors(dir / "bias.safetensors", nonzero);
-  EXPECT_NE(error_of([&] { load_hf_safetensors(*m, dir / "bias.safetensors"); })
-                .find("'transformer.h.0.ln_1.bias' is not zero"),
+  EXPECT_NE(error_of([&] {
+              load_hf_safetensors(*m, dir / "bias.safetensors");
+            }).find("'transformer.h.0.ln_1.bias' is not zero"),
             std::string::npos);
 
   // A redundant lm_head next to tied embeddings carries no information and is accepted, as is
@@ -315,7 +328,8 @@ TEST(Pretrained, LoaderErrorsNameTheTensor) {
   io::save_safetensors(dir / "tied.safetensors", tied);
   EXPECT_NO_THROW(load_hf_safetensors(*m, dir / "tied.safetensors"));
 
-  EXPECT_NE(error_of([&] { from_pretrained(dir / "nowhere"); }).find("no config.json"), std::string::npos);
+  EXPECT_NE(error_of([&] { from_pretrained(dir / "nowhere"); }).find("no config.json"),
+            std::string::npos);
 }
 
 // BUG (src/models/pretrained.cpp:109, load_hf_safetensors): the check meant to skip GPT-2's
@@ -355,14 +369,21 @@ TEST(ModelConfig, HfJsonRoundTripAndErrors) {
   EXPECT_EQ(back.dropout, 0.2);
   EXPECT_EQ(back.layer_norm_eps, 1e-6);
   EXPECT_EQ(back.activation, c.activation);
-  EXPECT_NE(error_of([] { ModelConfig::preset("gpt5"); }).find("unknown preset 'gpt5'"), std::string::npos);
-  EXPECT_NE(error_of([] { ModelConfig::from_hf_json({{"n_layer", "two"}}, "cfg.json"); }).find("'n_layer'"),
+  EXPECT_NE(error_of([] { ModelConfig::preset("gpt5"); }).find("unknown preset 'gpt5'"),
             std::string::npos);
-  EXPECT_NE(error_of([] { ModelConfig::from_hf_json({{"n_embd", 10}, {"n_head", 3}}, "cfg.json"); })
-                .find("multiple of n_head"),
+  EXPECT_NE(error_of([] {
+              ModelConfig::from_hf_json({{"n_layer", "two"}}, "cfg.json");
+            }).find("'n_layer'"),
             std::string::npos);
-  EXPECT_NE(error_of([] { ModelConfig::from_hf_json({{"model_type", "falcon"}}, "cfg.json"); })
-                .find("'falcon' is not supported (gpt2, gemma2, gemma3_text, llama, mistral, mixtral, phi3, qwen2, qwen3, qwen3_moe)"),
+  EXPECT_NE(error_of([] {
+              ModelConfig::from_hf_json({{"n_embd", 10}, {"n_head", 3}}, "cfg.json");
+            }).find("multiple of n_head"),
+            std::string::npos);
+  EXPECT_NE(error_of([] {
+              ModelConfig::from_hf_json({{"model_type", "falcon"}}, "cfg.json");
+            })
+                .find("'falcon' is not supported (gpt2, gemma2, gemma3_text, llama, mistral, "
+                      "mixtral, phi3, qwen2, qwen3, qwen3_moe)"),
             std::string::npos);
 }
 
@@ -374,6 +395,24 @@ TEST(ModelConfig, PresetParameterCountsMatchThePublishedOnes) {
   EXPECT_EQ(count_parameters(ModelConfig::preset("llama-3-8b")), 8030261248);
   EXPECT_EQ(count_parameters(ModelConfig::preset("llama-3.1-8b")), 8030261248);
   EXPECT_EQ(count_parameters(ModelConfig::preset("mistral-7b-v0.1")), 7241732096);
+  // The families of the config-driven decoder: the totals Hugging Face's pages count in the
+  // safetensors (tied embeddings once; Gemma 3's text model without its vision tower).
+  EXPECT_EQ(count_parameters(ModelConfig::preset("llama-3.2-1b")), 1235814400);
+  EXPECT_EQ(count_parameters(ModelConfig::preset("llama-3.2-3b")), 3212749824);
+  EXPECT_EQ(count_parameters(ModelConfig::preset("qwen2.5-0.5b")), 494032768);
+  EXPECT_EQ(count_parameters(ModelConfig::preset("qwen2.5-7b")), 7615616512);
+  EXPECT_EQ(count_parameters(ModelConfig::preset("qwen3-8b")), 8190735360);
+  EXPECT_EQ(count_parameters(ModelConfig::preset("gemma-2-2b")), 2614341888);
+  EXPECT_EQ(count_parameters(ModelConfig::preset("gemma-2-9b")), 9241705984);
+  EXPECT_EQ(count_parameters(ModelConfig::preset("gemma-3-1b")), 999885952);
+  EXPECT_EQ(count_parameters(ModelConfig::preset("phi-3-mini")), 3821079552);
+  EXPECT_EQ(count_parameters(ModelConfig::preset("mixtral-8x7b")), 46702792704);
+  EXPECT_EQ(count_parameters(ModelConfig::preset("qwen3-30b-a3b")), 30532122624);
+  // Active per token: k of E experts (Mixtral 2 of 8: the card's 12.9B; Qwen3-30B-A3B 8 of
+  // 128: 3.3B).
+  EXPECT_NEAR(count_model_parameters(ModelConfig::preset("mixtral-8x7b")).active / 1e9, 12.9, 0.05);
+  // (The Qwen card's 3.3B rounds down: both 0.31B embedding tables count here, as in the total.)
+  EXPECT_NEAR(count_model_parameters(ModelConfig::preset("qwen3-30b-a3b")).active / 1e9, 3.3, 0.06);
   for (const auto& name : ModelConfig::preset_names()) ModelConfig::preset(name).validate();
 }
 
@@ -410,12 +449,14 @@ TEST(ModelConfig, LlamaAndMistralConfigJsonRoundTrip) {
   // Errors name the file and the problem.
   auto bad = hf;
   bad["num_key_value_heads"] = 5;
-  EXPECT_NE(error_of([&] { ModelConfig::from_hf_json(bad, "b.json"); }).find("multiple of n_kv_head (5)"),
-            std::string::npos);
+  EXPECT_NE(
+      error_of([&] { ModelConfig::from_hf_json(bad, "b.json"); }).find("multiple of n_kv_head (5)"),
+      std::string::npos);
   bad = hf;
   bad["rope_scaling"]["rope_type"] = "yarn";
-  EXPECT_NE(error_of([&] { ModelConfig::from_hf_json(bad, "b.json"); }).find("rope_scaling type 'yarn'"),
-            std::string::npos);
+  EXPECT_NE(
+      error_of([&] { ModelConfig::from_hf_json(bad, "b.json"); }).find("rope_scaling type 'yarn'"),
+      std::string::npos);
   bad = hf;
   bad["mlp_bias"] = true;  // Llama reads attention_bias and mlp_bias separately
   const auto mlp_bias = ModelConfig::from_hf_json(bad, "b.json");
@@ -423,7 +464,8 @@ TEST(ModelConfig, LlamaAndMistralConfigJsonRoundTrip) {
   EXPECT_FALSE(mlp_bias.qkv_bias);
   bad = hf;
   bad["num_hidden_layers"] = 1.5;
-  EXPECT_NE(error_of([&] { ModelConfig::from_hf_json(bad, "b.json"); }).find("b.json"), std::string::npos);
+  EXPECT_NE(error_of([&] { ModelConfig::from_hf_json(bad, "b.json"); }).find("b.json"),
+            std::string::npos);
 }
 
 // A tiny Llama / Mistral: 2 layers, 4 query heads sharing 2 key/value heads, head_dim 8.
@@ -442,16 +484,15 @@ TEST(CausalLMLlama, HfParameterNamesShapesAndCount) {
   std::set<std::string> names;
   int64_t n = 0;
   for (const auto& kv : m->named_parameters()) names.insert(kv.key()), n += kv.value().numel();
-  for (const char* want : {"model.embed_tokens.weight", "model.layers.0.self_attn.q_proj.weight",
-                           "model.layers.1.self_attn.k_proj.weight", "model.layers.0.mlp.gate_proj.weight",
-                           "model.layers.0.input_layernorm.weight",
-                           "model.layers.0.post_attention_layernorm.weight", "model.norm.weight",
-                           "lm_head.weight"}) {
+  for (const char* want :
+       {"model.embed_tokens.weight", "model.layers.0.self_attn.q_proj.weight",
+        "model.layers.1.self_attn.k_proj.weight", "model.layers.0.mlp.gate_proj.weight",
+        "model.layers.0.input_layernorm.weight", "model.layers.0.post_attention_layernorm.weight",
+        "model.norm.weight", "lm_head.weight"}) {
     EXPECT_EQ(names.count(want), 1u) << want;
   }
   EXPECT_EQ(n, count_parameters(c));
-  EXPECT_EQ(m->block(0).attn->k->weight.sizes(),
-            (std::vector<int64_t>{16, 32}));  // 2 kv heads x 8
+  EXPECT_EQ(m->block(0).attn->k->weight.sizes(), (std::vector<int64_t>{16, 32}));  // 2 kv heads x 8
 }
 
 TEST(CausalLMLlama, KVCacheDecodingAndPackingMatchTheFullForward) {
@@ -468,7 +509,8 @@ TEST(CausalLMLlama, KVCacheDecodingAndPackingMatchTheFullForward) {
     // Two documents packed in one row: each equals its own forward (positions restart).
     auto a = ids.narrow(1, 0, 7).narrow(0, 0, 1), b = ids.narrow(1, 7, 13).narrow(0, 0, 1);
     auto pos = torch::cat({torch::arange(7), torch::arange(13)}).view({1, 20});
-    auto doc = torch::cat({torch::zeros({7}, torch::kLong), torch::ones({13}, torch::kLong)}).view({1, 20});
+    auto doc = torch::cat({torch::zeros({7}, torch::kLong), torch::ones({13}, torch::kLong)})
+                   .view({1, 20});
     auto packed = m->forward(ids.narrow(0, 0, 1), pos, nullptr, doc);
     EXPECT_LE((packed.narrow(1, 0, 7) - m->forward(a)).abs().max().item<double>(), 1e-4);
     EXPECT_LE((packed.narrow(1, 7, 13) - m->forward(b)).abs().max().item<double>(), 1e-4);
@@ -502,8 +544,9 @@ std::vector<int64_t> reference_greedy(CausalLMImpl& m, std::vector<int64_t> ctx,
   std::vector<int64_t> out;
   const auto block = static_cast<size_t>(m.config().block_size);
   for (int64_t i = 0; i < n; ++i) {
-    std::vector<int64_t> window(ctx.size() > block ? ctx.end() - static_cast<std::ptrdiff_t>(block) : ctx.begin(),
-                                ctx.end());
+    std::vector<int64_t> window(
+        ctx.size() > block ? ctx.end() - static_cast<std::ptrdiff_t>(block) : ctx.begin(),
+        ctx.end());
     auto logits = m.forward(torch::tensor(window, torch::kLong).unsqueeze(0));
     const int64_t next = logits[0][-1].argmax().item<int64_t>();
     out.push_back(next);
@@ -591,9 +634,12 @@ TEST(Generate, StopsAtEosAndRejectsBadPrompts) {
   // Stops at the first occurrence of the eos id, which is included.
   size_t first = 0;
   while (free_run[first] != *o.eos_id) ++first;
-  EXPECT_EQ(stopped, std::vector<int64_t>(free_run.begin(), free_run.begin() + static_cast<std::ptrdiff_t>(first) + 1));
+  EXPECT_EQ(stopped,
+            std::vector<int64_t>(free_run.begin(),
+                                 free_run.begin() + static_cast<std::ptrdiff_t>(first) + 1));
   EXPECT_NE(error_of([&] { generate(*m, {}, o); }).find("prompt is empty"), std::string::npos);
-  EXPECT_NE(error_of([&] { generate(*m, {65}, o); }).find("token id 65 is out of range"), std::string::npos);
+  EXPECT_NE(error_of([&] { generate(*m, {65}, o); }).find("token id 65 is out of range"),
+            std::string::npos);
   // generate() leaves a training-mode model in training mode.
   m->train();
   generate(*m, {1}, o);
@@ -617,7 +663,6 @@ TEST(Generate, SampleNextHonoursTopKAndTopP) {
   EXPECT_EQ(sample_next(logits, o, gen), 1);
 }
 
-
 TEST(CausalLMLlama, ShardedCheckpointsAndHalfPrecisionFilesLoad) {
   ScopedTempDir dir;
   auto m = make_model(tiny_llama(), 9);
@@ -625,9 +670,12 @@ TEST(CausalLMLlama, ShardedCheckpointsAndHalfPrecisionFilesLoad) {
   EXPECT_FALSE(fs::exists(dir / "sharded/model.safetensors"));
   const auto index = io::read_json(dir / "sharded/model.safetensors.index.json");
   std::set<std::string> shard_files;
-  for (const auto& [tensor, file] : index.at("weight_map").items()) shard_files.insert(file.get<std::string>());
+  for (const auto& [tensor, file] : index.at("weight_map").items())
+    shard_files.insert(file.get<std::string>());
   EXPECT_GE(shard_files.size(), 3u);
-  EXPECT_EQ(shard_files.count("model-00001-of-0000" + std::to_string(shard_files.size()) + ".safetensors"), 1u);
+  EXPECT_EQ(shard_files.count("model-00001-of-0000" + std::to_string(shard_files.size()) +
+                              ".safetensors"),
+            1u);
   auto back = from_pretrained(dir / "sharded");
   for (const auto& kv : m->named_parameters()) {
     EXPECT_TRUE(torch::equal(kv.value(), back->named_parameters()[kv.key()])) << kv.key();
@@ -653,16 +701,20 @@ TEST(CausalLMLlama, ShardedCheckpointsAndHalfPrecisionFilesLoad) {
   auto j = io::read_json(dir / "broken/model.safetensors.index.json");
   j["weight_map"]["model.norm.weight"] = "model-00099-of-00099.safetensors";
   io::write_json(dir / "broken/model.safetensors.index.json", j);
-  EXPECT_NE(error_of([&] { from_pretrained(dir / "broken"); }).find("model-00099-of-00099.safetensors"),
-            std::string::npos);
+  EXPECT_NE(
+      error_of([&] { from_pretrained(dir / "broken"); }).find("model-00099-of-00099.safetensors"),
+      std::string::npos);
   j["weight_map"]["model.norm.weight"] = j["weight_map"]["model.embed_tokens.weight"];
   io::write_json(dir / "broken/model.safetensors.index.json", j);
-  EXPECT_NE(error_of([&] { from_pretrained(dir / "broken"); }).find("tensor 'model.norm.weight' is not in"),
+  EXPECT_NE(error_of([&] {
+              from_pretrained(dir / "broken");
+            }).find("tensor 'model.norm.weight' is not in"),
             std::string::npos);
   fs::remove_all(dir / "empty");
   fs::create_directories(dir / "empty");
   io::write_json(dir / "empty/config.json", m->config().to_hf_json());
-  EXPECT_NE(error_of([&] { from_pretrained(dir / "empty"); }).find("no model.safetensors"), std::string::npos);
+  EXPECT_NE(error_of([&] { from_pretrained(dir / "empty"); }).find("no model.safetensors"),
+            std::string::npos);
 }
 
 TEST(Score, IsTheMeanNextTokenCrossEntropyAndWindowsScoreEveryTokenOnce) {
@@ -675,7 +727,8 @@ TEST(Score, IsTheMeanNextTokenCrossEntropyAndWindowsScoreEveryTokenOnce) {
   std::vector<int64_t> head(ids.begin(), ids.begin() + 30);
   const auto s30 = score_tokens(*m, head);
   auto x = torch::tensor(head, torch::kLong).unsqueeze(0);
-  const double want = causal_lm_loss(m->forward(x.narrow(1, 0, 29)), x.narrow(1, 1, 29)).item<double>();
+  const double want =
+      causal_lm_loss(m->forward(x.narrow(1, 0, 29)), x.narrow(1, 1, 29)).item<double>();
   EXPECT_NEAR(s30.mean_nll, want, 1e-6);
   EXPECT_EQ(s30.tokens, 29);
   EXPECT_NEAR(s30.perplexity, std::exp(want), 1e-6 * std::exp(want));
@@ -688,15 +741,21 @@ TEST(Score, IsTheMeanNextTokenCrossEntropyAndWindowsScoreEveryTokenOnce) {
   auto all = torch::tensor(ids, torch::kLong);
   for (int64_t begin = 0;; begin += 32) {
     const int64_t end = std::min<int64_t>(begin + 64, 150);
-    auto logp = torch::log_softmax(m->forward(all.slice(0, begin, end).unsqueeze(0))[0].to(torch::kFloat64), -1);
-    for (int64_t j = std::max(scored_until, begin + 1); j < end; ++j) nll -= logp[j - 1 - begin][ids[j]].item<double>();
+    auto logp = torch::log_softmax(
+        m->forward(all.slice(0, begin, end).unsqueeze(0))[0].to(torch::kFloat64), -1);
+    for (int64_t j = std::max(scored_until, begin + 1); j < end; ++j)
+      nll -= logp[j - 1 - begin][ids[j]].item<double>();
     scored_until = end;
     if (end == 150) break;
   }
   EXPECT_NEAR(sw.mean_nll, nll / 149.0, 1e-9);
   EXPECT_NE(error_of([&] { score_tokens(*m, {3}); }).find("at least 2 tokens"), std::string::npos);
-  EXPECT_NE(error_of([&] { score_tokens(*m, ids, 64); }).find("windows overlap"), std::string::npos);
-  EXPECT_NE(error_of([&] { score_tokens(*m, {3, 65}); }).find("token id 65 at position 1"), std::string::npos);
+  EXPECT_NE(error_of([&] { score_tokens(*m, ids, 64); }).find("windows overlap"),
+            std::string::npos);
+  EXPECT_NE(error_of([&] {
+              score_tokens(*m, {3, 65});
+            }).find("token id 65 at position 1"),
+            std::string::npos);
 }
 
 }  // namespace

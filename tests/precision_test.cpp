@@ -2,13 +2,14 @@
 // (matmuls in bf16, weights and optimizer state in fp32); "32-true" does not; "16-mixed"'s loss
 // scaler skips overflowing steps and backs off; "bf16-true" trains bf16 weights with fp32 master
 // copies.
+#include "volt/train/precision.h"
+
 #include <gtest/gtest.h>
 
 #include "test_helpers.h"
 #include "volt/core/check.h"
 #include "volt/core/compat.h"
 #include "volt/models/causal_lm.h"
-#include "volt/train/precision.h"
 
 namespace volt {
 namespace {
@@ -58,7 +59,8 @@ TEST(Precision, Bf16MixedAutocastsMatmulsAndKeepsFp32Weights) {
   ScopedTempDir dir;
   auto m = std::make_shared<ProbeLM>();
   ListDataModule data(copy_task(30), copy_task(2));
-  Trainer t(test::quiet_options(dir.path()).precision("bf16-mixed").max_steps(30).val_check_interval(30));
+  Trainer t(
+      test::quiet_options(dir.path()).precision("bf16-mixed").max_steps(30).val_check_interval(30));
   t.fit(*m, data);
   ASSERT_FALSE(m->train_dtypes.empty());
   EXPECT_EQ(m->train_dtypes.front(), torch::kBFloat16);
@@ -139,7 +141,8 @@ class OverflowOnce : public ProbeLM {
 class WeightsPerStep : public Callback {
  public:
   std::string name() const override { return "WeightsPerStep"; }
-  void on_train_batch_end(Trainer& t, LightningModule& m, const torch::Tensor&, const Batch&, int64_t) override {
+  void on_train_batch_end(Trainer& t, LightningModule& m, const torch::Tensor&, const Batch&,
+                          int64_t) override {
     snapshots.push_back(test::snapshot(m));
     scales.push_back(t.precision_plugin().scaler()->scale_value());
   }
@@ -155,7 +158,8 @@ TEST(Precision, LossScalerSkipsTheOverflowingStepAndBacksOff) {
   auto watch = std::make_shared<WeightsPerStep>();
   LossScalerOptions so;
   so.init_scale = 1024, so.growth_interval = 2;
-  auto plugin = std::make_shared<MixedPrecision>("scaled-32", c10::nullopt, std::make_unique<LossScaler>(so));
+  auto plugin =
+      std::make_shared<MixedPrecision>("scaled-32", c10::nullopt, std::make_unique<LossScaler>(so));
   ListDataModule data(copy_task(6));
   Trainer t(test::quiet_options(dir.path()).precision_plugin(plugin).max_steps(6), {watch});
   t.fit(*m, data);
@@ -166,7 +170,8 @@ TEST(Precision, LossScalerSkipsTheOverflowingStepAndBacksOff) {
     EXPECT_TRUE(torch::equal(w, watch->snapshots[2].at(name))) << name;
   }
   // ... while every other step moved them.
-  EXPECT_FALSE(torch::equal(watch->snapshots[2].at("lm.transformer.wte.weight"), watch->snapshots[3].at("lm.transformer.wte.weight")));
+  EXPECT_FALSE(torch::equal(watch->snapshots[2].at("lm.transformer.wte.weight"),
+                            watch->snapshots[3].at("lm.transformer.wte.weight")));
   // 1024 -> 2048 after two clean steps, halved by the overflow, then doubles again after two more.
   EXPECT_EQ(watch->scales, (std::vector<double>{1024, 2048, 1024, 1024, 2048, 2048}));
   EXPECT_DOUBLE_EQ(t.callback_metrics().at("loss_scale"), 2048);
@@ -177,7 +182,8 @@ TEST(Precision, LossScalerSkipsTheOverflowingStepAndBacksOff) {
 TEST(Precision, SixteenMixedRunsWhereTheCpuHasFp16MatmulsAndSaysWhyNotElsewhere) {
   ScopedTempDir dir;
   if (!compat::cpu_matmul_supports(torch::kHalf)) {
-    const auto err = test::error_of([&] { Trainer t(test::quiet_options(dir.path()).precision("16-mixed")); });
+    const auto err =
+        test::error_of([&] { Trainer t(test::quiet_options(dir.path()).precision("16-mixed")); });
     EXPECT_NE(err.find("precision '16-mixed'"), std::string::npos) << err;
     EXPECT_NE(err.find("bf16-mixed"), std::string::npos) << err;
     return;
@@ -217,17 +223,21 @@ double total_change(bool master_weights) {
   torch::manual_seed(3);
   auto m = std::make_shared<ProbeLM>();
   m->lr = 1e-5;
-  const auto before = m->(&lm->block(0))->mlp->fc->weight.to(torch::kBFloat16).to(torch::kFloat32);
+  const auto before = m->lm->block(0).mlp->fc->weight.to(torch::kBFloat16).to(torch::kFloat32);
   ListDataModule data(copy_task(20));
-  Trainer(test::quiet_options(dir.path()).precision("bf16-true").master_weights(master_weights).max_steps(20))
+  Trainer(test::quiet_options(dir.path())
+              .precision("bf16-true")
+              .master_weights(master_weights)
+              .max_steps(20))
       .fit(*m, data);
-  const auto after = m->(&lm->block(0))->mlp->fc->weight.to(torch::kFloat32);
+  const auto after = m->lm->block(0).mlp->fc->weight.to(torch::kFloat32);
   return (after - before).abs().sum().item<double>();
 }
 
 TEST(Precision, Bf16TrueMasterWeightsKeepUpdatesSmallerThanBf16CanHold) {
   const double with_master = total_change(true), without = total_change(false);
-  EXPECT_GT(with_master, 5 * without) << "with master weights " << with_master << ", without " << without;
+  EXPECT_GT(with_master, 5 * without)
+      << "with master weights " << with_master << ", without " << without;
 }
 
 }  // namespace

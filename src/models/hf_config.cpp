@@ -45,9 +45,11 @@ class Keys {
   T as(const json& v, const std::string& key) const {
     if constexpr (std::is_integral_v<T> && !std::is_same_v<T, bool>) {
       // nlohmann would turn 3.7 into 3, and a huge float into an integer by undefined behaviour.
-      const bool fits = v.is_number_integer() &&
-                        (!v.is_number_unsigned() || v.get<uint64_t>() <= static_cast<uint64_t>(INT64_MAX));
-      VOLT_CHECK(fits, "[config.json] ", source_, ": key '", key, "' must be an integer, got ", v.dump());
+      const bool fits =
+          v.is_number_integer() &&
+          (!v.is_number_unsigned() || v.get<uint64_t>() <= static_cast<uint64_t>(INT64_MAX));
+      VOLT_CHECK(fits, "[config.json] ", source_, ": key '", key, "' must be an integer, got ",
+                 v.dump());
     }
     try {
       return v.get<T>();
@@ -55,7 +57,9 @@ class Keys {
       VOLT_FAIL("[config.json] ", source_, ": key '", key, "' has the wrong type (", v.dump(), ")");
     }
   }
-  [[noreturn]] void fail(const std::string& what) const { VOLT_FAIL("[config.json] ", source_, ": ", what); }
+  [[noreturn]] void fail(const std::string& what) const {
+    VOLT_FAIL("[config.json] ", source_, ": ", what);
+  }
   const std::string& source() const { return source_; }
 
  private:
@@ -64,10 +68,12 @@ class Keys {
 };
 
 // The RoPE keys, classic or transformers 5's rope_parameters (for Gemma 3 nested per layer type).
-void read_rope(const Keys& k, const json& params, const std::string& where, double& theta, RopeScaling& s,
-               double& rotary_fraction) {
+void read_rope(const Keys& k, const json& params, const std::string& where, double& theta,
+               RopeScaling& s, double& rotary_fraction) {
   Keys p(params, k.source());
   p.get("rope_theta", theta);
+  p.get("partial_rotary_factor",
+        rotary_fraction);  // transformers 5 keeps it here for every rope type
   std::string type = p.value<std::string>("type", "");  // older configs
   p.get("rope_type", type);
   if (type.empty() || type == "default") return;
@@ -75,7 +81,8 @@ void read_rope(const Keys& k, const json& params, const std::string& where, doub
   if (type == "llama3" || type == "linear" || type == "longrope") {
     s.type = type;
   } else {
-    k.fail(str(where, " type '", type, "' is not supported (llama3, linear, longrope, or default)"));
+    k.fail(
+        str(where, " type '", type, "' is not supported (llama3, linear, longrope, or default)"));
   }
   p.get("factor", s.factor);
   p.get("low_freq_factor", s.low_freq_factor);
@@ -84,7 +91,6 @@ void read_rope(const Keys& k, const json& params, const std::string& where, doub
   p.get("short_factor", s.short_factor);
   p.get("long_factor", s.long_factor);
   p.get("attention_factor", s.attention_factor);
-  p.get("partial_rotary_factor", rotary_fraction);
 }
 
 void read_special_ids(const Keys& k, ModelConfig& c) {
@@ -96,7 +102,8 @@ void read_special_ids(const Keys& k, ModelConfig& c) {
   c.pad_token_id = id("pad_token_id");
   c.eos_token_ids.clear();
   if (k.has("eos_token_id") && k.raw("eos_token_id").is_array()) {
-    for (const auto& e : k.raw("eos_token_id")) c.eos_token_ids.push_back(k.as<int64_t>(e, "eos_token_id"));
+    for (const auto& e : k.raw("eos_token_id"))
+      c.eos_token_ids.push_back(k.as<int64_t>(e, "eos_token_id"));
   } else if (auto e = id("eos_token_id")) {
     c.eos_token_ids.push_back(*e);
   }
@@ -110,8 +117,10 @@ ModelConfig gpt2_values() {
   ModelConfig c;  // the defaults are GPT-2's
   c.model_type = "gpt2";
   auto& n = c.names;
-  n.body = "transformer", n.embed = "wte", n.pos_embed = "wpe", n.layers = "h", n.final_norm = "ln_f";
-  n.attn = "attn", n.norm_attn_in = "ln_1", n.norm_mlp_in = "ln_2", n.norm_attn_out.clear(), n.norm_mlp_out.clear();
+  n.body = "transformer", n.embed = "wte", n.pos_embed = "wpe", n.layers = "h",
+  n.final_norm = "ln_f";
+  n.attn = "attn", n.norm_attn_in = "ln_1", n.norm_mlp_in = "ln_2", n.norm_attn_out.clear(),
+  n.norm_mlp_out.clear();
   n.attention.qkv = "c_attn", n.attention.out = "c_proj";
   n.conv1d = true, n.zero_biases_on_disk = true;
   return c;
@@ -130,13 +139,16 @@ ModelConfig read_gpt2(const Keys& k) {
   k.get("resid_pdrop", c.dropout);
   k.get("initializer_range", c.initializer_range);
   k.get("tie_word_embeddings", c.tie_word_embeddings);
-  bool bias = true;  // volt's own key: a bias-free GPT-2 (nanoGPT's option) exported with zero biases
+  bool bias =
+      true;  // volt's own key: a bias-free GPT-2 (nanoGPT's option) exported with zero biases
   k.get("bias", bias);
   c.norm_bias = c.qkv_bias = c.attn_out_bias = c.mlp_bias = bias;
-  for (const char* off : {"scale_attn_by_inverse_layer_idx", "reorder_and_upcast_attn", "add_cross_attention"}) {
+  for (const char* off :
+       {"scale_attn_by_inverse_layer_idx", "reorder_and_upcast_attn", "add_cross_attention"}) {
     if (k.value<bool>(off, false)) k.fail(str("key '", off, "' true is not supported"));
   }
-  if (!k.value<bool>("scale_attn_weights", true)) k.fail("key 'scale_attn_weights' false is not supported");
+  if (!k.value<bool>("scale_attn_weights", true))
+    k.fail("key 'scale_attn_weights' false is not supported");
   return c;
 }
 
@@ -156,7 +168,8 @@ json write_gpt2(const ModelConfig& c) {
   j["resid_pdrop"] = j["embd_pdrop"] = j["attn_pdrop"] = c.dropout;
   j["initializer_range"] = c.initializer_range;
   j["tie_word_embeddings"] = c.tie_word_embeddings;
-  j["bias"] = c.qkv_bias;  // volt: false means the exported biases are zeros (the same function in HF)
+  j["bias"] =
+      c.qkv_bias;  // volt: false means the exported biases are zeros (the same function in HF)
   return j;
 }
 
@@ -173,7 +186,8 @@ ModelConfig llama_values(const std::string& model_type) {
   c.gated_mlp = true, c.activation = "silu";
   c.tie_word_embeddings = false;
   c.scale_residual_init = false;
-  c.block_size = 2048, c.n_embd = 4096, c.n_layer = 32, c.n_head = 32, c.n_inner = 11008, c.vocab_size = 32000;
+  c.block_size = 2048, c.n_embd = 4096, c.n_layer = 32, c.n_head = 32, c.n_inner = 11008,
+  c.vocab_size = 32000;
   return c;  // names: ModuleNames' defaults are Llama's
 }
 
@@ -204,7 +218,8 @@ void read_llama_keys(const Keys& k, ModelConfig& c) {
   k.get("partial_rotary_factor", c.rotary_fraction);
   if (k.has("rope_scaling")) {
     if (!k.raw("rope_scaling").is_object()) k.fail("rope_scaling must be an object or null");
-    read_rope(k, k.raw("rope_scaling"), "rope_scaling", c.rope_theta, c.rope_scaling, c.rotary_fraction);
+    read_rope(k, k.raw("rope_scaling"), "rope_scaling", c.rope_theta, c.rope_scaling,
+              c.rotary_fraction);
   }
   k.get("rope_theta", c.rope_theta);
   if (k.has("rope_parameters")) {
@@ -212,16 +227,43 @@ void read_llama_keys(const Keys& k, ModelConfig& c) {
     if (!p.is_object()) k.fail("rope_parameters must be an object");
     if (p.contains("full_attention")) {  // Gemma 3: one set per layer type
       double fraction = 1.0;
-      read_rope(k, p["full_attention"], "rope_parameters.full_attention", c.rope_theta, c.rope_scaling, fraction);
+      read_rope(k, p["full_attention"], "rope_parameters.full_attention", c.rope_theta,
+                c.rope_scaling, fraction);
       if (p.contains("sliding_attention")) {
-        RopeScaling local;
-        read_rope(k, p["sliding_attention"], "rope_parameters.sliding_attention", c.rope_local_theta, local, fraction);
-        if (!local.type.empty()) k.fail("rope_parameters.sliding_attention: scaling of local layers is not supported");
+        read_rope(k, p["sliding_attention"], "rope_parameters.sliding_attention",
+                  c.rope_local_theta, c.rope_local_scaling, fraction);
+        if (c.rope_local_scaling.type == "longrope") {
+          k.fail(
+              "rope_parameters.sliding_attention: longrope on sliding layers is not supported "
+              "(llama3, linear)");
+        }
       }
     } else {
       read_rope(k, p, "rope_parameters", c.rope_theta, c.rope_scaling, c.rotary_fraction);
     }
   }
+}
+
+json rope_scaling_json(const RopeScaling& s) {
+  json r = {{"rope_type", s.type}, {"factor", s.factor}};
+  if (s.type == "llama3") {
+    r["low_freq_factor"] = s.low_freq_factor, r["high_freq_factor"] = s.high_freq_factor;
+    r["original_max_position_embeddings"] = s.original_max_position_embeddings;
+  }
+  if (s.type == "longrope") {
+    r["short_factor"] = s.short_factor, r["long_factor"] = s.long_factor;
+    if (s.attention_factor > 0) r["attention_factor"] = s.attention_factor;
+    r["original_max_position_embeddings"] = s.original_max_position_embeddings;
+  }
+  return r;
+}
+
+// transformers 5's per-layer-type RoPE (Gemma 3): the only form that can say sliding layers are
+// scaled.
+json rope_parameters_json(double theta, const RopeScaling& s) {
+  json r = s.type.empty() ? json{{"rope_type", "default"}} : rope_scaling_json(s);
+  r["rope_theta"] = theta;
+  return r;
 }
 
 json write_llama_keys(const ModelConfig& c, const char* architecture) {
@@ -238,22 +280,8 @@ json write_llama_keys(const ModelConfig& c, const char* architecture) {
   j["max_position_embeddings"] = c.block_size;
   j["rms_norm_eps"] = c.layer_norm_eps;
   j["rope_theta"] = c.rope_theta;
-  if (c.rope_scaling.type.empty()) {
-    j["rope_scaling"] = nullptr;
-  } else {
-    const auto& s = c.rope_scaling;
-    json r = {{"rope_type", s.type}, {"factor", s.factor}};
-    if (s.type == "llama3") {
-      r["low_freq_factor"] = s.low_freq_factor, r["high_freq_factor"] = s.high_freq_factor;
-      r["original_max_position_embeddings"] = s.original_max_position_embeddings;
-    }
-    if (s.type == "longrope") {
-      r["short_factor"] = s.short_factor, r["long_factor"] = s.long_factor;
-      if (s.attention_factor > 0) r["attention_factor"] = s.attention_factor;
-      r["original_max_position_embeddings"] = s.original_max_position_embeddings;
-    }
-    j["rope_scaling"] = r;
-  }
+  j["rope_scaling"] =
+      c.rope_scaling.type.empty() ? json(nullptr) : rope_scaling_json(c.rope_scaling);
   j["hidden_act"] = c.activation;
   j["attention_bias"] = c.qkv_bias;
   j["mlp_bias"] = c.mlp_bias;
@@ -266,26 +294,32 @@ json write_llama_keys(const ModelConfig& c, const char* architecture) {
 // The families volt reads, each as differences from Llama's values.
 ModelConfig read_llama_family(const Keys& k, const std::string& type) {
   ModelConfig c = llama_values(type);
-  if (type == "mistral") c.n_inner = 14336, c.n_kv_head = 8, c.block_size = 131072, c.sliding_window = 4096;
+  if (type == "mistral")
+    c.n_inner = 14336, c.n_kv_head = 8, c.block_size = 131072, c.sliding_window = 4096;
   if (type == "qwen2" || type == "qwen3" || type == "qwen3_moe") {
     c.vocab_size = 151936, c.block_size = 32768, c.n_inner = 22016, c.rope_theta = 10000.0;
     if (type == "qwen2") c.qkv_bias = true;  // Qwen2's q, k, v have biases, its o_proj none
     if (type != "qwen2") c.qk_norm = true;
-    if (type == "qwen3") c.head_dim_override = 128;  // Qwen3Config's default; Qwen3-MoE's is hidden / heads
+    if (type == "qwen3")
+      c.head_dim_override = 128;  // Qwen3Config's default; Qwen3-MoE's is hidden / heads
   }
   if (type == "phi3") {
-    c.vocab_size = 32064, c.n_embd = 3072, c.n_inner = 8192, c.block_size = 4096, c.layer_norm_eps = 1e-5;
+    c.vocab_size = 32064, c.n_embd = 3072, c.n_inner = 8192, c.block_size = 4096,
+    c.layer_norm_eps = 1e-5;
     c.fused_qkv = true, c.fused_gate_up = true;
     c.names.attention.qkv = "qkv_proj";
   }
-  if (type == "mixtral") c.n_inner = 14336, c.n_kv_head = 8, c.block_size = 131072, c.rope_theta = 1e6;
+  if (type == "mixtral")
+    c.n_inner = 14336, c.n_kv_head = 8, c.block_size = 131072, c.rope_theta = 1e6;
   if (type == "gemma2" || type == "gemma3_text") {
     c.norm_unit_offset = true, c.post_attention_norm = true, c.post_mlp_norm = true;
     c.names.norm_mlp_in = "pre_feedforward_layernorm";
     c.activation = "gelu_pytorch_tanh";
     c.tie_word_embeddings = true;
-    c.vocab_size = 256000, c.n_embd = 2304, c.n_inner = 9216, c.n_layer = 26, c.n_head = 8, c.n_kv_head = 4;
-    c.head_dim_override = 256, c.query_pre_attn_scalar = 256, c.block_size = 8192, c.sliding_window = 4096;
+    c.vocab_size = 256000, c.n_embd = 2304, c.n_inner = 9216, c.n_layer = 26, c.n_head = 8,
+    c.n_kv_head = 4;
+    c.head_dim_override = 256, c.query_pre_attn_scalar = 256, c.block_size = 8192,
+    c.sliding_window = 4096;
     if (type == "gemma2") c.attn_softcap = 50.0, c.final_softcap = 30.0;
     if (type == "gemma3_text") {
       c.qk_norm = true, c.rope_theta = 1e6, c.rope_local_theta = 1e4, c.vocab_size = 262208;
@@ -295,16 +329,19 @@ ModelConfig read_llama_family(const Keys& k, const std::string& type) {
   read_llama_keys(k, c);
   // Which projections have biases is hard-wired per family in transformers; only Llama reads both
   // attention_bias and mlp_bias.
-  if (type == "mistral" || type == "mixtral" || type == "phi3") c.qkv_bias = c.attn_out_bias = c.mlp_bias = false;
+  if (type == "mistral" || type == "mixtral" || type == "phi3")
+    c.qkv_bias = c.attn_out_bias = c.mlp_bias = false;
   if (type == "qwen2") c.qkv_bias = true, c.attn_out_bias = false, c.mlp_bias = false;
-  if (type == "qwen3" || type == "qwen3_moe" || type == "gemma2" || type == "gemma3_text") c.mlp_bias = false;
+  if (type == "qwen3" || type == "qwen3_moe" || type == "gemma2" || type == "gemma3_text")
+    c.mlp_bias = false;
   if (type == "qwen2" || type == "qwen3" || type == "qwen3_moe") {
     if (!k.value<bool>("use_sliding_window", false)) {
       c.sliding_window = 0;
       c.layer_types.clear();
     } else if (c.layer_types.empty()) {
       const int64_t from = k.value<int64_t>("max_window_layers", 28);
-      for (int64_t i = 0; i < c.n_layer; ++i) c.layer_types.push_back(i >= from ? "sliding_attention" : "full_attention");
+      for (int64_t i = 0; i < c.n_layer; ++i)
+        c.layer_types.push_back(i >= from ? "sliding_attention" : "full_attention");
     }
   }
   if (type == "phi3") {
@@ -340,9 +377,10 @@ ModelConfig read_llama_family(const Keys& k, const std::string& type) {
     // transformers 5.12's Gemma 3 attention never applies attn_logit_softcapping: neither do we.
     if (type == "gemma3_text") k.get("rope_local_base_freq", c.rope_local_theta);
     if (c.layer_types.empty()) {
-      const int64_t pattern = type == "gemma2" ? 2
-                                               : k.value<int64_t>("sliding_window_pattern",
-                                                                  k.value<int64_t>("_sliding_window_pattern", 6));
+      const int64_t pattern =
+          type == "gemma2" ? 2
+                           : k.value<int64_t>("sliding_window_pattern",
+                                              k.value<int64_t>("_sliding_window_pattern", 6));
       if (pattern <= 0) k.fail("sliding_window_pattern must be positive");
       for (int64_t i = 0; i < c.n_layer; ++i) {
         c.layer_types.push_back((i + 1) % pattern != 0 ? "sliding_attention" : "full_attention");
@@ -357,9 +395,11 @@ ModelConfig read_llama_family(const Keys& k, const std::string& type) {
 
 json write_llama_family(const ModelConfig& c) {
   static const std::map<std::string, const char*> arch = {
-      {"llama", "LlamaForCausalLM"},     {"mistral", "MistralForCausalLM"},     {"qwen2", "Qwen2ForCausalLM"},
-      {"qwen3", "Qwen3ForCausalLM"},     {"qwen3_moe", "Qwen3MoeForCausalLM"}, {"mixtral", "MixtralForCausalLM"},
-      {"phi3", "Phi3ForCausalLM"},       {"gemma2", "Gemma2ForCausalLM"},       {"gemma3_text", "Gemma3ForCausalLM"}};
+      {"llama", "LlamaForCausalLM"},        {"mistral", "MistralForCausalLM"},
+      {"qwen2", "Qwen2ForCausalLM"},        {"qwen3", "Qwen3ForCausalLM"},
+      {"qwen3_moe", "Qwen3MoeForCausalLM"}, {"mixtral", "MixtralForCausalLM"},
+      {"phi3", "Phi3ForCausalLM"},          {"gemma2", "Gemma2ForCausalLM"},
+      {"gemma3_text", "Gemma3ForCausalLM"}};
   json j = write_llama_keys(c, arch.at(c.model_type));
   const auto& t = c.model_type;
   if (t == "mistral" || t == "mixtral" || t == "phi3") {
@@ -394,19 +434,29 @@ json write_llama_family(const ModelConfig& c) {
   }
   if (t == "gemma2" || t == "gemma3_text") {
     j["hidden_activation"] = c.activation;
-    j["query_pre_attn_scalar"] = c.query_pre_attn_scalar;
+    // transformers 5 types it int (its validation refuses 256.0); a fractional one stays a float.
+    const double s = c.query_pre_attn_scalar;
+    j["query_pre_attn_scalar"] = s == std::floor(s) ? json(static_cast<int64_t>(s)) : json(s);
     j["final_logit_softcapping"] = c.final_softcap > 0 ? json(c.final_softcap) : json(nullptr);
     j["attn_logit_softcapping"] = c.attn_softcap > 0 ? json(c.attn_softcap) : json(nullptr);
     j["sliding_window"] = c.sliding_window;
     j["layer_types"] = c.layer_types;
-    if (t == "gemma3_text") j["rope_local_base_freq"] = c.rope_local_theta > 0 ? c.rope_local_theta : c.rope_theta;
+    if (t == "gemma3_text")
+      j["rope_local_base_freq"] = c.rope_local_theta > 0 ? c.rope_local_theta : c.rope_theta;
+    if (t == "gemma3_text" && !c.rope_local_scaling.type.empty()) {
+      j["rope_parameters"] = {
+          {"full_attention", rope_parameters_json(c.rope_theta, c.rope_scaling)},
+          {"sliding_attention",
+           rope_parameters_json(j["rope_local_base_freq"], c.rope_local_scaling)}};
+      j.erase("rope_theta"), j.erase("rope_scaling"), j.erase("rope_local_base_freq");
+    }
     j.erase("mlp_bias");
   }
   return j;
 }
 
 const std::set<std::string>& llama_family() {
-  static const std::set<std::string> s = {"llama", "mistral",   "qwen2",  "qwen3",      "qwen3_moe",
+  static const std::set<std::string> s = {"llama",   "mistral", "qwen2",  "qwen3",      "qwen3_moe",
                                           "mixtral", "phi3",    "gemma2", "gemma3_text"};
   return s;
 }
@@ -423,9 +473,11 @@ void write_common(const ModelConfig& c, json& j) {
   if (c.eos_token_ids.empty()) {
     j["eos_token_id"] = nullptr;
   } else {
-    j["eos_token_id"] = c.eos_token_ids.size() == 1 ? json(c.eos_token_ids[0]) : json(c.eos_token_ids);
+    j["eos_token_id"] =
+        c.eos_token_ids.size() == 1 ? json(c.eos_token_ids[0]) : json(c.eos_token_ids);
   }
-  if (c.pad_token_id) j["pad_token_id"] = *c.pad_token_id;
+  // Said even when absent: a family's default (Phi-3's 32000) may lie outside this vocabulary.
+  j["pad_token_id"] = c.pad_token_id ? json(*c.pad_token_id) : json(nullptr);
   j["torch_dtype"] = c.torch_dtype;
 }
 
@@ -450,7 +502,9 @@ ModelConfig ModelConfig::from_hf_json(const nlohmann::json& j, const std::string
   const Keys k(j, source);
   const std::string type = k.value<std::string>("model_type", "gpt2");
   if (type == "gemma3" && k.has("text_config")) {
-    k.fail("model_type 'gemma3' is the multimodal Gemma 3; volt reads its text model (model_type gemma3_text)");
+    k.fail(
+        "model_type 'gemma3' is the multimodal Gemma 3; volt reads its text model (model_type "
+        "gemma3_text)");
   }
   ModelConfig c;
   if (type == "gpt2") {

@@ -77,7 +77,9 @@ torch::Tensor causal_attention(const torch::Tensor& q_in, const torch::Tensor& k
   if (softcap > 0.0) att = torch::tanh(att / softcap) * softcap;  // Gemma 2: before the mask
   // Every query sees at least itself, so no row is all -inf (softmax stays finite).
   att.masked_fill_(blocked_mask(t, s, key_lo, q.device()), -std::numeric_limits<float>::infinity());
-  att = torch::softmax(att, -1, torch::kFloat32).to(q.scalar_type());  // in fp32, as transformers does
+  // In fp32 at least, as transformers does (float64 stays float64: checks run in it).
+  const auto softmax_dtype = q.scalar_type() == torch::kFloat64 ? torch::kFloat64 : torch::kFloat32;
+  att = torch::softmax(att, -1, softmax_dtype).to(q.scalar_type());
   if (dropout_p > 0.0) att = torch::dropout(att, dropout_p, /*train=*/true);
   return torch::matmul(att, v);  // (B, nh, T, hd)
 }

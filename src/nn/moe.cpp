@@ -19,7 +19,9 @@ torch::Tensor MoEImpl::forward(const torch::Tensor& x_in) {
   const int64_t c = x_in.size(-1), k = options.top_k, n_experts = options.n_experts;
   const auto x = x_in.reshape({-1, c});  // (N, C)
   router_logits_ = router(x);  // (N, E)
-  auto probs = torch::softmax(router_logits_.to(torch::kFloat32), -1);
+  // The router's softmax in fp32 at least, as transformers does (float64 stays float64).
+  const auto fp = router_logits_.scalar_type() == torch::kFloat64 ? torch::kFloat64 : torch::kFloat32;
+  auto probs = torch::softmax(router_logits_.to(fp), -1);
   auto [weights, chosen] = probs.topk(k, -1);  // (N, k) each
   if (options.norm_topk_prob) weights = weights / weights.sum(-1, /*keepdim=*/true);
   weights = weights.to(x.scalar_type());
@@ -46,9 +48,10 @@ torch::Tensor MoEImpl::forward(const torch::Tensor& x_in) {
 torch::Tensor load_balancing_loss(const std::vector<torch::Tensor>& router_logits, int64_t n_experts, int64_t top_k) {
   VOLT_CHECK(!router_logits.empty(), "[moe] no router logits: the model has no MoE layer");
   const auto logits = torch::cat(router_logits, 0);               // (layers N, E)
-  const auto probs = torch::softmax(logits.to(torch::kFloat32), -1);
+  const auto fp = logits.scalar_type() == torch::kFloat64 ? torch::kFloat64 : torch::kFloat32;
+  const auto probs = torch::softmax(logits.to(fp), -1);
   const auto chosen = std::get<1>(probs.topk(top_k, -1));         // (L N, k)
-  const auto mask = torch::one_hot(chosen, n_experts).to(torch::kFloat32);  // (L N, k, E)
+  const auto mask = torch::one_hot(chosen, n_experts).to(fp);  // (L N, k, E)
   const auto tokens_per_expert = mask.mean(0);                    // (k, E)
   const auto prob_per_expert = probs.mean(0);                     // (E)
   return (tokens_per_expert * prob_per_expert.unsqueeze(0)).sum() * static_cast<double>(n_experts);

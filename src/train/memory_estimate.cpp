@@ -118,15 +118,6 @@ int64_t lora_parameters(const ModelConfig& cfg, int64_t rank,
   return n;
 }
 
-// The parameters outside the blocks: embeddings (and GPT-2's positions), the final norm, an
-// untied head. FSDP's root unit.
-static int64_t root_parameters(const ModelConfig& c, int64_t total) {
-  int64_t blocks = 0;
-  for (const auto& l : all_block_linears(c)) blocks += l.in * l.out;
-  // The blocks' norms and biases are a rounding error next to their matrices: counted as root.
-  return total - blocks;
-}
-
 MemoryEstimate estimate_memory(const MemoryPlan& p) {
   const auto& c = p.model;
   c.validate();
@@ -190,7 +181,8 @@ MemoryEstimate estimate_memory(const MemoryPlan& p) {
     // norm, head) for the whole step and one block at a time around its compute, and the same
     // units' full gradients until they are reduce-scattered.
     const double n = static_cast<double>(p.world_size);
-    const int64_t root = root_parameters(c, base);
+    // The root unit: what lies outside the blocks (embeddings, GPT-2's positions, final norm, head).
+    const int64_t root = base - counts.in_blocks;
     const int64_t per_block = (base - root) / c.n_layer;
     const double gathered = static_cast<double>(root + per_block) * wb;
     weights = weights / n + gathered;

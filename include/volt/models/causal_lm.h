@@ -134,9 +134,11 @@ TORCH_MODULE(CausalLM);
 torch::Tensor causal_lm_loss(const torch::Tensor& logits, const torch::Tensor& labels);
 
 /// Parameters of the model a config builds, counted on the built module (on the meta device: no
-/// memory): total (tied weights once) and active per token (a mixture of experts runs k of E).
+/// memory): total (tied weights once) and active per token (a mixture of experts runs k of E);
+/// in_blocks: inside the transformer blocks (the rest, embeddings, final norm and head, is FSDP's
+/// root unit).
 struct ParameterCount {
-  int64_t total = 0, active = 0, embedding = 0;
+  int64_t total = 0, active = 0, embedding = 0, in_blocks = 0;
 };
 ParameterCount count_model_parameters(const ModelConfig& cfg);
 /// The total alone.

@@ -5,7 +5,7 @@ docs/02-data-pipeline §1's headroom, docs/03 §2's perplexities, docs/04 §6's 
 holds it. Standard library only (the NF4 quantiles come from
 statistics.NormalDist).
 
-    python3 scripts/course_figures.py     # one line per figure; exit status 1 if a page differs
+    python3 scripts/course/figures.py     # one line per figure; exit status 1 if a page differs
 """
 import math
 import pathlib
@@ -13,7 +13,7 @@ import re
 import sys
 from statistics import NormalDist
 
-DOCS = pathlib.Path(__file__).resolve().parent.parent / "docs"
+DOCS = pathlib.Path(__file__).resolve().parents[2] / "docs"
 GB, GiB, MiB = 1e9, 2**30, 2**20
 
 
@@ -317,6 +317,17 @@ expect(d6, "LoRA rows", f"{c(lora_qv)} ($r = 8$, `q_proj`, `v_proj`; {100 * lora
 dora = lora_qv + 2 * L * d
 expect(d6, "DoRA", f"{c(dora)} ($r = 8$, `q_proj`, `v_proj`; {100 * dora / LLAMA2_7B:.3f}%)")
 expect(d6, "QLoRA's base", f"the base shrinks from {LLAMA2_7B * 2 / GiB:.2f} to {l2_nf4 / GiB:.3f} GiB")
+# One d x d layer (d = 4096)
+sq = d * d
+one_layer = {"adapter after it, $m = 64$": 2 * d * 64 + 64 + d, "LoRA, $r = 8$": 2 * 8 * d,
+             "DoRA, $r = 8$": 2 * 8 * d + d, "IA³": d, "BitFit": d}
+expect(d6, "one layer: full fine-tuning", f"| full fine-tuning | $W_0$ itself, $d^2$ | {c(sq)} | 100% |")
+for name, n in one_layer.items():
+    share = f"{100 * n / sq:.2f}%" if n / sq >= 1e-3 else f"{100 * n / sq:.3f}%"
+    expect(d6, f"one layer: {name}", f"| {c(n)} | {share} |")
+expect(d6, "one layer: NF4 bytes", f"stored in {c(round(sq * bits / 8))} bytes of NF4 instead of {c(2 * sq)} in BF16")
+expect(d6, "one layer: prefix, prompt", f"adds $2ld$ per layer ({c(2 * 20 * d)} at $l = 20$), a soft prompt $ld$ "
+       f"for the whole model ({c(20 * d)})")
 
 print(f"{'all figures match' if failures == 0 else f'{failures} figure(s) differ from the pages'}")
 sys.exit(1 if failures else 0)
