@@ -38,6 +38,9 @@ class GlooGroup : public ProcessGroup {
     so.numWorkers = static_cast<size_t>(env.world_size);
     so.waitWorkers = true;
     so.timeout = timeout;
+#if VOLT_TCPSTORE_DEFAULTS_TO_LIBUV
+    so.useLibUV = false;  // not in every 2.x build (compat.h)
+#endif
     try {
       store_ = c10::make_intrusive<c10d::TCPStore>(env.master_addr, so);
       auto opts = c10d::ProcessGroupGloo::Options::create();

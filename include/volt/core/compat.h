@@ -109,6 +109,12 @@ inline bool try_fused_adamw_step(torch::Tensor& theta, const torch::Tensor& grad
 #endif
 }
 
+/// Whether c10d's TCPStore defaults to its libuv server (TCPStoreOptions::useLibUV = true, 2.4+).
+/// Debian's LibTorch 2.6 is built without libuv, and its TCPStore then refuses the default
+/// ("use_libuv was requested but PyTorch was build without libuv support"): dist/process_group.cpp
+/// asks for the classic server, the only one 1.13 has.
+#define VOLT_TCPSTORE_DEFAULTS_TO_LIBUV VOLT_TORCH_AT_LEAST(2, 4)
+
 /// Whether Gloo's ProcessGroup has a reduce-scatter of one flat tensor (_reduce_scatter_base;
 /// checked in 2.6, not assumed for earlier 2.x). 1.13's Gloo has none: dist/process_group.cpp then
 /// all-reduces and keeps its slice. 2.6 does the same inside c10d (all-reduce, then a chunk), so
