@@ -4,7 +4,7 @@ BUILD_DIR ?= build
 JOBS ?= 2
 CMAKE_FLAGS ?=
 
-.PHONY: all deps configure build test demo clean bench fuzz sanitize interop
+.PHONY: all deps configure build test demo clean bench fuzz sanitize interop test-torch2
 
 all: build
 
@@ -51,6 +51,12 @@ export VOLT_ROOTS_DIR
 interop: build
 	@./scripts/hf-reference/interop.py; hf=$$?; ./scripts/hf-reference/gguf_interop.py; gguf=$$?; \
 	  test $$hf -eq 0 -a $$gguf -eq 0
+
+# The same tests against LibTorch 2.6 (Debian 13's libtorch-dev) in the trixie reference root (built
+# once, ~10 min, cached in $(VOLT_ROOTS_DIR)), build dir build-torch2/: every LibTorch 2.x branch of
+# core/compat.h compiled and run. Prints each phase's time (scripts/torch2/test.sh).
+test-torch2: deps
+	@./scripts/torch2/test.sh
 
 # Train BabyGPT on Tiny Shakespeare (nanoGPT's CPU run), then print a sample from the best checkpoint.
 demo: build

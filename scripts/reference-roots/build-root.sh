@@ -27,7 +27,7 @@ case "$suite" in
     PACKAGES=(libtorch-dev build-essential cmake pkg-config libgloo-dev libopenblas0-pthread
               libyaml-cpp-dev nlohmann-json3-dev libcli11-dev libgtest-dev libicu-dev
               libpython3-stdlib libprotobuf-dev protobuf-compiler python3-protobuf
-              ca-certificates) ;;
+              python3-crc32c curl ca-certificates) ;;
   *) fail "usage: build-root.sh sid|trixie [DIR]" ;;
 esac
 [ "$(id -u)" -eq 0 ] || fail "needs root (debootstrap and chroot)"

@@ -11,16 +11,23 @@
 #include <mutex>
 
 #include "volt/core/check.h"
+#include "volt/core/compat.h"
 
 namespace volt::dist {
 
 namespace {
 
-#if VOLT_HAVE_GLOO
 // Gloo in LibTorch 1.13 reduces only 32/64-bit types: 16-bit floats travel as fp32.
 bool needs_fp32_wire(const torch::Tensor& t) {
   return t.device().is_cpu() && (t.scalar_type() == torch::kBFloat16 || t.scalar_type() == torch::kHalf);
 }
+
+void check_reduce_scatter_input(const torch::Tensor& in, int64_t world) {
+  VOLT_CHECK(in.numel() % world == 0, "[dist] reduce_scatter of ", in.numel(), " values over ",
+             world, " ranks: pad to a multiple first");
+}
+
+#if VOLT_HAVE_GLOO
 
 class GlooGroup : public ProcessGroup {
  public:
@@ -31,6 +38,9 @@ class GlooGroup : public ProcessGroup {
     so.numWorkers = static_cast<size_t>(env.world_size);
     so.waitWorkers = true;
     so.timeout = timeout;
+#if VOLT_TCPSTORE_DEFAULTS_TO_LIBUV
+    so.useLibUV = false;  // not in every 2.x build (compat.h)
+#endif
     try {
       store_ = c10::make_intrusive<c10d::TCPStore>(env.master_addr, so);
       auto opts = c10d::ProcessGroupGloo::Options::create();
@@ -90,13 +100,17 @@ class GlooGroup : public ProcessGroup {
   }
 
   torch::Tensor reduce_scatter_sum(const torch::Tensor& in) override {
-    VOLT_CHECK(in.numel() % size() == 0, "[dist] reduce_scatter of ", in.numel(), " values over ", size(),
-               " ranks: pad to a multiple first");
-    // Gloo has no reduce_scatter in 1.13: the whole sum, then this rank's slice.
-    auto sum = in.to(needs_fp32_wire(in) ? torch::kFloat32 : in.scalar_type()).contiguous().clone();
-    all_reduce_sum(sum);
-    const int64_t n = in.numel() / size();
-    return sum.view(-1).slice(0, rank() * n, (rank() + 1) * n).to(in.scalar_type()).clone();
+#if VOLT_GLOO_HAS_REDUCE_SCATTER
+    check_reduce_scatter_input(in, size());
+    // c10d copies the input before it reduces, so a wire that is `in` itself stays unchanged.
+    auto wire =
+        in.to(needs_fp32_wire(in) ? torch::kFloat32 : in.scalar_type()).contiguous().view(-1);
+    auto out = torch::empty({in.numel() / size()}, wire.options());
+    pg_->_reduce_scatter_base(out, wire)->wait();
+    return out.to(in.scalar_type());
+#else
+    return reduce_scatter_sum_by_all_reduce(in);  // 1.13's Gloo has no reduce-scatter
+#endif
   }
 
   void barrier() override { pg_->barrier()->wait(); }
@@ -115,6 +129,18 @@ class GlooGroup : public ProcessGroup {
 };
 
 #endif  // VOLT_HAVE_GLOO
+
+}  // namespace
+
+torch::Tensor ProcessGroup::reduce_scatter_sum_by_all_reduce(const torch::Tensor& in) {
+  check_reduce_scatter_input(in, size());
+  auto sum = in.to(needs_fp32_wire(in) ? torch::kFloat32 : in.scalar_type()).contiguous().clone();
+  all_reduce_sum(sum);
+  const int64_t n = in.numel() / size();
+  return sum.view(-1).slice(0, rank() * n, (rank() + 1) * n).to(in.scalar_type()).clone();
+}
+
+namespace {
 
 std::mutex default_mutex;
 std::shared_ptr<ProcessGroup> default_pg;

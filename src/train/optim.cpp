@@ -4,6 +4,7 @@
 #include <set>
 
 #include "volt/core/check.h"
+#include "volt/core/compat.h"
 #include "volt/train/adamw_kernel.h"
 
 namespace volt {
@@ -119,6 +120,12 @@ void AdamW::update(size_t i, torch::Tensor& theta, const torch::Tensor& grad) {
                             {static_cast<float>(g.lr), static_cast<float>(g.weight_decay),
                              static_cast<float>(b1), static_cast<float>(b2), static_cast<float>(options_.eps),
                              static_cast<float>(bc1), static_cast<float>(std::sqrt(bc2))});
+    return;
+  }
+  // Other dtypes and devices: LibTorch's own fused kernel where it has one (2.4+, compat.h).
+  if (options_.fused &&
+      compat::try_fused_adamw_step(theta, grad, exp_avg_[i], exp_avg_sq_[i], step_count_, g.lr, b1,
+                                   b2, g.weight_decay, options_.eps)) {
     return;
   }
   if (g.weight_decay != 0.0) theta.mul_(1.0 - g.lr * g.weight_decay);  // decoupled decay

@@ -59,6 +59,9 @@ inline void set_allow_tf32(bool allow) {
   at::globalContext().setAllowTF32CuDNN(allow);
 }
 
+/// Whether at::scaled_dot_product_attention exists (2.0+); nn/attention.cpp takes it when it does.
+inline constexpr bool has_scaled_dot_product_attention = VOLT_TORCH_AT_LEAST(2, 0);
+
 #if VOLT_TORCH_AT_LEAST(2, 0)
 /// LibTorch 2.x's fused scaled dot-product attention over (B, nh, T, hs) tensors (flash /
 /// memory-efficient kernels on CUDA, a blocked kernel on the CPU). 1.13 has none: nn/attention.cpp
@@ -70,6 +73,54 @@ inline torch::Tensor scaled_dot_product_attention(const torch::Tensor& q, const 
   return at::scaled_dot_product_attention(q, k, v, attn_mask, 0.0, is_causal);
 }
 #endif
+
+/// Whether LibTorch has its own fused AdamW kernel for the CPU (at::_fused_adamw_, 2.4+; CUDA has
+/// had one since 2.0, gated with the CPU here for one tested version boundary).
+inline constexpr bool has_fused_adamw = VOLT_TORCH_AT_LEAST(2, 4);
+
+/// One AdamW step (the update train/optim.h documents, the same as PyTorch's fused=True) of a flat
+/// parameter `theta` in place, with its state; `step` is the step number t (1 on the first step).
+/// LibTorch's fused kernel reads each value once and computes in fp32 whatever the storage dtype,
+/// so bf16 / fp16 parameters round once per step instead of once per tensor op. Returns false,
+/// doing nothing, where it cannot run: LibTorch older than 2.4, or tensors that differ in dtype or
+/// device, or a non-contiguous one (the caller then takes the tensor-op path, 1.13's only one).
+inline bool try_fused_adamw_step(torch::Tensor& theta, const torch::Tensor& grad,
+                                 torch::Tensor& exp_avg, torch::Tensor& exp_avg_sq, int64_t step,
+                                 double lr, double beta1, double beta2, double weight_decay,
+                                 double eps) {
+#if VOLT_TORCH_AT_LEAST(2, 4)
+  auto like_theta = [&](const torch::Tensor& t) {
+    return t.scalar_type() == theta.scalar_type() && t.device() == theta.device() &&
+           t.is_contiguous();
+  };
+  if (!like_theta(theta) || !like_theta(grad) || !like_theta(exp_avg) || !like_theta(exp_avg_sq)) {
+    return false;
+  }
+  const auto steps =
+      torch::scalar_tensor(static_cast<double>(step),
+                           torch::TensorOptions().dtype(torch::kFloat32).device(theta.device()));
+  at::_fused_adamw_({theta}, {grad}, {exp_avg}, {exp_avg_sq}, {}, {steps}, lr, beta1, beta2,
+                    weight_decay, eps, /*amsgrad=*/false, /*maximize=*/false);
+  return true;
+#else
+  (void)theta, (void)grad, (void)exp_avg, (void)exp_avg_sq, (void)step;
+  (void)lr, (void)beta1, (void)beta2, (void)weight_decay, (void)eps;
+  return false;
+#endif
+}
+
+/// Whether c10d's TCPStore defaults to its libuv server (TCPStoreOptions::useLibUV = true, 2.4+).
+/// Debian's LibTorch 2.6 is built without libuv, and its TCPStore then refuses the default
+/// ("use_libuv was requested but PyTorch was build without libuv support"): dist/process_group.cpp
+/// asks for the classic server, the only one 1.13 has.
+#define VOLT_TCPSTORE_DEFAULTS_TO_LIBUV VOLT_TORCH_AT_LEAST(2, 4)
+
+/// Whether Gloo's ProcessGroup has a reduce-scatter of one flat tensor (_reduce_scatter_base;
+/// checked in 2.6, not assumed for earlier 2.x). 1.13's Gloo has none: dist/process_group.cpp then
+/// all-reduces and keeps its slice. 2.6 does the same inside c10d (all-reduce, then a chunk), so
+/// the gain is one copy fewer and the work queued on Gloo's thread, not fewer bytes sent.
+#define VOLT_GLOO_HAS_REDUCE_SCATTER VOLT_TORCH_AT_LEAST(2, 6)
+inline constexpr bool has_gloo_reduce_scatter = VOLT_GLOO_HAS_REDUCE_SCATTER;
 
 /// Turns autocast on for one device type with a lower-precision dtype, and restores on scope exit.
 class AutocastGuard {

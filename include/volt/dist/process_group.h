@@ -1,9 +1,9 @@
 // A process group on PyTorch's c10d (never a home-made transport): a TCPStore rendezvous at
 // MASTER_ADDR:MASTER_PORT (rank 0 serves it), Gloo for CPU tensors, NCCL for CUDA tensors when
 // the LibTorch has it. The collectives volt needs, with the gaps of LibTorch 1.13's Gloo filled
-// here: no reduce_scatter (all-reduce, then each rank keeps its slice) and no bf16 / fp16 (cast to
-// fp32 on the wire). Also what torch.distributed's init_process_group gives Python: one default
-// group per process.
+// here: no reduce_scatter (all-reduce, then each rank keeps its slice; 2.6's Gloo has one, taken
+// through core/compat.h) and no bf16 / fp16 (cast to fp32 on the wire). Also what
+// torch.distributed's init_process_group gives Python: one default group per process.
 #pragma once
 
 #include <torch/torch.h>
@@ -41,6 +41,10 @@ class ProcessGroup {
   virtual std::vector<torch::Tensor> all_gather(const torch::Tensor& in) = 0;
   /// Sum over ranks of `in` (numel divisible by size()), then this rank's 1/size() slice.
   virtual torch::Tensor reduce_scatter_sum(const torch::Tensor& in) = 0;
+  /// The same through all_reduce_sum (the whole sum, then the slice): what reduce_scatter_sum is
+  /// where the backend has no reduce-scatter (Gloo in LibTorch 1.13). Public so that tests can
+  /// compare a native reduce-scatter with it.
+  torch::Tensor reduce_scatter_sum_by_all_reduce(const torch::Tensor& in);
   virtual void barrier() = 0;
   /// Root's string on every rank (through the store).
   virtual std::string broadcast_string(const std::string& value, int64_t root = 0) = 0;

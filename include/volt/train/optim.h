@@ -61,7 +61,9 @@ struct AdamWOptions {
   double eps = 1e-8;
   double weight_decay = 0.01;
   bool decay_embeddings = false;  // read by weight_decay_groups' callers (see below)
-  bool fused = true;  // float32 on the CPU: one pass over memory (train/adamw_kernel.h)
+  // One pass over memory: float32 on the CPU through train/adamw_kernel.h; other dtypes and CUDA
+  // through LibTorch's fused kernel where it has one (2.4+, core/compat.h); false: tensor ops.
+  bool fused = true;
 };
 
 class AdamW : public Optimizer {
