@@ -19,7 +19,8 @@ namespace {
 
 // Gloo in LibTorch 1.13 reduces only 32/64-bit types: 16-bit floats travel as fp32.
 bool needs_fp32_wire(const torch::Tensor& t) {
-  return t.device().is_cpu() && (t.scalar_type() == torch::kBFloat16 || t.scalar_type() == torch::kHalf);
+  return t.device().is_cpu() &&
+         (t.scalar_type() == torch::kBFloat16 || t.scalar_type() == torch::kHalf);
 }
 
 void check_reduce_scatter_input(const torch::Tensor& in, int64_t world) {
@@ -46,7 +47,8 @@ class GlooGroup : public ProcessGroup {
       auto opts = c10d::ProcessGroupGloo::Options::create();
       opts->timeout = timeout;
       // GLOO_SOCKET_IFNAME picks the interface, as in PyTorch; one machine talks over loopback.
-      if (const char* ifname = std::getenv("GLOO_SOCKET_IFNAME"); ifname != nullptr && *ifname != '\0') {
+      if (const char* ifname = std::getenv("GLOO_SOCKET_IFNAME");
+          ifname != nullptr && *ifname != '\0') {
         opts->devices.push_back(c10d::ProcessGroupGloo::createDeviceForInterface(ifname));
       } else if (env.master_addr == "127.0.0.1" || env.master_addr == "localhost") {
         opts->devices.push_back(c10d::ProcessGroupGloo::createDeviceForHostname("127.0.0.1"));
@@ -56,8 +58,8 @@ class GlooGroup : public ProcessGroup {
       pg_ = c10::make_intrusive<c10d::ProcessGroupGloo>(store_, static_cast<int>(env.rank),
                                                         static_cast<int>(env.world_size), opts);
     } catch (const std::exception& e) {
-      VOLT_FAIL("[dist] rank ", env.rank, " of ", env.world_size, " could not join the group at ", env.master_addr,
-                ":", env.master_port, " (", env.source, "): ", e.what());
+      VOLT_FAIL("[dist] rank ", env.rank, " of ", env.world_size, " could not join the group at ",
+                env.master_addr, ":", env.master_port, " (", env.source, "): ", e.what());
     }
   }
 
@@ -148,12 +150,14 @@ bool default_initialized = false;
 
 }  // namespace
 
-std::shared_ptr<ProcessGroup> ProcessGroup::create(const DistEnv& env, std::chrono::milliseconds timeout) {
+std::shared_ptr<ProcessGroup> ProcessGroup::create(const DistEnv& env,
+                                                   std::chrono::milliseconds timeout) {
 #if VOLT_HAVE_GLOO
   return std::make_shared<GlooGroup>(env, timeout);
 #else
   (void)timeout;
-  VOLT_FAIL("[dist] rank ", env.rank, ": this build of volt has no Gloo (CMake found no gloo headers: install "
+  VOLT_FAIL("[dist] rank ", env.rank,
+            ": this build of volt has no Gloo (CMake found no gloo headers: install "
             "libgloo-dev, or carry its headers to this machine) and cannot join a process group");
 #endif
 }
@@ -165,7 +169,8 @@ std::shared_ptr<ProcessGroup> default_group() {
     const auto env = env_from();
     if (env.distributed()) {
       long timeout_s = 300;
-      if (const char* t = std::getenv("VOLT_DIST_TIMEOUT"); t != nullptr && *t != '\0') timeout_s = std::atol(t);
+      if (const char* t = std::getenv("VOLT_DIST_TIMEOUT"); t != nullptr && *t != '\0')
+        timeout_s = std::atol(t);
       default_pg = ProcessGroup::create(env, std::chrono::seconds(timeout_s));
     }
   }

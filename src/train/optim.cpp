@@ -77,7 +77,8 @@ AdamW::AdamW(std::vector<ParamGroup> groups, AdamWOptions o) : options_(o) {
 }
 
 void Optimizer::use_fp32_master_weights() {
-  VOLT_FAIL("[optim] ", name(), " cannot keep fp32 master weights (bf16-true with master_weights); "
+  VOLT_FAIL("[optim] ", name(),
+            " cannot keep fp32 master weights (bf16-true with master_weights); "
             "use AdamW or set trainer.master_weights=false");
 }
 
@@ -115,11 +116,12 @@ void AdamW::update(size_t i, torch::Tensor& theta, const torch::Tensor& grad) {
   const double bc2 = 1.0 - std::pow(b2, static_cast<double>(step_count_));
   if (options_.fused && theta.device().is_cpu() && theta.scalar_type() == torch::kFloat32 &&
       grad.scalar_type() == torch::kFloat32 && grad.is_contiguous()) {
-    kernels::adamw_step_cpu(theta.data_ptr<float>(), grad.data_ptr<float>(), exp_avg_[i].data_ptr<float>(),
-                            exp_avg_sq_[i].data_ptr<float>(), theta.numel(),
-                            {static_cast<float>(g.lr), static_cast<float>(g.weight_decay),
-                             static_cast<float>(b1), static_cast<float>(b2), static_cast<float>(options_.eps),
-                             static_cast<float>(bc1), static_cast<float>(std::sqrt(bc2))});
+    kernels::adamw_step_cpu(
+        theta.data_ptr<float>(), grad.data_ptr<float>(), exp_avg_[i].data_ptr<float>(),
+        exp_avg_sq_[i].data_ptr<float>(), theta.numel(),
+        {static_cast<float>(g.lr), static_cast<float>(g.weight_decay), static_cast<float>(b1),
+         static_cast<float>(b2), static_cast<float>(options_.eps), static_cast<float>(bc1),
+         static_cast<float>(std::sqrt(bc2))});
     return;
   }
   // Other dtypes and devices: LibTorch's own fused kernel where it has one (2.4+, compat.h).
@@ -149,11 +151,13 @@ std::vector<std::pair<std::string, torch::Tensor>> AdamW::state_tensors() const 
     for (size_t j = 0; j < groups_[i].params.size(); ++j) {
       const auto& p = groups_[i].params[j];
       const int64_t n = p.numel();
-      out.emplace_back("exp_avg." + groups_[i].names[j], exp_avg_[i].narrow(0, off, n).view(p.sizes()));
+      out.emplace_back("exp_avg." + groups_[i].names[j],
+                       exp_avg_[i].narrow(0, off, n).view(p.sizes()));
       out.emplace_back("exp_avg_sq." + groups_[i].names[j],
                        exp_avg_sq_[i].narrow(0, off, n).view(p.sizes()));
       if (!master_.empty()) {
-        out.emplace_back("master." + groups_[i].names[j], master_[i].narrow(0, off, n).view(p.sizes()));
+        out.emplace_back("master." + groups_[i].names[j],
+                         master_[i].narrow(0, off, n).view(p.sizes()));
       }
       off += n;
     }
@@ -175,7 +179,8 @@ void AdamW::load_state_tensors(const std::map<std::string, torch::Tensor>& state
       const auto& p = groups_[i].params[j];
       const int64_t n = p.numel();
       for (auto* buf : {&exp_avg_[i], &exp_avg_sq_[i]}) {
-        const std::string key = (buf == &exp_avg_[i] ? "exp_avg." : "exp_avg_sq.") + groups_[i].names[j];
+        const std::string key =
+            (buf == &exp_avg_[i] ? "exp_avg." : "exp_avg_sq.") + groups_[i].names[j];
         const auto& t = get(key);
         VOLT_CHECK(t.numel() == n, "[AdamW] optimizer state '", key, "' has ", t.numel(),
                    " values, the parameter has ", n);
@@ -215,10 +220,12 @@ torch::Tensor clip_grad_norm(const std::vector<torch::Tensor>& grads, double max
   torch::NoGradGuard no_grad;
   VOLT_CHECK(!grads.empty() || sum_over_ranks, "[clip] no gradients to clip");
   std::vector<torch::Tensor> norms;
-  for (const auto& g : grads) norms.push_back(g.scalar_type() == torch::kFloat32 ? g.norm() : g.to(torch::kFloat32).norm());
+  for (const auto& g : grads)
+    norms.push_back(g.scalar_type() == torch::kFloat32 ? g.norm() : g.to(torch::kFloat32).norm());
   torch::Tensor norm;
   if (sum_over_ranks) {
-    const double local = norms.empty() ? 0.0 : torch::stack(norms).to(torch::kFloat64).pow(2).sum().item<double>();
+    const double local =
+        norms.empty() ? 0.0 : torch::stack(norms).to(torch::kFloat64).pow(2).sum().item<double>();
     norm = torch::tensor(std::sqrt(sum_over_ranks(local)), torch::kFloat32);
   } else {
     norm = norms.size() == 1 ? norms.front() : torch::stack(norms).norm();

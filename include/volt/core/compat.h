@@ -2,22 +2,21 @@
 // the GPU machines carry 2.x with CUDA. Everything else calls these wrappers.
 #pragma once
 
+#include <ATen/autocast_mode.h>
 #include <torch/torch.h>
 #include <torch/version.h>
-#include <ATen/autocast_mode.h>
 
 #define VOLT_TORCH_AT_LEAST(major, minor) \
   (TORCH_VERSION_MAJOR > (major) ||       \
    (TORCH_VERSION_MAJOR == (major) && TORCH_VERSION_MINOR >= (minor)))
 
-
 // c10::Allocator changed in 2.3: allocate() lost its const, and copy_data() must be provided.
 // A wrapping allocator (core/memory_stats.cpp) declares itself with these.
 #if VOLT_TORCH_AT_LEAST(2, 3)
 #define VOLT_ALLOCATE_CONST
-#define VOLT_ALLOCATOR_COPY_DATA                                                \
+#define VOLT_ALLOCATOR_COPY_DATA                                                  \
   void copy_data(void* dest, const void* src, std::size_t count) const override { \
-    default_copy_data(dest, src, count);                                        \
+    default_copy_data(dest, src, count);                                          \
   }
 #else
 #define VOLT_ALLOCATE_CONST const

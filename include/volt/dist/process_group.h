@@ -20,8 +20,8 @@ namespace volt::dist {
 class ProcessGroup {
  public:
   /// Joins the group `env` describes (blocks until every rank has joined, or `timeout`).
-  static std::shared_ptr<ProcessGroup> create(const DistEnv& env, std::chrono::milliseconds timeout =
-                                                                      std::chrono::minutes(5));
+  static std::shared_ptr<ProcessGroup> create(
+      const DistEnv& env, std::chrono::milliseconds timeout = std::chrono::minutes(5));
   virtual ~ProcessGroup() = default;
   int64_t rank() const { return env_.rank; }
   int64_t size() const { return env_.world_size; }

@@ -90,8 +90,8 @@ class AdamW : public Optimizer {
 };
 
 /// Two groups, as GPT-2 recipes use (each group carries its own weight_decay, which AdamW uses
-/// instead of AdamWOptions::weight_decay): weight decay on matrices (Linear weights), none on biases,
-/// norm weights and embeddings (decaying those hurts and buys nothing). Frozen parameters
+/// instead of AdamWOptions::weight_decay): weight decay on matrices (Linear weights), none on
+/// biases, norm weights and embeddings (decaying those hurts and buys nothing). Frozen parameters
 /// (requires_grad false) are left out. decay_embeddings: put embedding matrices in the decay group
 /// too, as nanoGPT does (every parameter with 2+ dimensions decays there).
 std::vector<ParamGroup> weight_decay_groups(torch::nn::Module& module, double weight_decay,
