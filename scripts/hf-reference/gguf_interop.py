@@ -56,18 +56,8 @@ SECTION_START = "<!-- gguf-interop: begin -->"
 SECTION_END = "<!-- gguf-interop: end -->"
 
 
-def data_dir():
-    d = os.environ.get("VOLT_DATA_DIR") or os.path.join(REPO, "..", "shared", "data")
-    if not os.path.isdir(d):
-        sys.exit(f"[gguf-interop] data directory {d} not found: set VOLT_DATA_DIR")
-    return os.path.realpath(d)
-
-
-def run(cmd, **kw):
-    p = subprocess.run(cmd, capture_output=True, text=True, **kw)
-    if p.returncode != 0:
-        raise RuntimeError(f"{' '.join(cmd)} exited {p.returncode}:\n{p.stderr.strip()[-2000:]}")
-    return p.stdout
+# The data dir and the failing-loudly runner are interop.py's (the same directory).
+from interop import data_dir, run  # noqa: E402
 
 
 def in_root(cmd, work):
