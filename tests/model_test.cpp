@@ -692,7 +692,7 @@ TEST(CausalLMLlama, ShardedCheckpointsAndHalfPrecisionFilesLoad) {
   for (auto& [name, t] : sd) t = t.to(torch::kBFloat16);
   io::save_safetensors(dir / "bf16/model.safetensors", sd);
   auto half = from_pretrained(dir / "bf16");
-  const auto& w = m->named_parameters()["model.layers.0.mlp.up_proj.weight"];
+  const auto w = m->named_parameters()["model.layers.0.mlp.up_proj.weight"];
   EXPECT_TRUE(torch::equal(half->named_parameters()["model.layers.0.mlp.up_proj.weight"],
                            w.to(torch::kBFloat16).to(torch::kFloat32)));
 
